@@ -1,0 +1,416 @@
+//! The one typed configuration of every ffsec service.
+//!
+//! Layering: built-in defaults, then the TOML file, then `FFSEC_*` environment variables, then the
+//! command-line flags a binary maps onto [`Overrides`]. Key names follow findface-security's
+//! settings (the seed), but their order is free. An unknown key or a bad value stops start-up with
+//! a message naming the key and where it came from.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+mod env;
+pub use env::parse_bool;
+mod validate;
+
+pub use validate::ConfigError;
+
+/// Environment variables that override keys start with this prefix; nested keys are joined with
+/// `__`, e.g. `FFSEC_FFSECURITY__VIDEO_DETECTOR_TOKEN`.
+pub const ENV_PREFIX: &str = "FFSEC_";
+/// The environment variable naming the config file when no `--config` flag is given.
+pub const CONFIG_PATH_ENV: &str = "FFSEC_CONFIG";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    #[serde(rename = "MEDIA_ROOT")]
+    pub media_root: PathBuf,
+    #[serde(rename = "STATIC_ROOT")]
+    pub static_root: PathBuf,
+    #[serde(rename = "DEBUG")]
+    pub debug: bool,
+    #[serde(rename = "SECRET_KEY")]
+    pub secret_key: String,
+    #[serde(rename = "DATABASES")]
+    pub databases: Databases,
+    #[serde(rename = "FFSECURITY")]
+    pub ffsecurity: FfSecurity,
+    /// gateway-api's listener, named as in the seed's server block.
+    #[serde(rename = "SERVER")]
+    pub server: Server,
+    #[serde(rename = "INGEST")]
+    pub ingest: Server,
+    #[serde(rename = "DISPATCHER")]
+    pub dispatcher: Server,
+    #[serde(rename = "RABBITMQ")]
+    pub rabbitmq: RabbitMq,
+    #[serde(rename = "WEBHOOKS")]
+    pub webhooks: Webhooks,
+    #[serde(rename = "AUTH")]
+    pub auth: Auth,
+    #[serde(rename = "LOGGING")]
+    pub logging: Logging,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Databases {
+    #[serde(rename = "default")]
+    pub default: Database,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Database {
+    /// Only PostgreSQL is supported; kept so a FindFace settings block reads unchanged.
+    #[serde(rename = "ENGINE")]
+    pub engine: String,
+    #[serde(rename = "NAME")]
+    pub name: String,
+    #[serde(rename = "USER")]
+    pub user: String,
+    #[serde(rename = "PASSWORD")]
+    pub password: String,
+    #[serde(rename = "HOST")]
+    pub host: String,
+    #[serde(rename = "PORT")]
+    pub port: u16,
+    /// Connections per service replica.
+    #[serde(rename = "POOL_SIZE")]
+    pub pool_size: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct FfSecurity {
+    #[serde(rename = "EXTERNAL_ADDRESS")]
+    pub external_address: String,
+    #[serde(rename = "VIDEO_DETECTOR_TOKEN")]
+    pub video_detector_token: String,
+    #[serde(rename = "VIDEO_MANAGER_ADDRESS")]
+    pub video_manager_address: String,
+    #[serde(rename = "NTLS_HTTP_URL")]
+    pub ntls_http_url: String,
+    #[serde(rename = "ROUTER_URL")]
+    pub router_url: String,
+    #[serde(rename = "SF_API_ADDRESS")]
+    pub sf_api_address: String,
+    #[serde(rename = "IGNORE_UNMATCHED")]
+    pub ignore_unmatched: bool,
+    #[serde(rename = "CONFIDENCE_THRESHOLD")]
+    pub confidence_threshold: f32,
+    #[serde(rename = "MINIMUM_DOSSIER_QUALITY")]
+    pub minimum_dossier_quality: f32,
+    /// Days.
+    #[serde(rename = "EVENTS_MAX_AGE")]
+    pub events_max_age: u32,
+    #[serde(rename = "EVENTS_FEATURES")]
+    pub events_features: Vec<EventFeature>,
+    #[serde(rename = "LIVENESS_THRESHOLD")]
+    pub liveness_threshold: f32,
+    #[serde(rename = "BEARD_THRESHOLD")]
+    pub beard_threshold: f32,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum EventFeature {
+    Gender,
+    Age,
+    Emotions,
+    Beard,
+    Glasses,
+    Liveness,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Server {
+    pub workers: usize,
+    pub host: String,
+    pub port: u16,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RabbitMq {
+    #[serde(rename = "URL")]
+    pub url: String,
+    /// Every exchange and queue name starts with this prefix (tests use a unique one each).
+    #[serde(rename = "PREFIX")]
+    pub prefix: String,
+    /// How long a publish may wait for the broker's confirm before the outcome counts as unknown.
+    #[serde(rename = "CONFIRM_TIMEOUT_MS")]
+    pub confirm_timeout_ms: u64,
+    #[serde(rename = "PREFETCH")]
+    pub prefetch: u16,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Webhooks {
+    /// Delay before each retry, in milliseconds; the last one repeats for hooks that retry forever.
+    #[serde(rename = "RETRY_DELAYS_MS")]
+    pub retry_delays_ms: Vec<u64>,
+    #[serde(rename = "TIMEOUT_MS")]
+    pub timeout_ms: u64,
+    /// Deliveries in flight at once per dispatcher replica.
+    #[serde(rename = "CONCURRENCY")]
+    pub concurrency: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Auth {
+    #[serde(rename = "TOKEN_TTL_HOURS")]
+    pub token_ttl_hours: u32,
+    /// First admin, created at start-up when no user exists yet (empty = do not create).
+    #[serde(rename = "ADMIN_USERNAME")]
+    pub admin_username: String,
+    #[serde(rename = "ADMIN_PASSWORD")]
+    pub admin_password: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Logging {
+    /// `human` or `json`.
+    #[serde(rename = "FORMAT")]
+    pub format: LogFormat,
+    /// A tracing filter directive, e.g. `info` or `info,gateway_api=debug`.
+    #[serde(rename = "LEVEL")]
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+/// Values a binary's command-line flags set; they win over the file and the environment.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub database_url_name: Option<String>,
+    pub rabbitmq_url: Option<String>,
+    pub bus_prefix: Option<String>,
+    pub media_root: Option<PathBuf>,
+    pub log_format: Option<LogFormat>,
+}
+
+/// Which service is loading, so flags land on that service's listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    Gateway,
+    Ingest,
+    Dispatcher,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            media_root: PathBuf::from("/var/lib/ffsec/uploads"),
+            static_root: PathBuf::from("/var/lib/ffsec/static"),
+            debug: false,
+            secret_key: String::new(),
+            databases: Databases::default(),
+            ffsecurity: FfSecurity::default(),
+            server: Server::listening_on(8002),
+            ingest: Server::listening_on(18300),
+            dispatcher: Server::listening_on(18310),
+            rabbitmq: RabbitMq::default(),
+            webhooks: Webhooks::default(),
+            auth: Auth::default(),
+            logging: Logging::default(),
+        }
+    }
+}
+
+impl Default for Databases {
+    fn default() -> Self {
+        Self { default: Database::default() }
+    }
+}
+
+impl Default for Database {
+    fn default() -> Self {
+        Self {
+            engine: "postgresql".into(),
+            name: "ffsec".into(),
+            user: "postgres".into(),
+            password: String::new(),
+            host: "127.0.0.1".into(),
+            port: 5432,
+            pool_size: 8,
+        }
+    }
+}
+
+impl Default for FfSecurity {
+    fn default() -> Self {
+        Self {
+            external_address: "http://127.0.0.1:8002".into(),
+            video_detector_token: String::new(),
+            video_manager_address: String::new(),
+            ntls_http_url: String::new(),
+            router_url: String::new(),
+            sf_api_address: String::new(),
+            ignore_unmatched: false,
+            confidence_threshold: 0.739,
+            minimum_dossier_quality: -2.0,
+            events_max_age: 30,
+            events_features: vec![
+                EventFeature::Gender,
+                EventFeature::Age,
+                EventFeature::Emotions,
+                EventFeature::Beard,
+                EventFeature::Glasses,
+            ],
+            liveness_threshold: 0.75,
+            beard_threshold: 0.7,
+        }
+    }
+}
+
+impl Server {
+    fn listening_on(port: u16) -> Self {
+        Self { workers: 4, host: "127.0.0.1".into(), port, max_body_bytes: 16 * 1024 * 1024 }
+    }
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Self::listening_on(0)
+    }
+}
+
+impl Default for RabbitMq {
+    fn default() -> Self {
+        Self {
+            // A low heartbeat notices a frozen broker or a silently dropping network in seconds.
+            url: "amqp://guest:guest@127.0.0.1:5672/%2f?heartbeat=5".into(),
+            prefix: "ffsec".into(),
+            confirm_timeout_ms: 800,
+            prefetch: 64,
+        }
+    }
+}
+
+impl Default for Webhooks {
+    fn default() -> Self {
+        Self {
+            retry_delays_ms: vec![1_000, 5_000, 30_000, 100_000],
+            timeout_ms: 10_000,
+            concurrency: 64,
+        }
+    }
+}
+
+impl Default for Auth {
+    fn default() -> Self {
+        Self { token_ttl_hours: 24 * 7, admin_username: String::new(), admin_password: String::new() }
+    }
+}
+
+impl Default for Logging {
+    fn default() -> Self {
+        Self { format: LogFormat::Human, level: "info".into() }
+    }
+}
+
+impl Config {
+    /// Loads defaults, then `path` (if any), then the environment, then `overrides`, and validates
+    /// the result.
+    pub fn load(
+        path: Option<&Path>,
+        environment: impl IntoIterator<Item = (String, String)>,
+        overrides: &Overrides,
+        service: Service,
+    ) -> Result<Self, ConfigError> {
+        let source = path.map_or_else(|| "built-in defaults".to_string(), |p| p.display().to_string());
+        let mut tree = match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|e| ConfigError::Read {
+                    file: source.clone(),
+                    reason: e.to_string(),
+                })?;
+                text.parse::<toml::Table>()
+                    .map_err(|e| ConfigError::Syntax { file: source.clone(), reason: e.to_string() })?
+            }
+            None => toml::Table::new(),
+        };
+        env::apply(&mut tree, environment)?;
+        let mut config: Config = serde_path_to_error::deserialize(toml::Value::Table(tree))
+            .map_err(|e| ConfigError::Value {
+                file: source.clone(),
+                key: e.path().to_string(),
+                reason: e.inner().to_string(),
+            })?;
+        config.apply(overrides, service);
+        config.validate(&source)?;
+        Ok(config)
+    }
+
+    fn apply(&mut self, o: &Overrides, service: Service) {
+        let server = self.server_mut(service);
+        if let Some(host) = &o.host {
+            server.host.clone_from(host);
+        }
+        if let Some(port) = o.port {
+            server.port = port;
+        }
+        if let Some(name) = &o.database_url_name {
+            self.databases.default.name.clone_from(name);
+        }
+        if let Some(url) = &o.rabbitmq_url {
+            self.rabbitmq.url.clone_from(url);
+        }
+        if let Some(prefix) = &o.bus_prefix {
+            self.rabbitmq.prefix.clone_from(prefix);
+        }
+        if let Some(root) = &o.media_root {
+            self.media_root.clone_from(root);
+        }
+        if let Some(format) = o.log_format {
+            self.logging.format = format;
+        }
+    }
+
+    pub fn server(&self, service: Service) -> &Server {
+        match service {
+            Service::Gateway => &self.server,
+            Service::Ingest => &self.ingest,
+            Service::Dispatcher => &self.dispatcher,
+        }
+    }
+
+    fn server_mut(&mut self, service: Service) -> &mut Server {
+        match service {
+            Service::Gateway => &mut self.server,
+            Service::Ingest => &mut self.ingest,
+            Service::Dispatcher => &mut self.dispatcher,
+        }
+    }
+
+    /// The PostgreSQL URL built from `DATABASES.default`.
+    pub fn database_url(&self) -> String {
+        let db = &self.databases.default;
+        let auth = if db.password.is_empty() {
+            db.user.clone()
+        } else {
+            format!("{}:{}", db.user, db.password)
+        };
+        format!("postgres://{auth}@{}:{}/{}", db.host, db.port, db.name)
+    }
+
+    /// EXTERNAL_ADDRESS without a trailing slash, the base of every absolute URL we hand out.
+    pub fn external_base(&self) -> &str {
+        self.ffsecurity.external_address.trim_end_matches('/')
+    }
+}

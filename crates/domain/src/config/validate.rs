@@ -1,0 +1,80 @@
+//! Start-up validation: every value is checked once, and every message names the key and its source.
+
+use super::Config;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {file}: {reason}")]
+    Read { file: String, reason: String },
+    #[error("config file {file} is not valid TOML: {reason}")]
+    Syntax { file: String, reason: String },
+    #[error("bad value for key {key} in {file}: {reason}")]
+    Value { file: String, key: String, reason: String },
+    #[error("unknown configuration key in environment variable {variable}")]
+    UnknownEnv { variable: String },
+    #[error("internal configuration error: {0}")]
+    Internal(String),
+}
+
+impl Config {
+    pub(super) fn validate(&self, file: &str) -> Result<(), ConfigError> {
+        let bad = |key: &str, reason: &str| ConfigError::Value {
+            file: file.to_string(),
+            key: key.to_string(),
+            reason: reason.to_string(),
+        };
+        let ff = &self.ffsecurity;
+        if !(0.0..=1.0).contains(&ff.confidence_threshold) {
+            return Err(bad("FFSECURITY.CONFIDENCE_THRESHOLD", "must be between 0 and 1"));
+        }
+        if !(0.0..=1.0).contains(&ff.liveness_threshold) {
+            return Err(bad("FFSECURITY.LIVENESS_THRESHOLD", "must be between 0 and 1"));
+        }
+        if !(0.0..=1.0).contains(&ff.beard_threshold) {
+            return Err(bad("FFSECURITY.BEARD_THRESHOLD", "must be between 0 and 1"));
+        }
+        if ff.events_max_age == 0 {
+            return Err(bad("FFSECURITY.EVENTS_MAX_AGE", "must be at least 1 day"));
+        }
+        if !ff.external_address.starts_with("http://") && !ff.external_address.starts_with("https://") {
+            return Err(bad("FFSECURITY.EXTERNAL_ADDRESS", "must be an http:// or https:// URL"));
+        }
+        if self.databases.default.engine != "postgresql"
+            && !self.databases.default.engine.ends_with(".postgresql")
+        {
+            return Err(bad("DATABASES.default.ENGINE", "only PostgreSQL is supported"));
+        }
+        if self.databases.default.pool_size == 0 {
+            return Err(bad("DATABASES.default.POOL_SIZE", "must be at least 1"));
+        }
+        if !self.rabbitmq.url.starts_with("amqp://") && !self.rabbitmq.url.starts_with("amqps://") {
+            return Err(bad("RABBITMQ.URL", "must be an amqp:// or amqps:// URL"));
+        }
+        let prefix_ok = !self.rabbitmq.prefix.is_empty()
+            && self.rabbitmq.prefix.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+        if !prefix_ok {
+            return Err(bad("RABBITMQ.PREFIX", "must be non-empty and use only letters, digits, '.', '_' and '-'"));
+        }
+        if self.rabbitmq.prefetch == 0 {
+            return Err(bad("RABBITMQ.PREFETCH", "must be at least 1"));
+        }
+        if self.webhooks.retry_delays_ms.is_empty() {
+            return Err(bad("WEBHOOKS.RETRY_DELAYS_MS", "needs at least one delay"));
+        }
+        if self.webhooks.concurrency == 0 {
+            return Err(bad("WEBHOOKS.CONCURRENCY", "must be at least 1"));
+        }
+        for (key, server) in [("SERVER", &self.server), ("INGEST", &self.ingest), ("DISPATCHER", &self.dispatcher)] {
+            if server.workers == 0 {
+                return Err(bad(&format!("{key}.workers"), "must be at least 1"));
+            }
+        }
+        if self.auth.admin_username.is_empty() != self.auth.admin_password.is_empty() {
+            return Err(bad("AUTH.ADMIN_PASSWORD", "set both ADMIN_USERNAME and ADMIN_PASSWORD, or neither"));
+        }
+        if self.logging.level.trim().is_empty() {
+            return Err(bad("LOGGING.LEVEL", "must not be empty"));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,127 @@
+//! A face event as it travels the bus: minted by ingest, stored by the recorder, fanned out to
+//! WebSocket clients and webhooks. It carries the names of what it refers to (camera, dossier,
+//! lists) as they were at detection time, so no consumer needs a database lookup to render it.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IdName {
+    pub id: i64,
+    pub name: String,
+}
+
+/// `[left, top, right, bottom]` in frame pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BBox {
+    pub left: i32,
+    pub top: i32,
+    pub right: i32,
+    pub bottom: i32,
+}
+
+impl BBox {
+    pub fn new(left: i32, top: i32, right: i32, bottom: i32) -> Option<Self> {
+        (left >= 0 && top >= 0 && right > left && bottom > top).then_some(Self { left, top, right, bottom })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum BsType {
+    /// Best shot of a whole track.
+    #[default]
+    Overall,
+    /// Posted at once and re-posted as quality improves.
+    Realtime,
+}
+
+impl BsType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Overall => "overall",
+            Self::Realtime => "realtime",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw.trim() {
+            "overall" => Some(Self::Overall),
+            "realtime" => Some(Self::Realtime),
+            _ => None,
+        }
+    }
+}
+
+/// One recognised attribute, in findface-security's event shape: `{"name": "male", "confidence": 0.93}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Attribute {
+    pub name: serde_json::Value,
+    pub confidence: f32,
+}
+
+/// The `features` object of an event: the attributes EVENTS_FEATURES asks for, when known.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Features {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gender: Option<Attribute>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub age: Option<Attribute>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emotions: Option<Attribute>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub beard: Option<Attribute>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub glasses: Option<Attribute>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub liveness: Option<Attribute>,
+}
+
+impl Features {
+    pub fn gender(&self) -> Option<&str> {
+        self.gender.as_ref().and_then(|a| a.name.as_str())
+    }
+    pub fn age(&self) -> Option<f64> {
+        self.age.as_ref().and_then(|a| a.name.as_f64())
+    }
+    pub fn emotions(&self) -> Option<&str> {
+        self.emotions.as_ref().and_then(|a| a.name.as_str())
+    }
+    pub fn beard(&self) -> Option<&str> {
+        self.beard.as_ref().and_then(|a| a.name.as_str())
+    }
+    pub fn glasses(&self) -> Option<&str> {
+        self.glasses.as_ref().and_then(|a| a.name.as_str())
+    }
+    pub fn liveness(&self) -> Option<&str> {
+        self.liveness.as_ref().and_then(|a| a.name.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaceEvent {
+    /// UUIDv7 minted by ingest: unique across replicas and time-ordered.
+    pub id: Uuid,
+    pub created_date: DateTime<Utc>,
+    pub camera: IdName,
+    pub camera_group: IdName,
+    pub bs_type: BsType,
+    /// Media path of the face crop, relative to MEDIA_ROOT.
+    pub thumbnail: String,
+    /// Media path of the full frame; empty when the worker sent none.
+    pub fullframe: String,
+    pub matched: bool,
+    pub matched_dossier: Option<IdName>,
+    pub matched_face: Option<i64>,
+    /// Media path of the matched dossier face's photo (webhooks send it as `dossier_photo`).
+    #[serde(default)]
+    pub matched_face_photo: String,
+    pub matched_lists: Vec<IdName>,
+    pub confidence: f32,
+    pub quality: f32,
+    pub frame_coords: BBox,
+    pub detector_params: serde_json::Value,
+    pub features: Features,
+}

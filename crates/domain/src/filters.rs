@@ -1,0 +1,123 @@
+//! Face event filters of findface webhooks (wire doc §5): `{}` matches every event, several values
+//! in one key are OR'ed, keys are AND'ed, and an empty list matches nothing.
+
+use serde::{Deserialize, Serialize};
+
+use crate::event::FaceEvent;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventFilters {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub camera_group_in: Option<Vec<i64>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub camera_in: Option<Vec<i64>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matched_lists_in: Option<Vec<i64>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matched_dossier_in: Option<Vec<i64>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matched: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence_gte: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gender_in: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub age_gte: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub age_lte: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emotions_in: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub glasses_in: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub beard_in: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub liveness_in: Option<Vec<String>>,
+}
+
+fn any_of<T: PartialEq>(wanted: &Option<Vec<T>>, value: Option<&T>) -> bool {
+    match wanted {
+        None => true,
+        Some(list) => value.is_some_and(|v| list.contains(v)),
+    }
+}
+
+fn any_text(wanted: &Option<Vec<String>>, value: Option<&str>) -> bool {
+    match wanted {
+        None => true,
+        Some(list) => value.is_some_and(|v| list.iter().any(|w| w == v)),
+    }
+}
+
+impl EventFilters {
+    pub fn matches(&self, event: &FaceEvent) -> bool {
+        let f = &event.features;
+        let lists_ok = match &self.matched_lists_in {
+            None => true,
+            Some(wanted) => event.matched_lists.iter().any(|l| wanted.contains(&l.id)),
+        };
+        any_of(&self.camera_group_in, Some(&event.camera_group.id))
+            && any_of(&self.camera_in, Some(&event.camera.id))
+            && lists_ok
+            && any_of(&self.matched_dossier_in, event.matched_dossier.as_ref().map(|d| &d.id))
+            && self.matched.is_none_or(|m| m == event.matched)
+            && self.confidence_gte.is_none_or(|c| event.confidence >= c)
+            && any_text(&self.gender_in, f.gender())
+            && self.age_gte.is_none_or(|a| f.age().is_some_and(|age| age >= a))
+            && self.age_lte.is_none_or(|a| f.age().is_some_and(|age| age <= a))
+            && any_text(&self.emotions_in, f.emotions())
+            && any_text(&self.glasses_in, f.glasses())
+            && any_text(&self.beard_in, f.beard())
+            && any_text(&self.liveness_in, f.liveness())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{BBox, BsType, Features, IdName};
+
+    fn event(camera: i64, matched: Option<i64>) -> FaceEvent {
+        FaceEvent {
+            id: uuid::Uuid::now_v7(),
+            created_date: chrono::Utc::now(),
+            camera: IdName { id: camera, name: "c".into() },
+            camera_group: IdName { id: 1, name: "g".into() },
+            bs_type: BsType::Overall,
+            thumbnail: String::new(),
+            fullframe: String::new(),
+            matched: matched.is_some(),
+            matched_dossier: matched.map(|id| IdName { id, name: "d".into() }),
+            matched_face: None,
+            matched_face_photo: String::new(),
+            matched_lists: vec![],
+            confidence: 0.9,
+            quality: 0.0,
+            frame_coords: BBox { left: 0, top: 0, right: 1, bottom: 1 },
+            detector_params: serde_json::json!({}),
+            features: Features::default(),
+        }
+    }
+
+    #[test]
+    fn empty_object_matches_everything_and_empty_list_nothing() {
+        let all: EventFilters = serde_json::from_str("{}").unwrap();
+        assert!(all.matches(&event(1, None)));
+        let none: EventFilters = serde_json::from_str(r#"{"camera_in": []}"#).unwrap();
+        assert!(!none.matches(&event(1, None)));
+    }
+
+    #[test]
+    fn or_within_a_key_and_across_keys() {
+        let f: EventFilters = serde_json::from_str(r#"{"camera_in": [1, 2], "matched": true}"#).unwrap();
+        assert!(f.matches(&event(2, Some(5))));
+        assert!(!f.matches(&event(2, None)));
+        assert!(!f.matches(&event(3, Some(5))));
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        assert!(serde_json::from_str::<EventFilters>(r#"{"camera": [1]}"#).is_err());
+    }
+}

@@ -1,0 +1,24 @@
+//! ffsec's shared vocabulary: configuration, bus topology and messages, events and their filters,
+//! the database schema and models, and the client-visible error table. No HTTP handlers here.
+
+pub mod bus;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod event;
+pub mod filters;
+pub mod flex;
+pub mod image;
+pub mod messages;
+pub mod media;
+pub mod metrics;
+pub mod models;
+pub mod ops;
+pub mod schema;
+pub mod shutdown;
+pub mod telemetry;
+pub mod vector;
+
+pub use config::Config;
+pub use error::{ApiError, ErrorCode};

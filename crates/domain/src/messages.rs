@@ -1,0 +1,112 @@
+//! Bus messages: versioned JSON in an envelope `{"type", "version", "data"}`. A consumer refuses a
+//! type or version it does not know (the message is dead-lettered, never silently dropped).
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::event::FaceEvent;
+
+pub trait BusMessage: Serialize + DeserializeOwned {
+    const TYPE: &'static str;
+    const VERSION: u32;
+}
+
+#[derive(Serialize)]
+struct EnvelopeOut<'a, T> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    version: u32,
+    data: &'a T,
+}
+
+#[derive(Deserialize)]
+struct EnvelopeIn {
+    #[serde(rename = "type")]
+    kind: String,
+    version: u32,
+    data: serde_json::Value,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("not a bus envelope: {0}")]
+    Envelope(serde_json::Error),
+    #[error("expected message type {expected} v{version}, got {got} v{got_version}")]
+    Unexpected { expected: &'static str, version: u32, got: String, got_version: u32 },
+    #[error("bad {kind} payload: {source}")]
+    Payload { kind: &'static str, source: serde_json::Error },
+}
+
+pub fn encode<T: BusMessage>(message: &T) -> Result<Vec<u8>, serde_json::Error> {
+    serde_json::to_vec(&EnvelopeOut { kind: T::TYPE, version: T::VERSION, data: message })
+}
+
+pub fn decode<T: BusMessage>(bytes: &[u8]) -> Result<T, DecodeError> {
+    let envelope: EnvelopeIn = serde_json::from_slice(bytes).map_err(DecodeError::Envelope)?;
+    if envelope.kind != T::TYPE || envelope.version != T::VERSION {
+        return Err(DecodeError::Unexpected {
+            expected: T::TYPE,
+            version: T::VERSION,
+            got: envelope.kind,
+            got_version: envelope.version,
+        });
+    }
+    serde_json::from_value(envelope.data).map_err(|source| DecodeError::Payload { kind: T::TYPE, source })
+}
+
+/// Published by ingest once a face is stored and matched; consumed by the recorder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaceDetected(pub FaceEvent);
+
+impl BusMessage for FaceDetected {
+    const TYPE: &'static str = "face.detected";
+    const VERSION: u32 = 1;
+}
+
+/// Published by the recorder once the event is in PostgreSQL; consumed by the live feed and webhooks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventCreated(pub FaceEvent);
+
+impl BusMessage for EventCreated {
+    const TYPE: &'static str = "event.created";
+    const VERSION: u32 = 1;
+}
+
+/// What changed in the objects other services cache (ingest: cameras and the dossier gallery;
+/// webhook-dispatcher: hooks). Receivers re-read the object from PostgreSQL, so a late or
+/// repeated notice can never roll a cache back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GalleryObject {
+    Camera,
+    CameraGroup,
+    DossierList,
+    Dossier,
+    DossierFace,
+    Hook,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GalleryChanged {
+    pub object: GalleryObject,
+    pub id: i64,
+}
+
+impl BusMessage for GalleryChanged {
+    const TYPE: &'static str = "gallery.changed";
+    const VERSION: u32 = 1;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_refuse_other_types() {
+        let msg = GalleryChanged { object: GalleryObject::Camera, id: 7 };
+        let bytes = encode(&msg).unwrap();
+        assert_eq!(decode::<GalleryChanged>(&bytes).unwrap(), msg);
+        assert!(matches!(decode::<EventCreated>(&bytes), Err(DecodeError::Unexpected { .. })));
+        assert!(matches!(decode::<GalleryChanged>(b"{"), Err(DecodeError::Envelope(_))));
+    }
+}

@@ -1,0 +1,249 @@
+//! Row types of the schema. `schema.rs` is generated; these follow it column by column.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use uuid::Uuid;
+
+use crate::schema::{
+    api_tokens, camera_groups, cameras, dossier_faces, dossier_lists, dossiers, face_events, hooks, users,
+    webhook_deliveries,
+};
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = camera_groups)]
+pub struct CameraGroup {
+    pub id: i64,
+    pub name: String,
+    pub comment: String,
+    pub active: bool,
+    pub created_date: DateTime<Utc>,
+    pub modified_date: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = cameras)]
+pub struct Camera {
+    pub id: i64,
+    pub name: String,
+    pub comment: String,
+    pub url: String,
+    pub active: bool,
+    pub group_id: i64,
+    pub external_detector_token: String,
+    pub confidence_threshold: Option<f32>,
+    pub roi: String,
+    pub created_date: DateTime<Utc>,
+    pub modified_date: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = cameras)]
+pub struct NewCamera {
+    pub name: String,
+    pub comment: String,
+    pub url: String,
+    pub active: bool,
+    pub group_id: i64,
+    pub external_detector_token: String,
+    pub confidence_threshold: Option<f32>,
+    pub roi: String,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = dossier_lists)]
+pub struct DossierList {
+    pub id: i64,
+    pub name: String,
+    pub comment: String,
+    pub color: String,
+    pub active: bool,
+    pub notify: bool,
+    pub created_date: DateTime<Utc>,
+    pub modified_date: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = dossier_lists)]
+pub struct NewDossierList {
+    pub name: String,
+    pub comment: String,
+    pub color: String,
+    pub active: bool,
+    pub notify: bool,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = dossiers)]
+pub struct Dossier {
+    pub id: i64,
+    pub name: String,
+    pub comment: String,
+    pub active: bool,
+    pub created_date: DateTime<Utc>,
+    pub modified_date: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = dossiers)]
+pub struct NewDossier {
+    pub name: String,
+    pub comment: String,
+    pub active: bool,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = dossier_faces)]
+pub struct DossierFace {
+    pub id: i64,
+    pub dossier_id: i64,
+    pub source_photo: String,
+    pub thumbnail: String,
+    pub embedding: Vec<f32>,
+    pub quality: f32,
+    pub source_coords_left: Option<i32>,
+    pub source_coords_top: Option<i32>,
+    pub source_coords_right: Option<i32>,
+    pub source_coords_bottom: Option<i32>,
+    pub active: bool,
+    pub created_date: DateTime<Utc>,
+    pub modified_date: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = dossier_faces)]
+pub struct NewDossierFace {
+    pub dossier_id: i64,
+    pub source_photo: String,
+    pub thumbnail: String,
+    pub embedding: Vec<f32>,
+    pub quality: f32,
+    pub active: bool,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = users)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub password_hash: String,
+    pub role: String,
+    pub active: bool,
+    pub created_date: DateTime<Utc>,
+    pub last_login: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = users)]
+pub struct NewUser {
+    pub username: String,
+    pub password_hash: String,
+    pub role: String,
+    pub active: bool,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = api_tokens)]
+pub struct NewApiToken {
+    pub user_id: i64,
+    pub token_hash: String,
+    pub expires_date: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = hooks)]
+pub struct Hook {
+    pub id: i64,
+    pub name: String,
+    pub comment: String,
+    pub active: bool,
+    pub url: String,
+    pub batch_size: i32,
+    pub send_attempts: i32,
+    pub filters: serde_json::Value,
+    pub secret: String,
+    pub created_date: DateTime<Utc>,
+    pub modified_date: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = hooks)]
+pub struct NewHook {
+    pub name: String,
+    pub comment: String,
+    pub active: bool,
+    pub url: String,
+    pub batch_size: i32,
+    pub send_attempts: i32,
+    pub filters: serde_json::Value,
+    pub secret: String,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = face_events)]
+pub struct FaceEventRow {
+    pub id: Uuid,
+    pub created_date: DateTime<Utc>,
+    pub camera_id: i64,
+    pub camera_group_id: i64,
+    pub bs_type: String,
+    pub thumbnail: String,
+    pub fullframe: String,
+    pub matched: bool,
+    pub matched_dossier_id: Option<i64>,
+    pub matched_face_id: Option<i64>,
+    pub matched_lists: Vec<i64>,
+    pub confidence: f32,
+    pub quality: f32,
+    pub frame_coords_left: i32,
+    pub frame_coords_top: i32,
+    pub frame_coords_right: i32,
+    pub frame_coords_bottom: i32,
+    pub detector_params: serde_json::Value,
+    pub features: serde_json::Value,
+    pub acknowledged: bool,
+    pub acknowledged_date: Option<DateTime<Utc>>,
+    pub acknowledged_by_id: Option<i64>,
+}
+
+impl FaceEventRow {
+    /// The row the recorder inserts for an event fresh off the bus.
+    pub fn from_event(event: &crate::event::FaceEvent) -> Self {
+        Self {
+            id: event.id,
+            created_date: event.created_date,
+            camera_id: event.camera.id,
+            camera_group_id: event.camera_group.id,
+            bs_type: event.bs_type.as_str().to_string(),
+            thumbnail: event.thumbnail.clone(),
+            fullframe: event.fullframe.clone(),
+            matched: event.matched,
+            matched_dossier_id: event.matched_dossier.as_ref().map(|d| d.id),
+            matched_face_id: event.matched_face,
+            matched_lists: event.matched_lists.iter().map(|l| l.id).collect(),
+            confidence: event.confidence,
+            quality: event.quality,
+            frame_coords_left: event.frame_coords.left,
+            frame_coords_top: event.frame_coords.top,
+            frame_coords_right: event.frame_coords.right,
+            frame_coords_bottom: event.frame_coords.bottom,
+            detector_params: event.detector_params.clone(),
+            features: serde_json::to_value(&event.features).unwrap_or_default(),
+            acknowledged: false,
+            acknowledged_date: None,
+            acknowledged_by_id: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = webhook_deliveries)]
+pub struct NewWebhookDelivery {
+    pub hook_id: i64,
+    pub message_id: String,
+    pub event_ids: Vec<Uuid>,
+    pub attempt: i32,
+    pub success: bool,
+    pub response_status: Option<i32>,
+    pub error: String,
+    pub duration_ms: i32,
+}

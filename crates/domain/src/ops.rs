@@ -1,0 +1,24 @@
+//! Bodies of `/health` and `/metrics`, shared by the three services (their handlers stay local).
+
+use actix_web::HttpResponse;
+use prometheus::Registry;
+
+use crate::bus::{Bus, BusState};
+
+/// 200 while this replica can do its work, 503 (with the reason) while the bus is down, so load
+/// balancers and orchestrators route around it.
+pub fn health(service: &str, bus: &Bus) -> HttpResponse {
+    match bus.state() {
+        BusState::Up(link) => HttpResponse::Ok().json(serde_json::json!({
+            "status": "ok", "service": service, "bus": "up", "bus_generation": link.generation,
+        })),
+        BusState::Down { reason, since } => HttpResponse::ServiceUnavailable().json(serde_json::json!({
+            "status": "unavailable", "service": service, "bus": "down", "reason": reason,
+            "down_for_ms": since.elapsed().as_millis() as u64,
+        })),
+    }
+}
+
+pub fn metrics(registry: &Registry) -> HttpResponse {
+    HttpResponse::Ok().content_type(crate::metrics::CONTENT_TYPE).body(crate::metrics::render(registry))
+}

@@ -1,0 +1,11 @@
+DROP TABLE webhook_deliveries;
+DROP TABLE face_events;
+DROP TABLE hooks;
+DROP TABLE api_tokens;
+DROP TABLE users;
+DROP TABLE dossier_faces;
+DROP TABLE dossier_list_members;
+DROP TABLE dossiers;
+DROP TABLE dossier_lists;
+DROP TABLE cameras;
+DROP TABLE camera_groups;
