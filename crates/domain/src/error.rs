@@ -11,6 +11,8 @@ use serde::Serialize;
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ErrorCode {
     BadParam,
+    /// A dossier photo below MINIMUM_DOSSIER_QUALITY.
+    LowQuality,
     Unauthorized,
     PermissionDenied,
     NotFound,
@@ -25,7 +27,7 @@ pub enum ErrorCode {
 impl ErrorCode {
     pub fn status(self) -> StatusCode {
         match self {
-            Self::BadParam => StatusCode::BAD_REQUEST,
+            Self::BadParam | Self::LowQuality => StatusCode::BAD_REQUEST,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::PermissionDenied => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
@@ -40,6 +42,7 @@ impl ErrorCode {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::BadParam => "BAD_PARAM",
+            Self::LowQuality => "LOW_QUALITY",
             Self::Unauthorized => "UNAUTHORIZED",
             Self::PermissionDenied => "PERMISSION_DENIED",
             Self::NotFound => "NOT_FOUND",

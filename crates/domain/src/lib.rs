@@ -14,6 +14,7 @@ pub mod messages;
 pub mod media;
 pub mod metrics;
 pub mod models;
+pub mod multipart;
 pub mod ops;
 pub mod schema;
 pub mod shutdown;

@@ -2,16 +2,14 @@
 //! and images by their bytes; unknown parts are read and ignored, as the vendor's gateway did.
 
 use actix_multipart::Multipart;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use domain::ApiError;
 use domain::config::{EventFeature, FfSecurity};
-use domain::error::ErrorCode;
 use domain::event::{Attribute, BBox, BsType, Features};
 use domain::image::ImageKind;
-use futures_util::StreamExt;
+use domain::multipart;
 
-const TEXT_LIMIT: usize = 64 * 1024;
 
 /// The raw parts, before validation.
 #[derive(Debug, Default)]
@@ -27,41 +25,20 @@ pub struct RawForm {
     pub attributes: Option<String>,
 }
 
-pub async fn read_form(mut multipart: Multipart, image_limit: usize) -> Result<RawForm, ApiError> {
-    let mut form = RawForm::default();
-    while let Some(field) = multipart.next().await {
-        let mut field = field.map_err(|e| ApiError::bad_param("body", format!("malformed multipart body: {e}")))?;
-        let name = field.name().unwrap_or_default().to_string();
-        let limit = match name.as_str() {
-            "photo" | "normalized" | "face0" | "facen" => image_limit,
-            _ => TEXT_LIMIT,
-        };
-        let mut buffer = BytesMut::new();
-        while let Some(chunk) = field.next().await {
-            let chunk = chunk.map_err(|e| ApiError::bad_param(&name, format!("cannot read part: {e}")))?;
-            if buffer.len() + chunk.len() > limit {
-                return Err(ApiError::new(ErrorCode::PayloadTooLarge, format!("part {name} exceeds {limit} bytes"))
-                    .with_param(&name));
-            }
-            buffer.extend_from_slice(&chunk);
-        }
-        let bytes = buffer.freeze();
-        let text = || String::from_utf8(bytes.to_vec()).map_err(|_| ApiError::bad_param(&name, "must be UTF-8 text"));
-        match name.as_str() {
-            "cam_id" => form.cam_id = Some(text()?),
-            "bbox" => form.bbox = Some(text()?),
-            "timestamp" => form.timestamp = Some(text()?),
-            "detectorParams" => form.detector_params = Some(text()?),
-            "bs_type" => form.bs_type = Some(text()?),
-            "attributes" => form.attributes = Some(text()?),
-            "photo" => form.photo = Some(bytes),
-            // `face0` is what older workers call the normalized crop.
-            "normalized" | "face0" => form.normalized = Some(bytes),
-            "facen" => form.facen = Some(bytes),
-            _ => {}
-        }
-    }
-    Ok(form)
+pub async fn read_form(multipart: Multipart, image_limit: usize) -> Result<RawForm, ApiError> {
+    let mut parts = multipart::read_parts(multipart, &["photo", "normalized", "face0", "facen"], image_limit).await?;
+    Ok(RawForm {
+        cam_id: multipart::text(&parts, "cam_id")?,
+        bbox: multipart::text(&parts, "bbox")?,
+        timestamp: multipart::text(&parts, "timestamp")?,
+        detector_params: multipart::text(&parts, "detectorParams")?,
+        bs_type: multipart::text(&parts, "bs_type")?,
+        attributes: multipart::text(&parts, "attributes")?,
+        photo: parts.remove("photo"),
+        // `face0` is what older workers call the normalized crop.
+        normalized: parts.remove("normalized").or_else(|| parts.remove("face0")),
+        facen: parts.remove("facen"),
+    })
 }
 
 pub fn parse_cam_id(raw: Option<&str>) -> Result<i64, ApiError> {

@@ -1,1 +1,98 @@
-pub fn placeholder() {}
+//! gateway-api: the REST and WebSocket front of the web interface, the owner of database writes
+//! (the recorder lives here), media serving and the live feed.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::{App, HttpResponse, HttpServer, web};
+use domain::bus::Bus;
+use domain::{Config, db, ops};
+use tokio_util::sync::CancellationToken;
+
+pub mod admin;
+pub mod auth;
+pub mod event_view;
+pub mod live;
+pub mod metrics;
+pub mod recorder;
+pub mod routes;
+pub mod state;
+
+use state::AppState;
+
+/// Applies migrations, creates the first admin if configured, then serves on `listener` until
+/// `shutdown` fires: stops accepting, finishes in-flight requests and the recorder's batch, and
+/// closes the bus link last.
+pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let config = Arc::new(config);
+    let pool = db::pool(&config)?;
+    let applied = db::run_migrations(&pool).await?;
+    tracing::info!(migrations.applied = applied, "database ready ({applied} migrations applied)");
+    if admin::ensure_first(&pool, &config.auth.admin_username, &config.auth.admin_password).await? {
+        tracing::info!(username = %config.auth.admin_username, "created the first admin user {}", config.auth.admin_username);
+    }
+    std::fs::create_dir_all(&config.media_root)?;
+
+    let bus_stop = CancellationToken::new();
+    let bus = Bus::start(&config, "gateway-api", bus_stop.clone());
+    let background = CancellationToken::new();
+    let state = web::Data::new(AppState {
+        config: config.clone(),
+        pool,
+        bus: bus.clone(),
+        live: live::LiveFeed::new(shutdown.clone()),
+        media: domain::media::LocalMedia::new(&config.media_root),
+        metrics: metrics::GatewayMetrics::new()?,
+    });
+    let replica = uuid::Uuid::now_v7().simple().to_string();
+    let recorder = tokio::spawn(recorder::run(state.clone(), background.clone()));
+    let fanout = tokio::spawn(live::run_fanout(state.clone(), bus.clone(), replica, background.clone()));
+
+    let address = listener.local_addr()?;
+    let app_state = state.clone();
+    let media_root = config.media_root.clone();
+    let max_body = config.server.max_body_bytes;
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(app_state.clone())
+            .app_data(web::JsonConfig::default().limit(max_body).error_handler(domain::error::json_error_handler))
+            .app_data(web::QueryConfig::default().error_handler(domain::error::query_error_handler))
+            .app_data(web::PathConfig::default().error_handler(domain::error::path_error_handler))
+            .configure(routes::configure)
+            .route("/health", web::get().to(get_health))
+            .route("/metrics", web::get().to(get_metrics))
+            .service(actix_files::Files::new("/uploads", &media_root))
+            .default_service(web::to(not_found))
+    })
+    .workers(config.server.workers)
+    .disable_signals()
+    .listen(listener)?
+    .run();
+    tracing::info!(%address, "gateway-api listening on {address}");
+    let handle = server.handle();
+    let stopper = tokio::spawn(async move {
+        shutdown.cancelled().await;
+        handle.stop(true).await;
+    });
+    let served = server.await;
+    stopper.abort();
+    background.cancel();
+    let _ = tokio::join!(recorder, fanout);
+    bus_stop.cancel();
+    served?;
+    tracing::info!("gateway-api stopped");
+    Ok(())
+}
+
+async fn get_health(state: web::Data<AppState>) -> HttpResponse {
+    ops::health("gateway-api", &state.bus)
+}
+
+async fn get_metrics(state: web::Data<AppState>) -> HttpResponse {
+    state.metrics.bus_up.set(i64::from(state.bus.is_up()));
+    ops::metrics(&state.metrics.registry)
+}
+
+async fn not_found() -> Result<HttpResponse, domain::ApiError> {
+    Err(domain::ApiError::not_found("route"))
+}

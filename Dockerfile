@@ -1,0 +1,95 @@
+# syntax=docker/dockerfile:1
+#
+# One image with the three ffsec services; docker-compose.yml picks the binary per service with
+# `command:` (there is no ENTRYPOINT and no default CMD):
+#   gateway-api | facerouter-ingest | webhook-dispatcher  [--config FILE] [serve]
+#
+#   docker build -t ffsec .
+#   docker run --rm ffsec gateway-api config check
+#
+# Dependency caching without cargo-chef: the "recipe" stage reduces the source tree to the
+# workspace manifests, Cargo.lock and stub source files. The builder compiles every dependency
+# against that recipe in its own layer, which stays cached until a manifest or Cargo.lock
+# changes; only then are the real sources copied and the workspace crates compiled.
+
+ARG RUST_IMAGE=rust:1-bookworm
+ARG RUNTIME_IMAGE=debian:bookworm-slim
+
+# ---------------------------------------------------------------------------------------------
+FROM ${RUST_IMAGE} AS recipe
+WORKDIR /src
+COPY Cargo.toml Cargo.lock ./
+COPY crates crates
+COPY tests tests
+# For every workspace member (crates/* and tests): keep its Cargo.toml, and replace each source
+# file cargo needs to load the manifest or build a target (src/lib.rs, src/main.rs, src/bin/*.rs
+# and every `path = "....rs"` target such as ffsec-tests' [[test]] e2e/main.rs) by a stub.
+RUN set -eu; \
+    mkdir -p /recipe; \
+    cp Cargo.toml Cargo.lock /recipe/; \
+    for manifest in crates/*/Cargo.toml tests/Cargo.toml; do \
+        dir=$(dirname "$manifest"); \
+        mkdir -p "/recipe/$dir"; \
+        cp "$manifest" "/recipe/$dir/"; \
+        targets=$( { \
+            for f in src/lib.rs src/main.rs src/bin/*.rs src/bin/*/main.rs; do \
+                [ -f "$dir/$f" ] && echo "$f"; \
+            done; \
+            sed -n 's/^[[:space:]]*path[[:space:]]*=[[:space:]]*"\([^"]*\.rs\)".*/\1/p' "$manifest"; \
+        } | sort -u ); \
+        for f in $targets; do \
+            mkdir -p "$(dirname "/recipe/$dir/$f")"; \
+            case "$f" in \
+                src/lib.rs) echo '// dependency-cache stub' > "/recipe/$dir/$f" ;; \
+                *) echo 'fn main() {}' > "/recipe/$dir/$f" ;; \
+            esac; \
+        done; \
+    done; \
+    find /recipe -type f | sort
+
+# ---------------------------------------------------------------------------------------------
+FROM ${RUST_IMAGE} AS builder
+WORKDIR /src
+ENV CARGO_TERM_COLOR=never
+
+# 1. Dependencies only (cached while manifests and Cargo.lock are unchanged).
+COPY --from=recipe /recipe/ ./
+RUN cargo build --release --locked --workspace --bins
+
+# 2. The real sources. migrations/ must be present: crates/domain embeds it at compile time
+#    (diesel_migrations::embed_migrations!("../../migrations")).
+COPY crates crates
+COPY tests tests
+COPY migrations migrations
+# COPY keeps the files' original modification times, which may be older than the stub build;
+# touch them so cargo rebuilds the workspace crates instead of keeping the stubs' artifacts.
+RUN find crates tests migrations -type f -exec touch {} + \
+    && cargo build --release --locked --workspace --bins \
+    && mkdir -p /out \
+    && cp target/release/gateway-api target/release/facerouter-ingest target/release/webhook-dispatcher /out/
+
+# ---------------------------------------------------------------------------------------------
+FROM ${RUNTIME_IMAGE} AS runtime
+# ca-certificates: webhook deliveries and amqps:// / TLS endpoints; curl: container healthchecks.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ca-certificates curl \
+    && rm -rf /var/lib/apt/lists/*
+
+# Non-root user; MEDIA_ROOT belongs to it, so a fresh named volume mounted there inherits the
+# ownership (docker copies it from the image on first use).
+RUN groupadd --system --gid 10001 ffsec \
+    && useradd --system --uid 10001 --gid ffsec --home-dir /var/lib/ffsec --no-create-home \
+        --shell /usr/sbin/nologin ffsec \
+    && mkdir -p /var/lib/ffsec/uploads /var/lib/ffsec/static /etc/ffsec \
+    && chown -R ffsec:ffsec /var/lib/ffsec
+
+COPY --from=builder /out/ /usr/local/bin/
+# A default config for plain `docker run`; docker-compose.yml mounts its own over it.
+COPY deploy/docker/ffsec.compose.toml /etc/ffsec/ffsec.toml
+ENV FFSEC_CONFIG=/etc/ffsec/ffsec.toml
+
+USER 10001:10001
+WORKDIR /var/lib/ffsec
+# gateway-api, facerouter-ingest, webhook-dispatcher (see [SERVER], [INGEST], [DISPATCHER]).
+EXPOSE 8002 18300 18310
+STOPSIGNAL SIGTERM

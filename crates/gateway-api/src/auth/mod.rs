@@ -1,0 +1,5 @@
+pub mod password;
+pub mod token;
+pub mod user;
+
+pub use user::{AuthUser, Role};

@@ -1,0 +1,174 @@
+//! The live feed: this replica's own queue on the events exchange feeds a broadcast channel, and each
+//! WebSocket session (wire doc §4) reads it. A slow client lags and loses frames; it never slows
+//! the others or the ingest path.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use actix_ws::{AggregatedMessage, Session};
+use domain::bus::{Bus, Source, ack, reject_poison, run_consumer};
+use domain::messages::{EventCreated, decode};
+use futures_util::StreamExt;
+use serde::Deserialize;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+use crate::state::AppState;
+use crate::{auth, event_view};
+
+/// Frames buffered per client before it starts losing them.
+const CLIENT_BUFFER: usize = 1024;
+const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
+const PING_EVERY: Duration = Duration::from_secs(15);
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(45);
+
+#[derive(Clone)]
+pub struct LiveFeed {
+    frames: broadcast::Sender<Arc<str>>,
+    closing: CancellationToken,
+}
+
+impl LiveFeed {
+    pub fn new(closing: CancellationToken) -> Self {
+        let (frames, _) = broadcast::channel(CLIENT_BUFFER);
+        Self { frames, closing }
+    }
+
+    fn publish(&self, frame: String) {
+        // No subscriber is not an error: nobody is watching right now.
+        let _ = self.frames.send(Arc::from(frame));
+    }
+}
+
+pub async fn run_fanout(state: web::Data<AppState>, bus: Bus, replica: String, cancel: CancellationToken) {
+    let names = bus.names().clone();
+    let source = Source::Replica {
+        queue: names.replica_queue("live", &replica),
+        exchange: names.events_exchange(),
+        routing_key: "event.#".into(),
+    };
+    run_consumer(&bus, source, 256, &cancel, |mut consumer, _| {
+        let state = state.clone();
+        let cancel = cancel.clone();
+        async move {
+            loop {
+                let delivery = tokio::select! {
+                    () = cancel.cancelled() => return,
+                    next = consumer.next() => match next {
+                        Some(Ok(d)) => d,
+                        _ => return,
+                    },
+                };
+                match decode::<EventCreated>(&delivery.data) {
+                    Ok(EventCreated(event)) => {
+                        let frame = serde_json::json!({"type": "event_created", "data": event_view::from_event(&state, &event)});
+                        state.live.publish(frame.to_string());
+                        ack(&delivery).await;
+                    }
+                    Err(e) => reject_poison(&delivery, &e.to_string()).await,
+                }
+            }
+        }
+    })
+    .await;
+}
+
+#[derive(Deserialize)]
+struct ClientMessage {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    data: serde_json::Value,
+}
+
+/// `GET /events/` upgraded to a WebSocket.
+pub async fn get_events_socket(req: HttpRequest, body: web::Payload, state: web::Data<AppState>) -> actix_web::Result<HttpResponse> {
+    // Subscribe before answering, so nothing published after the handshake is missed.
+    let frames = state.live.frames.subscribe();
+    let (response, session, stream) = actix_ws::handle(&req, body)?;
+    let stream = stream.max_frame_size(64 * 1024).aggregate_continuations();
+    actix_web::rt::spawn(run_session(state, session, stream, frames));
+    Ok(response)
+}
+
+async fn run_session(
+    state: web::Data<AppState>,
+    mut session: Session,
+    mut stream: actix_ws::AggregatedMessageStream,
+    mut frames: broadcast::Receiver<Arc<str>>,
+) {
+    let Some(wants_events) = authenticate(&state, &mut session, &mut stream).await else {
+        let _ = session.close(None).await;
+        return;
+    };
+    state.metrics.websocket_clients.inc();
+    let closing = state.live.closing.clone();
+    let mut ping = tokio::time::interval(PING_EVERY);
+    let mut last_seen = Instant::now();
+    loop {
+        tokio::select! {
+            () = closing.cancelled() => break,
+            frame = frames.recv() => match frame {
+                Ok(text) => if wants_events && session.text(text.to_string()).await.is_err() { break },
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    tracing::warn!(missed, "slow WebSocket client missed {missed} frames");
+                }
+                Err(broadcast::error::RecvError::Closed) => break,
+            },
+            message = stream.next() => match message {
+                Some(Ok(AggregatedMessage::Ping(bytes))) => {
+                    last_seen = Instant::now();
+                    if session.pong(&bytes).await.is_err() { break }
+                }
+                Some(Ok(AggregatedMessage::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(_)) => last_seen = Instant::now(),
+            },
+            _ = ping.tick() => {
+                if last_seen.elapsed() > CLIENT_TIMEOUT {
+                    break;
+                }
+                let frame = serde_json::json!({"type": "ping", "data": {"ts": chrono::Utc::now()}});
+                if session.text(frame.to_string()).await.is_err() { break }
+            }
+        }
+    }
+    state.metrics.websocket_clients.dec();
+    let _ = session.close(None).await;
+}
+
+/// Waits for `{"type": "auth", "data": {"token", "msg_groups"}}`. Returns whether the client wants
+/// `ws_events`, or `None` (after telling it `token_invalid`) when it cannot be let in.
+async fn authenticate(state: &AppState, session: &mut Session, stream: &mut actix_ws::AggregatedMessageStream) -> Option<bool> {
+    let first = tokio::time::timeout(AUTH_TIMEOUT, async {
+        while let Some(Ok(message)) = stream.next().await {
+            match message {
+                AggregatedMessage::Text(text) => return Some(text.to_string()),
+                AggregatedMessage::Ping(bytes) => {
+                    let _ = session.pong(&bytes).await;
+                }
+                AggregatedMessage::Close(_) => return None,
+                _ => {}
+            }
+        }
+        None
+    })
+    .await
+    .ok()
+    .flatten()?;
+    let message: Option<ClientMessage> = serde_json::from_str(&first).ok();
+    let token = message
+        .filter(|m| m.kind == "auth")
+        .and_then(|m| Some((m.data.get("token")?.as_str()?.to_string(), m.data)));
+    let Some((token, data)) = token else {
+        let _ = session.text(r#"{"type":"token_invalid","data":{}}"#).await;
+        return None;
+    };
+    match auth::user::authenticate(state, &token).await {
+        Ok(_) => Some(data.pointer("/msg_groups/ws_events").and_then(serde_json::Value::as_bool).unwrap_or(true)),
+        Err(_) => {
+            let _ = session.text(r#"{"type":"token_invalid","data":{}}"#).await;
+            None
+        }
+    }
+}

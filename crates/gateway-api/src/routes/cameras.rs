@@ -1,0 +1,111 @@
+//! `/cameras/`: the cameras workers post for, each with its own external-detector token.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use domain::ApiError;
+use domain::flex;
+use domain::messages::GalleryObject;
+use domain::models::{Camera, NewCamera};
+use domain::schema::cameras;
+use rand::RngCore;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{db_error, pagination as p};
+use crate::auth::{AuthUser, Role};
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+pub struct CameraBody {
+    name: String,
+    #[serde(default)]
+    comment: String,
+    #[serde(default)]
+    url: String,
+    #[serde(default, deserialize_with = "flex::bool_opt")]
+    active: Option<bool>,
+    #[serde(default)]
+    group: Option<i64>,
+    #[serde(default)]
+    confidence_threshold: Option<f32>,
+    #[serde(default)]
+    roi: String,
+}
+
+pub fn view(c: &Camera) -> Value {
+    json!({
+        "id": c.id, "name": c.name, "comment": c.comment, "url": c.url, "active": c.active,
+        "group": c.group_id, "external_detector_token": c.external_detector_token,
+        "confidence_threshold": c.confidence_threshold, "roi": c.roi,
+        "created_date": c.created_date, "modified_date": c.modified_date,
+    })
+}
+
+fn new_token() -> String {
+    let mut raw = [0_u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut raw);
+    hex::encode(raw)
+}
+
+pub async fn post_camera(user: AuthUser, state: web::Data<AppState>, body: web::Json<CameraBody>) -> Result<HttpResponse, ApiError> {
+    user.require(Role::Admin)?;
+    let body = body.into_inner();
+    if body.name.trim().is_empty() {
+        return Err(ApiError::bad_param("name", "name must not be empty"));
+    }
+    if body.confidence_threshold.is_some_and(|t| !(0.0..=1.0).contains(&t)) {
+        return Err(ApiError::bad_param("confidence_threshold", "confidence_threshold must be between 0 and 1"));
+    }
+    let row = NewCamera {
+        name: body.name.trim().to_string(),
+        comment: body.comment,
+        url: body.url,
+        active: body.active.unwrap_or(true),
+        group_id: body.group.unwrap_or(1),
+        external_detector_token: new_token(),
+        confidence_threshold: body.confidence_threshold,
+        roi: body.roi,
+    };
+    let mut conn = state.conn().await?;
+    let camera: Camera = diesel::insert_into(cameras::table)
+        .values(row)
+        .returning(Camera::as_returning())
+        .get_result(&mut conn)
+        .await
+        .map_err(|e| db_error::map(e, "group"))?;
+    drop(conn);
+    state.announce(GalleryObject::Camera, camera.id).await;
+    tracing::info!(camera.id = camera.id, user.id = user.id, "camera {} created", camera.id);
+    Ok(HttpResponse::Created().json(view(&camera)))
+}
+
+pub async fn get_cameras(req: HttpRequest, user: AuthUser, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    user.require(Role::Viewer)?;
+    let pairs = p::query_pairs(&req)?;
+    let (limit, page) = (p::limit(&pairs)?, p::page(&pairs)?);
+    let mut conn = state.conn().await?;
+    let count: i64 = cameras::table.count().get_result(&mut conn).await.map_err(ApiError::internal)?;
+    let rows: Vec<Camera> = cameras::table
+        .order(cameras::id)
+        .limit(limit)
+        .offset((page - 1) * limit)
+        .select(Camera::as_select())
+        .load(&mut conn)
+        .await
+        .map_err(ApiError::internal)?;
+    let results: Vec<Value> = rows.iter().map(view).collect();
+    Ok(p::offset_list(&state, &req, &pairs, count, page, limit, results))
+}
+
+pub async fn get_camera(user: AuthUser, state: web::Data<AppState>, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
+    user.require(Role::Viewer)?;
+    let mut conn = state.conn().await?;
+    let camera: Camera = cameras::table
+        .find(id.into_inner())
+        .select(Camera::as_select())
+        .first(&mut conn)
+        .await
+        .map_err(|e| db_error::map(e, "id"))?;
+    Ok(HttpResponse::Ok().json(view(&camera)))
+}

@@ -1,0 +1,20 @@
+//! Database errors a client caused, told apart from ours.
+
+use diesel::result::{DatabaseErrorKind, Error};
+use domain::ApiError;
+use domain::error::ErrorCode;
+
+/// Foreign-key violations name the client's `param`; unique violations are conflicts; the rest is ours.
+pub fn map(e: Error, param: &str) -> ApiError {
+    match e {
+        Error::NotFound => ApiError::not_found("object"),
+        Error::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => {
+            ApiError::bad_param(param, format!("{param} refers to an object that does not exist"))
+        }
+        Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
+            ApiError::new(ErrorCode::Conflict, "an object with these values already exists").with_param(param)
+        }
+        Error::DatabaseError(DatabaseErrorKind::CheckViolation, _) => ApiError::bad_param(param, format!("{param} is out of range")),
+        other => ApiError::internal(other),
+    }
+}

@@ -1,0 +1,98 @@
+//! `/dossier-faces/`: enrolled face photos. For now the feature vector comes with the request
+//! (`facen`, as the worker sends it); a recognition backend fills it in later.
+
+use actix_multipart::Multipart;
+use actix_web::{HttpRequest, HttpResponse, web};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use domain::error::ErrorCode;
+use domain::image::ImageKind;
+use domain::messages::GalleryObject;
+use domain::models::{DossierFace, NewDossierFace};
+use domain::schema::dossier_faces;
+use domain::{ApiError, multipart, vector};
+use serde_json::{Value, json};
+
+use super::{db_error, pagination as p};
+use crate::auth::{AuthUser, Role};
+use crate::state::AppState;
+
+pub fn view(state: &AppState, f: &DossierFace) -> Value {
+    json!({
+        "id": f.id, "dossier": f.dossier_id, "source_photo": state.media_url(&f.source_photo),
+        "thumbnail": state.media_url(&f.thumbnail), "quality": f.quality, "active": f.active,
+        "source_coords_left": f.source_coords_left, "source_coords_top": f.source_coords_top,
+        "source_coords_right": f.source_coords_right, "source_coords_bottom": f.source_coords_bottom,
+        "created_date": f.created_date, "modified_date": f.modified_date,
+    })
+}
+
+pub async fn post_dossier_face(user: AuthUser, state: web::Data<AppState>, form: Multipart) -> Result<HttpResponse, ApiError> {
+    user.require(Role::Operator)?;
+    let mut parts = multipart::read_parts(form, &["source_photo", "photo", "facen"], state.config.server.max_body_bytes).await?;
+    let dossier_id: i64 = multipart::text(&parts, "dossier")?
+        .ok_or_else(|| ApiError::bad_param("dossier", "dossier is required"))?
+        .trim()
+        .parse()
+        .map_err(|_| ApiError::bad_param("dossier", "dossier must be a dossier id"))?;
+    let embedding = vector::parse("facen", parts.get("facen").map(|b| b.as_ref()))?
+        .ok_or_else(|| ApiError::bad_param("facen", "facen (the face's feature vector) is required until a recognition backend is configured"))?;
+    let quality = match multipart::text(&parts, "quality")? {
+        Some(raw) => raw.trim().parse::<f32>().ok().filter(|q| q.is_finite()).ok_or_else(|| ApiError::bad_param("quality", "quality must be a number"))?,
+        None => 0.0,
+    };
+    let minimum = state.config.ffsecurity.minimum_dossier_quality;
+    if quality < minimum {
+        return Err(ApiError::new(ErrorCode::LowQuality, format!("face quality {quality} is below MINIMUM_DOSSIER_QUALITY {minimum}")).with_param("source_photo"));
+    }
+    let active = match multipart::text(&parts, "active")? {
+        Some(raw) => domain::config::parse_bool(&raw).ok_or_else(|| ApiError::bad_param("active", "active must be true or false"))?,
+        None => true,
+    };
+    let photo = parts.remove("source_photo").or_else(|| parts.remove("photo")).filter(|b| !b.is_empty());
+    let source_photo = match photo {
+        Some(bytes) => {
+            let kind = ImageKind::sniff(&bytes).ok_or_else(|| ApiError::bad_param("source_photo", "source_photo is not a JPEG, PNG or WebP image"))?;
+            let path = format!("dossiers/{dossier_id}/{}.{}", uuid::Uuid::now_v7(), kind.extension());
+            state.media.put(path, bytes).await.map_err(ApiError::internal)?
+        }
+        None => String::new(),
+    };
+    let row = NewDossierFace { dossier_id, thumbnail: source_photo.clone(), source_photo, embedding, quality, active };
+    let mut conn = state.conn().await?;
+    let face: DossierFace = diesel::insert_into(dossier_faces::table)
+        .values(row)
+        .returning(DossierFace::as_returning())
+        .get_result(&mut conn)
+        .await
+        .map_err(|e| db_error::map(e, "dossier"))?;
+    drop(conn);
+    state.announce(GalleryObject::DossierFace, face.id).await;
+    Ok(HttpResponse::Created().json(view(&state, &face)))
+}
+
+pub async fn get_dossier_faces(req: HttpRequest, user: AuthUser, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    user.require(Role::Viewer)?;
+    let pairs = p::query_pairs(&req)?;
+    let (limit, page) = (p::limit(&pairs)?, p::page(&pairs)?);
+    let dossiers: Vec<i64> = p::parse_many(&pairs, "dossier")?;
+    let filtered = || {
+        let mut query = dossier_faces::table.into_boxed();
+        if !dossiers.is_empty() {
+            query = query.filter(dossier_faces::dossier_id.eq_any(dossiers.clone()));
+        }
+        query
+    };
+    let mut conn = state.conn().await?;
+    let count: i64 = filtered().count().get_result(&mut conn).await.map_err(ApiError::internal)?;
+    let rows: Vec<DossierFace> = filtered()
+        .order(dossier_faces::id)
+        .limit(limit)
+        .offset((page - 1) * limit)
+        .select(DossierFace::as_select())
+        .load(&mut conn)
+        .await
+        .map_err(ApiError::internal)?;
+    let results: Vec<Value> = rows.iter().map(|f| view(&state, f)).collect();
+    Ok(p::offset_list(&state, &req, &pairs, count, page, limit, results))
+}

@@ -1,0 +1,120 @@
+//! `/dossiers/`: the people watched for, each on one or more watch lists.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use domain::ApiError;
+use domain::flex;
+use domain::messages::GalleryObject;
+use domain::models::{Dossier, NewDossier};
+use domain::schema::{dossier_list_members, dossiers};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{db_error, pagination as p};
+use crate::auth::{AuthUser, Role};
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+pub struct DossierBody {
+    name: String,
+    #[serde(default)]
+    comment: String,
+    #[serde(default, deserialize_with = "flex::bool_opt")]
+    active: Option<bool>,
+    #[serde(default)]
+    dossier_lists: Vec<i64>,
+}
+
+pub fn view(d: &Dossier, lists: &[i64]) -> Value {
+    json!({
+        "id": d.id, "name": d.name, "comment": d.comment, "active": d.active, "dossier_lists": lists,
+        "created_date": d.created_date, "modified_date": d.modified_date,
+    })
+}
+
+pub async fn post_dossier(user: AuthUser, state: web::Data<AppState>, body: web::Json<DossierBody>) -> Result<HttpResponse, ApiError> {
+    user.require(Role::Operator)?;
+    let body = body.into_inner();
+    if body.name.trim().is_empty() {
+        return Err(ApiError::bad_param("name", "name must not be empty"));
+    }
+    if body.dossier_lists.is_empty() {
+        return Err(ApiError::bad_param("dossier_lists", "a dossier must be on at least one watch list"));
+    }
+    let mut lists = body.dossier_lists.clone();
+    lists.sort_unstable();
+    lists.dedup();
+    let row = NewDossier { name: body.name.trim().to_string(), comment: body.comment, active: body.active.unwrap_or(true) };
+    let mut conn = state.conn().await?;
+    let members = lists.clone();
+    let dossier = conn
+        .transaction::<Dossier, diesel::result::Error, _>(async move |conn| {
+            let dossier: Dossier = diesel::insert_into(dossiers::table)
+                .values(row)
+                .returning(Dossier::as_returning())
+                .get_result(conn)
+                .await?;
+            let rows: Vec<_> = members
+                .iter()
+                .map(|list| (dossier_list_members::dossier_id.eq(dossier.id), dossier_list_members::list_id.eq(*list)))
+                .collect();
+            diesel::insert_into(dossier_list_members::table).values(rows).execute(conn).await?;
+            Ok(dossier)
+        })
+        .await
+        .map_err(|e| db_error::map(e, "dossier_lists"))?;
+    drop(conn);
+    state.announce(GalleryObject::Dossier, dossier.id).await;
+    Ok(HttpResponse::Created().json(view(&dossier, &lists)))
+}
+
+async fn lists_of(conn: &mut domain::db::DbConn, ids: &[i64]) -> Result<Vec<(i64, i64)>, ApiError> {
+    dossier_list_members::table
+        .filter(dossier_list_members::dossier_id.eq_any(ids))
+        .select((dossier_list_members::dossier_id, dossier_list_members::list_id))
+        .order((dossier_list_members::dossier_id, dossier_list_members::list_id))
+        .load(conn)
+        .await
+        .map_err(ApiError::internal)
+}
+
+pub async fn get_dossiers(req: HttpRequest, user: AuthUser, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    user.require(Role::Viewer)?;
+    let pairs = p::query_pairs(&req)?;
+    let (limit, page) = (p::limit(&pairs)?, p::page(&pairs)?);
+    let mut conn = state.conn().await?;
+    let count: i64 = dossiers::table.count().get_result(&mut conn).await.map_err(ApiError::internal)?;
+    let rows: Vec<Dossier> = dossiers::table
+        .order(dossiers::id)
+        .limit(limit)
+        .offset((page - 1) * limit)
+        .select(Dossier::as_select())
+        .load(&mut conn)
+        .await
+        .map_err(ApiError::internal)?;
+    let ids: Vec<i64> = rows.iter().map(|d| d.id).collect();
+    let members = lists_of(&mut conn, &ids).await?;
+    let results: Vec<Value> = rows
+        .iter()
+        .map(|d| {
+            let lists: Vec<i64> = members.iter().filter(|(id, _)| *id == d.id).map(|(_, l)| *l).collect();
+            view(d, &lists)
+        })
+        .collect();
+    Ok(p::offset_list(&state, &req, &pairs, count, page, limit, results))
+}
+
+pub async fn get_dossier(user: AuthUser, state: web::Data<AppState>, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
+    user.require(Role::Viewer)?;
+    let id = id.into_inner();
+    let mut conn = state.conn().await?;
+    let dossier: Dossier = dossiers::table
+        .find(id)
+        .select(Dossier::as_select())
+        .first(&mut conn)
+        .await
+        .map_err(|e| db_error::map(e, "id"))?;
+    let lists: Vec<i64> = lists_of(&mut conn, &[id]).await?.into_iter().map(|(_, l)| l).collect();
+    Ok(HttpResponse::Ok().json(view(&dossier, &lists)))
+}

@@ -1,0 +1,34 @@
+//! Every route of gateway-api, in one place.
+
+use actix_web::web;
+
+pub mod auth;
+pub mod cameras;
+mod db_error;
+pub mod dossier_faces;
+pub mod dossier_lists;
+pub mod dossiers;
+pub mod events;
+pub mod hooks;
+pub mod pagination;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/auth/login/", web::post().to(auth::post_login))
+        .route("/auth/logout/", web::post().to(auth::post_logout))
+        .route("/users/me/", web::get().to(auth::get_me))
+        .route("/cameras/", web::get().to(cameras::get_cameras))
+        .route("/cameras/", web::post().to(cameras::post_camera))
+        .route("/cameras/{id}/", web::get().to(cameras::get_camera))
+        .route("/dossier-lists/", web::get().to(dossier_lists::get_dossier_lists))
+        .route("/dossier-lists/", web::post().to(dossier_lists::post_dossier_list))
+        .route("/dossiers/", web::get().to(dossiers::get_dossiers))
+        .route("/dossiers/", web::post().to(dossiers::post_dossier))
+        .route("/dossiers/{id}/", web::get().to(dossiers::get_dossier))
+        .route("/dossier-faces/", web::get().to(dossier_faces::get_dossier_faces))
+        .route("/dossier-faces/", web::post().to(dossier_faces::post_dossier_face))
+        .route("/hooks/", web::get().to(hooks::get_hooks))
+        .route("/hooks/", web::post().to(hooks::post_hook))
+        .route("/events/faces/", web::get().to(events::get_events))
+        .route("/events/faces/{id}/", web::get().to(events::get_event))
+        .route("/events/", web::get().to(crate::live::get_events_socket));
+}

@@ -1,0 +1,88 @@
+//! List responses `{count, next_page, results}`; `next_page` is an absolute URL clients follow as is.
+
+use actix_web::{HttpRequest, HttpResponse};
+use domain::ApiError;
+use serde::Serialize;
+
+use crate::state::AppState;
+
+pub const DEFAULT_LIMIT: i64 = 20;
+pub const MAX_LIMIT: i64 = 1000;
+
+/// The query string as ordered pairs: filters may repeat a key (`cameras=1&cameras=2`).
+pub type QueryPairs = Vec<(String, String)>;
+
+pub fn query_pairs(req: &HttpRequest) -> Result<QueryPairs, ApiError> {
+    serde_urlencoded::from_str(req.query_string()).map_err(|e| ApiError::bad_param("query", format!("invalid query string: {e}")))
+}
+
+pub fn values<'a>(pairs: &'a QueryPairs, key: &str) -> impl Iterator<Item = &'a str> + 'a {
+    let key = key.to_string();
+    pairs.iter().filter(move |(k, _)| *k == key).flat_map(|(_, v)| v.split(',')).map(str::trim).filter(|v| !v.is_empty())
+}
+
+pub fn single<'a>(pairs: &'a QueryPairs, key: &str) -> Option<&'a str> {
+    pairs.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
+}
+
+pub fn parse_one<T: std::str::FromStr>(pairs: &QueryPairs, key: &str) -> Result<Option<T>, ApiError> {
+    single(pairs, key)
+        .map(|v| v.parse::<T>().map_err(|_| ApiError::bad_param(key, format!("{key} has an invalid value {v:?}"))))
+        .transpose()
+}
+
+pub fn parse_many<T: std::str::FromStr>(pairs: &QueryPairs, key: &str) -> Result<Vec<T>, ApiError> {
+    values(pairs, key)
+        .map(|v| v.parse::<T>().map_err(|_| ApiError::bad_param(key, format!("{key} has an invalid value {v:?}"))))
+        .collect()
+}
+
+pub fn parse_bool(pairs: &QueryPairs, key: &str) -> Result<Option<bool>, ApiError> {
+    single(pairs, key)
+        .map(|v| domain::config::parse_bool(v).ok_or_else(|| ApiError::bad_param(key, format!("{key} must be true or false"))))
+        .transpose()
+}
+
+pub fn limit(pairs: &QueryPairs) -> Result<i64, ApiError> {
+    let limit = parse_one::<i64>(pairs, "limit")?.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::bad_param("limit", format!("limit must be between 1 and {MAX_LIMIT}")));
+    }
+    Ok(limit)
+}
+
+/// 1-based page number for offset-paginated resources.
+pub fn page(pairs: &QueryPairs) -> Result<i64, ApiError> {
+    let page = parse_one::<i64>(pairs, "page")?.unwrap_or(1);
+    if page < 1 {
+        return Err(ApiError::bad_param("page", "page must be 1 or more"));
+    }
+    Ok(page)
+}
+
+/// This request's URL with `key` set to `value` (and any other paging key dropped).
+pub fn url_with(state: &AppState, req: &HttpRequest, pairs: &QueryPairs, key: &str, value: &str) -> String {
+    let mut next: QueryPairs =
+        pairs.iter().filter(|(k, _)| k != key && k != "page" && k != "cursor").cloned().collect();
+    next.push((key.to_string(), value.to_string()));
+    let query = serde_urlencoded::to_string(&next).unwrap_or_default();
+    format!("{}{}?{query}", state.config.external_base(), req.path())
+}
+
+pub fn list<T: Serialize>(count: i64, next_page: Option<String>, results: Vec<T>) -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({"count": count, "next_page": next_page, "results": results}))
+}
+
+/// An offset-paginated list response.
+pub fn offset_list<T: Serialize>(
+    state: &AppState,
+    req: &HttpRequest,
+    pairs: &QueryPairs,
+    count: i64,
+    page: i64,
+    limit: i64,
+    results: Vec<T>,
+) -> HttpResponse {
+    let next = (page * limit < count).then(|| url_with(state, req, pairs, "page", &(page + 1).to_string()));
+    list(count, next, results)
+}

@@ -1,0 +1,47 @@
+//! What every gateway-api handler shares.
+
+use std::sync::Arc;
+
+use domain::Config;
+use domain::bus::Bus;
+use domain::db::{DbConn, DbPool};
+use domain::media::LocalMedia;
+use domain::messages::{GalleryChanged, GalleryObject};
+
+use crate::live::LiveFeed;
+use crate::metrics::GatewayMetrics;
+
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub pool: DbPool,
+    pub bus: Bus,
+    pub live: LiveFeed,
+    pub media: LocalMedia,
+    pub metrics: GatewayMetrics,
+}
+
+impl AppState {
+    pub async fn conn(&self) -> Result<DbConn, domain::ApiError> {
+        self.pool.get().await.map_err(|e| {
+            tracing::error!(error = %e, "database unavailable: {e}");
+            domain::ApiError::unavailable("database unavailable; retry shortly")
+        })
+    }
+
+    /// Tells ingest replicas and the dispatcher that a cached object changed. Called after the
+    /// change committed; if the bus is down the notice is lost, which the receivers' periodic
+    /// reload and their reload on reconnect cover.
+    pub async fn announce(&self, object: GalleryObject, id: i64) {
+        let message = GalleryChanged { object, id };
+        let message_id = uuid::Uuid::now_v7().to_string();
+        let exchange = self.bus.names().gallery_exchange();
+        if let Err(e) = self.bus.publish(&exchange, "", &message, &message_id).await {
+            tracing::warn!(error = %e, "cannot announce change of {object:?} {id}: {e}");
+        }
+    }
+
+    /// Absolute URL of a media path, or null for an empty one.
+    pub fn media_url(&self, path: &str) -> Option<String> {
+        (!path.is_empty()).then(|| format!("{}/uploads/{path}", self.config.external_base()))
+    }
+}
