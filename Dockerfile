@@ -32,8 +32,8 @@ RUN set -eu; \
         mkdir -p "/recipe/$dir"; \
         cp "$manifest" "/recipe/$dir/"; \
         targets=$( { \
-            for f in src/lib.rs src/main.rs src/bin/*.rs src/bin/*/main.rs; do \
-                [ -f "$dir/$f" ] && echo "$f"; \
+            for path in "$dir"/src/lib.rs "$dir"/src/main.rs "$dir"/src/bin/*.rs "$dir"/src/bin/*/main.rs; do \
+                if [ -f "$path" ]; then echo "${path#"$dir"/}"; fi; \
             done; \
             sed -n 's/^[[:space:]]*path[[:space:]]*=[[:space:]]*"\([^"]*\.rs\)".*/\1/p' "$manifest"; \
         } | sort -u ); \

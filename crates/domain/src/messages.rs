@@ -97,6 +97,23 @@ impl BusMessage for GalleryChanged {
     const VERSION: u32 = 1;
 }
 
+/// A webhook delivery waiting for its next attempt (in a delay queue of the dispatcher). It carries
+/// the events themselves, so a retry needs nothing but the hook.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryRetry {
+    pub hook_id: i64,
+    /// The Standard Webhooks `webhook-id`, the same on every attempt so consumers can de-duplicate.
+    pub message_id: String,
+    /// Attempts made so far.
+    pub attempts: u32,
+    pub events: Vec<FaceEvent>,
+}
+
+impl BusMessage for DeliveryRetry {
+    const TYPE: &'static str = "webhook.retry";
+    const VERSION: u32 = 1;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

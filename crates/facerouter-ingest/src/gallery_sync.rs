@@ -1,19 +1,17 @@
-//! Keeps the gallery current: a reloader task coalesces change notices into full reloads, and a bus
-//! consumer turns `gallery.changed` messages (and every reconnect, since notices may have been
-//! missed while the link was down) into such notices.
+//! Keeps the gallery current: a reloader task coalesces change notices (from
+//! [`domain::bus::watch_gallery`]) into full reloads.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use domain::bus::{Bus, Source, ack, reject_poison, run_consumer};
 use domain::db::DbPool;
-use domain::messages::{GalleryChanged, decode};
-use futures_util::StreamExt;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::gallery::Gallery;
+
+const SAFETY_RELOAD: Duration = Duration::from_secs(60);
 use crate::metrics::IngestMetrics;
 
 pub async fn run_reloader(
@@ -44,40 +42,8 @@ pub async fn run_reloader(
         tokio::select! {
             () = cancel.cancelled() => return,
             () = wanted.notified() => {}
+            // A notice lost while gateway-api's bus link was down is caught up here.
+            () = tokio::time::sleep(SAFETY_RELOAD) => {}
         }
     }
-}
-
-pub async fn run_listener(bus: Bus, replica: String, wanted: Arc<Notify>, cancel: CancellationToken) {
-    let names = bus.names().clone();
-    let source = Source::Replica {
-        queue: names.replica_queue("gallery.ingest", &replica),
-        exchange: names.gallery_exchange(),
-        routing_key: String::new(),
-    };
-    run_consumer(&bus, source, 16, &cancel, |mut consumer, _generation| {
-        let wanted = wanted.clone();
-        let cancel = cancel.clone();
-        async move {
-            wanted.notify_one();
-            loop {
-                let delivery = tokio::select! {
-                    () = cancel.cancelled() => return,
-                    next = consumer.next() => match next {
-                        Some(Ok(delivery)) => delivery,
-                        _ => return,
-                    },
-                };
-                match decode::<GalleryChanged>(&delivery.data) {
-                    Ok(change) => {
-                        tracing::debug!(object = ?change.object, id = change.id, "gallery change: {:?} {}", change.object, change.id);
-                        wanted.notify_one();
-                        ack(&delivery).await;
-                    }
-                    Err(e) => reject_poison(&delivery, &e.to_string()).await,
-                }
-            }
-        }
-    })
-    .await;
 }

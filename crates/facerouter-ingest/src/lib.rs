@@ -7,6 +7,7 @@ use std::sync::atomic::AtomicBool;
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 use domain::bus::Bus;
+use domain::messages::{GalleryChanged, GalleryObject};
 use domain::{Config, db, ops};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -46,7 +47,14 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
         metrics.clone(),
         background.clone(),
     ));
-    let listener_task = tokio::spawn(gallery_sync::run_listener(bus.clone(), replica, wanted, background.clone()));
+    let listener_task = tokio::spawn({
+        let (bus, background) = (bus.clone(), background.clone());
+        async move {
+            // Ingest caches cameras and the dossier gallery; hook changes are not its business.
+            let relevant = |c: &GalleryChanged| c.object != GalleryObject::Hook;
+            domain::bus::watch_gallery(bus, "ingest", &replica, wanted, background, relevant).await;
+        }
+    });
 
     let state = web::Data::new(AppState {
         media: domain::media::LocalMedia::new(&config.media_root),

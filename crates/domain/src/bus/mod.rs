@@ -14,10 +14,12 @@ use crate::config::Config;
 use crate::messages::{BusMessage, encode};
 
 mod consumer;
+mod gallery_watch;
 mod supervisor;
 pub mod topology;
 
 pub use consumer::{Source, ack, reject_poison, run_consumer};
+pub use gallery_watch::watch_gallery;
 pub use topology::Names;
 
 /// AMQP delivery mode 2: the broker writes the message to disk.

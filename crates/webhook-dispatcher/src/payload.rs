@@ -1,0 +1,26 @@
+//! The webhook body: a JSON array of full event objects in the vendor's nested shape (wire doc §5):
+//! `camera: {id, name}`, `matched_dossier: {id, name}` or null, absolute media URLs.
+
+use domain::event::FaceEvent;
+use serde_json::{Value, json};
+
+pub fn event_json(base: &str, e: &FaceEvent) -> Value {
+    let url = |path: &str| (!path.is_empty()).then(|| format!("{base}/uploads/{path}"));
+    json!({
+        "id": e.id, "created_date": e.created_date, "bs_type": e.bs_type,
+        "camera": e.camera, "camera_group": e.camera_group,
+        "thumbnail": url(&e.thumbnail), "fullframe": url(&e.fullframe),
+        "dossier_photo": if e.matched { url(&e.matched_face_photo) } else { None },
+        "matched": e.matched, "matched_dossier": e.matched_dossier, "matched_face": e.matched_face,
+        "matched_lists": e.matched_lists, "confidence": e.confidence, "quality": e.quality,
+        "frame_coords_left": e.frame_coords.left, "frame_coords_top": e.frame_coords.top,
+        "frame_coords_right": e.frame_coords.right, "frame_coords_bottom": e.frame_coords.bottom,
+        "detector_params": e.detector_params, "features": e.features,
+        "acknowledged": false, "acknowledged_date": null, "acknowledged_by": null,
+    })
+}
+
+pub fn body(base: &str, events: &[FaceEvent]) -> Vec<u8> {
+    let array: Vec<Value> = events.iter().map(|e| event_json(base, e)).collect();
+    serde_json::to_vec(&array).unwrap_or_default()
+}
