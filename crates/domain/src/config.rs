@@ -334,7 +334,10 @@ impl Config {
         service: Service,
     ) -> Result<Self, ConfigError> {
         let source = path.map_or_else(|| "built-in defaults".to_string(), |p| p.display().to_string());
-        let mut tree = match path {
+        // Start from the serialised defaults so a partial section (say `[INGEST]` with only `host`)
+        // keeps the other defaults of that section rather than those of the bare type.
+        let mut tree = defaults_tree()?;
+        let file_tree = match path {
             Some(p) => {
                 let text = std::fs::read_to_string(p).map_err(|e| ConfigError::Read {
                     file: source.clone(),
@@ -345,6 +348,7 @@ impl Config {
             }
             None => toml::Table::new(),
         };
+        merge(&mut tree, file_tree);
         env::apply(&mut tree, environment)?;
         let mut config: Config = serde_path_to_error::deserialize(toml::Value::Table(tree))
             .map_err(|e| ConfigError::Value {
@@ -353,7 +357,7 @@ impl Config {
                 reason: e.inner().to_string(),
             })?;
         config.apply(overrides, service);
-        config.validate(&source)?;
+        config.validate(&source, service)?;
         Ok(config)
     }
 
@@ -402,9 +406,9 @@ impl Config {
     pub fn database_url(&self) -> String {
         let db = &self.databases.default;
         let auth = if db.password.is_empty() {
-            db.user.clone()
+            percent_encode(&db.user)
         } else {
-            format!("{}:{}", db.user, db.password)
+            format!("{}:{}", percent_encode(&db.user), percent_encode(&db.password))
         };
         format!("postgres://{auth}@{}:{}/{}", db.host, db.port, db.name)
     }
@@ -414,3 +418,35 @@ impl Config {
         self.ffsecurity.external_address.trim_end_matches('/')
     }
 }
+
+pub(crate) fn defaults_tree() -> Result<toml::Table, ConfigError> {
+    match toml::Value::try_from(Config::default()) {
+        Ok(toml::Value::Table(t)) => Ok(t),
+        _ => Err(ConfigError::Internal("defaults do not serialise to a table".into())),
+    }
+}
+
+/// Deep merge: tables merge key by key, anything else in `over` replaces what `base` had.
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (key, value) in over {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(inner)), toml::Value::Table(over_inner)) => merge(inner, over_inner),
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}
+
+/// Userinfo escaping for the database URL: a password may hold `@`, `:` or `/`.
+fn percent_encode(raw: &str) -> String {
+    raw.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

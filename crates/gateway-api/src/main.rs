@@ -24,9 +24,9 @@ enum Command {
     CreateAdmin {
         #[arg(long)]
         username: String,
-        /// The password; read from the FFSEC_NEW_ADMIN_PASSWORD environment variable when omitted,
-        /// so it need not appear in the process list.
-        #[arg(long, env = "FFSEC_NEW_ADMIN_PASSWORD", hide_env_values = true)]
+        /// The password; read from the ADMIN_PASSWORD environment variable when omitted, so it
+        /// need not appear in the process list.
+        #[arg(long, env = "ADMIN_PASSWORD", hide_env_values = true)]
         password: String,
     },
     /// Configuration commands.

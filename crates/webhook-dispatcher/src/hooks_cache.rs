@@ -68,10 +68,13 @@ impl HookCache {
     }
 }
 
-pub async fn run_reloader(cache: HookCache, pool: DbPool, wanted: Arc<Notify>, cancel: CancellationToken) {
+pub async fn run_reloader(cache: HookCache, pool: DbPool, wanted: Arc<Notify>, gauge: prometheus::IntGauge, cancel: CancellationToken) {
     loop {
         match cache.reload(&pool).await {
-            Ok(count) => tracing::debug!(hooks = count, "hooks loaded: {count} active"),
+            Ok(count) => {
+                gauge.set(count as i64);
+                tracing::debug!(hooks = count, "hooks loaded: {count} active");
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "cannot load hooks, retrying: {e}");
                 tokio::select! {

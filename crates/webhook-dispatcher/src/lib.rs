@@ -36,7 +36,13 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
     let replica = uuid::Uuid::now_v7().simple().to_string();
     let background = CancellationToken::new();
 
-    let reloader = tokio::spawn(hooks_cache::run_reloader(hooks.clone(), pool.clone(), wanted.clone(), background.clone()));
+    let reloader = tokio::spawn(hooks_cache::run_reloader(
+        hooks.clone(),
+        pool.clone(),
+        wanted.clone(),
+        metrics.active_hooks.clone(),
+        background.clone(),
+    ));
     let watcher = tokio::spawn({
         let (bus, background) = (bus.clone(), background.clone());
         async move {

@@ -9,6 +9,7 @@ pub struct DispatcherMetrics {
     /// Delivery attempts by result: success, failure.
     pub attempts: IntCounterVec,
     pub gave_up: IntCounter,
+    pub active_hooks: IntGauge,
     pub bus_up: IntGauge,
 }
 
@@ -19,6 +20,7 @@ impl DispatcherMetrics {
         Ok(Self {
             attempts: register(&registry, attempts)?,
             gave_up: register(&registry, IntCounter::new("ffsec_webhook_gave_up_total", "Deliveries abandoned after send_attempts")?)?,
+            active_hooks: register(&registry, IntGauge::new("ffsec_webhook_active_hooks", "Active hooks in this replica's cache")?)?,
             bus_up: register(&registry, IntGauge::new("ffsec_bus_up", "1 while the RabbitMQ link is up")?)?,
             registry,
         })

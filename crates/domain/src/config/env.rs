@@ -4,16 +4,13 @@
 
 use toml::{Table, Value};
 
-use super::{CONFIG_PATH_ENV, Config, ConfigError, ENV_PREFIX};
+use super::{CONFIG_PATH_ENV, ConfigError, ENV_PREFIX};
 
 pub(super) fn apply(
     tree: &mut Table,
     environment: impl IntoIterator<Item = (String, String)>,
 ) -> Result<(), ConfigError> {
-    let defaults = match Value::try_from(Config::default()) {
-        Ok(Value::Table(t)) => t,
-        _ => return Err(ConfigError::Internal("defaults do not serialise to a table".into())),
-    };
+    let defaults = super::defaults_tree()?;
     let mut vars: Vec<(String, String)> = environment
         .into_iter()
         .filter(|(k, _)| k.starts_with(ENV_PREFIX) && k != CONFIG_PATH_ENV)

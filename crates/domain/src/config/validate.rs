@@ -1,6 +1,6 @@
 //! Start-up validation: every value is checked once, and every message names the key and its source.
 
-use super::Config;
+use super::{Config, Service};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -17,7 +17,7 @@ pub enum ConfigError {
 }
 
 impl Config {
-    pub(super) fn validate(&self, file: &str) -> Result<(), ConfigError> {
+    pub(super) fn validate(&self, file: &str, service: Service) -> Result<(), ConfigError> {
         let bad = |key: &str, reason: &str| ConfigError::Value {
             file: file.to_string(),
             key: key.to_string(),
@@ -68,9 +68,21 @@ impl Config {
             if server.workers == 0 {
                 return Err(bad(&format!("{key}.workers"), "must be at least 1"));
             }
+            if server.max_body_bytes < 1024 {
+                return Err(bad(&format!("{key}.max_body_bytes"), "must be at least 1024"));
+            }
         }
         if self.auth.admin_username.is_empty() != self.auth.admin_password.is_empty() {
             return Err(bad("AUTH.ADMIN_PASSWORD", "set both ADMIN_USERNAME and ADMIN_PASSWORD, or neither"));
+        }
+        if service == Service::Ingest && self.ffsecurity.video_detector_token.trim().is_empty() {
+            return Err(bad("FFSECURITY.VIDEO_DETECTOR_TOKEN", "facerouter-ingest needs a worker token"));
+        }
+        if self.rabbitmq.confirm_timeout_ms == 0 {
+            return Err(bad("RABBITMQ.CONFIRM_TIMEOUT_MS", "must be at least 1"));
+        }
+        if self.webhooks.timeout_ms == 0 {
+            return Err(bad("WEBHOOKS.TIMEOUT_MS", "must be at least 1"));
         }
         if self.logging.level.trim().is_empty() {
             return Err(bad("LOGGING.LEVEL", "must not be empty"));
