@@ -1,0 +1,64 @@
+//! A service running in-process on a random port.
+
+use std::future::Future;
+use std::net::{SocketAddr, TcpListener};
+use std::time::Duration;
+
+use domain::Config;
+use tokio_util::sync::CancellationToken;
+
+use crate::wait_until;
+
+pub struct Running {
+    pub addr: SocketAddr,
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+pub fn bind() -> anyhow::Result<TcpListener> {
+    Ok(TcpListener::bind("127.0.0.1:0")?)
+}
+
+impl Running {
+    pub fn start<F, Fut>(listener: TcpListener, config: Config, run: F) -> anyhow::Result<Self>
+    where
+        F: FnOnce(TcpListener, Config, CancellationToken) -> Fut,
+        Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        let addr = listener.local_addr()?;
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(run(listener, config, stop.clone()));
+        Ok(Self { addr, stop, task })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Waits until `/health` answers 200 (the service's bus link is up).
+    pub async fn wait_healthy(&self) -> anyhow::Result<()> {
+        let client = reqwest::Client::new();
+        let url = self.url("/health");
+        wait_until(&format!("{url} to be healthy"), Duration::from_secs(20), || {
+            let request = client.get(&url).send();
+            async move { request.await.ok().filter(|r| r.status().is_success()).map(|_| ()) }
+        })
+        .await
+    }
+
+    /// Graceful stop, as on SIGTERM; returns what `run` returned.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.stop.cancel();
+        tokio::time::timeout(Duration::from_secs(30), self.task).await??
+    }
+}
+
+/// One Prometheus sample from `/metrics` (a metric without labels, or the first line that matches).
+pub async fn metric(running: &Running, name: &str) -> Option<f64> {
+    let text = reqwest::get(running.url("/metrics")).await.ok()?.text().await.ok()?;
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find(|l| l.split([' ', '{']).next() == Some(name))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
