@@ -6,5 +6,8 @@ mod walking_skeleton;
 
 /// Logs from the services under test, when RUST_LOG asks for them.
 pub fn init_logs() {
-    domain::telemetry::init(&domain::config::Logging { format: domain::config::LogFormat::Human, level: "warn".into() });
+    domain::telemetry::init(&domain::config::Logging {
+        format: domain::config::LogFormat::Human,
+        level: "warn".into(),
+    });
 }

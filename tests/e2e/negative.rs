@@ -17,10 +17,7 @@ async fn error_of(response: reqwest::Response) -> (u16, Value) {
 
 fn files_under(root: &std::path::Path) -> usize {
     let Ok(entries) = std::fs::read_dir(root) else { return 0 };
-    entries
-        .flatten()
-        .map(|e| if e.path().is_dir() { files_under(&e.path()) } else { 1 })
-        .sum()
+    entries.flatten().map(|e| if e.path().is_dir() { files_under(&e.path()) } else { 1 }).sum()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

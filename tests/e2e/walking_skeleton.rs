@@ -62,7 +62,8 @@ async fn a_face_reaches_the_database_the_websocket_and_a_signed_webhook() {
     let matched_id = accepted["event_id"].as_str().unwrap().to_string();
     let mut stranger = Face::new(camera_id, Some(facen(&vector(DIM, 5, 6, 0.0))));
     stranger.crop_name = Some("face0");
-    let response = stranger.post(&stack.client, stack.ingest.url("/video-detector/frame").as_str(), token).await.unwrap();
+    let response =
+        stranger.post(&stack.client, stack.ingest.url("/video-detector/frame").as_str(), token).await.unwrap();
     assert_eq!(response.status(), 200);
     let accepted: Value = response.json().await.unwrap();
     assert_eq!(accepted["matched"], false);

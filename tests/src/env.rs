@@ -63,9 +63,11 @@ impl TestEnv {
         let mut conn = AsyncPgConnection::establish(&admin_url(&self.config)).await?;
         diesel::sql_query(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.db_name)).execute(&mut conn).await?;
         let names = self.names();
-        let connection = lapin::Connection::connect(&self.config.rabbitmq.url, lapin::ConnectionProperties::default()).await?;
+        let connection =
+            lapin::Connection::connect(&self.config.rabbitmq.url, lapin::ConnectionProperties::default()).await?;
         let channel = connection.create_channel().await?;
-        let mut queues = vec![names.recorder_queue(), names.webhooks_queue(), names.deliveries_queue(), names.dead_queue()];
+        let mut queues =
+            vec![names.recorder_queue(), names.webhooks_queue(), names.deliveries_queue(), names.dead_queue()];
         queues.extend(names.retry_delays_ms().iter().map(|d| names.retry_queue(*d)));
         for queue in queues {
             channel.queue_delete(queue.into(), QueueDeleteOptions::default()).await?;

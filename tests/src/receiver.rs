@@ -50,11 +50,12 @@ impl Receiver {
         let data = web::Data::new(shared.clone());
         let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
         let addr = listener.local_addr()?;
-        let server = HttpServer::new(move || App::new().app_data(data.clone()).default_service(web::post().to(post_any)))
-            .workers(1)
-            .disable_signals()
-            .listen(listener)?
-            .run();
+        let server =
+            HttpServer::new(move || App::new().app_data(data.clone()).default_service(web::post().to(post_any)))
+                .workers(1)
+                .disable_signals()
+                .listen(listener)?
+                .run();
         let handle = server.handle();
         tokio::spawn(server);
         Ok(Self { addr, shared, handle })

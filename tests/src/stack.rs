@@ -33,7 +33,12 @@ impl Stack {
     }
 
     pub async fn get(&self, path: &str) -> anyhow::Result<Value> {
-        let response = self.client.get(self.gateway.url(path)).header("Authorization", format!("Token {}", self.token)).send().await?;
+        let response = self
+            .client
+            .get(self.gateway.url(path))
+            .header("Authorization", format!("Token {}", self.token))
+            .send()
+            .await?;
         anyhow::ensure!(response.status().is_success(), "GET {path}: {}", response.status());
         Ok(response.json().await?)
     }

@@ -72,7 +72,12 @@ impl Face {
         form
     }
 
-    pub async fn post(&self, client: &reqwest::Client, url: &str, token: Option<&str>) -> reqwest::Result<reqwest::Response> {
+    pub async fn post(
+        &self,
+        client: &reqwest::Client,
+        url: &str,
+        token: Option<&str>,
+    ) -> reqwest::Result<reqwest::Response> {
         let mut request = client.post(url).multipart(self.form());
         if let Some(token) = token {
             request = request.header("Authorization", format!("Token {token}"));

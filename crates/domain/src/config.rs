@@ -53,7 +53,7 @@ pub struct Config {
     pub logging: Logging,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Databases {
     #[serde(rename = "default")]
@@ -232,12 +232,6 @@ impl Default for Config {
     }
 }
 
-impl Default for Databases {
-    fn default() -> Self {
-        Self { default: Database::default() }
-    }
-}
-
 impl Default for Database {
     fn default() -> Self {
         Self {
@@ -304,11 +298,7 @@ impl Default for RabbitMq {
 
 impl Default for Webhooks {
     fn default() -> Self {
-        Self {
-            retry_delays_ms: vec![1_000, 5_000, 30_000, 100_000],
-            timeout_ms: 10_000,
-            concurrency: 64,
-        }
+        Self { retry_delays_ms: vec![1_000, 5_000, 30_000, 100_000], timeout_ms: 10_000, concurrency: 64 }
     }
 }
 
@@ -339,10 +329,8 @@ impl Config {
         let mut tree = defaults_tree()?;
         let file_tree = match path {
             Some(p) => {
-                let text = std::fs::read_to_string(p).map_err(|e| ConfigError::Read {
-                    file: source.clone(),
-                    reason: e.to_string(),
-                })?;
+                let text = std::fs::read_to_string(p)
+                    .map_err(|e| ConfigError::Read { file: source.clone(), reason: e.to_string() })?;
                 text.parse::<toml::Table>()
                     .map_err(|e| ConfigError::Syntax { file: source.clone(), reason: e.to_string() })?
             }
@@ -350,12 +338,9 @@ impl Config {
         };
         merge(&mut tree, file_tree);
         env::apply(&mut tree, environment)?;
-        let mut config: Config = serde_path_to_error::deserialize(toml::Value::Table(tree))
-            .map_err(|e| ConfigError::Value {
-                file: source.clone(),
-                key: e.path().to_string(),
-                reason: e.inner().to_string(),
-            })?;
+        let mut config: Config = serde_path_to_error::deserialize(toml::Value::Table(tree)).map_err(|e| {
+            ConfigError::Value { file: source.clone(), key: e.path().to_string(), reason: e.inner().to_string() }
+        })?;
         config.apply(overrides, service);
         config.validate(&source, service)?;
         Ok(config)

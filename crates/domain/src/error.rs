@@ -136,7 +136,10 @@ pub fn json_error_handler(err: actix_web::error::JsonPayloadError, _req: &actix_
     api.into()
 }
 
-pub fn query_error_handler(err: actix_web::error::QueryPayloadError, _req: &actix_web::HttpRequest) -> actix_web::Error {
+pub fn query_error_handler(
+    err: actix_web::error::QueryPayloadError,
+    _req: &actix_web::HttpRequest,
+) -> actix_web::Error {
     ApiError::new(ErrorCode::BadParam, format!("invalid query string: {err}")).into()
 }
 

@@ -12,7 +12,9 @@ enum BoolOrText {
 fn to_bool<E: serde::de::Error>(value: BoolOrText) -> Result<bool, E> {
     match value {
         BoolOrText::Bool(b) => Ok(b),
-        BoolOrText::Text(t) => crate::config::parse_bool(&t).ok_or_else(|| E::custom(format!("expected a boolean, got {t:?}"))),
+        BoolOrText::Text(t) => {
+            crate::config::parse_bool(&t).ok_or_else(|| E::custom(format!("expected a boolean, got {t:?}")))
+        }
     }
 }
 

@@ -17,9 +17,7 @@ impl LocalMedia {
     /// Stores `bytes` at `relative` (forward slashes, no `..`) and returns the same relative path.
     pub async fn put(&self, relative: String, bytes: bytes::Bytes) -> std::io::Result<String> {
         let target = self.root.join(&relative);
-        tokio::task::spawn_blocking(move || write_durably(&target, &bytes))
-            .await
-            .map_err(std::io::Error::other)??;
+        tokio::task::spawn_blocking(move || write_durably(&target, &bytes)).await.map_err(std::io::Error::other)??;
         Ok(relative)
     }
 }

@@ -14,7 +14,10 @@ pub fn render(registry: &Registry) -> String {
 }
 
 /// Registers a collector and hands it back (metric definitions are checked once, at start-up).
-pub fn register<C: prometheus::core::Collector + Clone + 'static>(registry: &Registry, collector: C) -> prometheus::Result<C> {
+pub fn register<C: prometheus::core::Collector + Clone + 'static>(
+    registry: &Registry,
+    collector: C,
+) -> prometheus::Result<C> {
     registry.register(Box::new(collector.clone()))?;
     Ok(collector)
 }

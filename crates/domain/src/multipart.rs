@@ -14,7 +14,11 @@ pub const TEXT_LIMIT: usize = 64 * 1024;
 
 /// Reads every part. Parts named in `binary` may be up to `binary_limit` bytes, the rest up to
 /// [`TEXT_LIMIT`]. A repeated name keeps its last value.
-pub async fn read_parts(mut multipart: Multipart, binary: &[&str], binary_limit: usize) -> Result<HashMap<String, Bytes>, ApiError> {
+pub async fn read_parts(
+    mut multipart: Multipart,
+    binary: &[&str],
+    binary_limit: usize,
+) -> Result<HashMap<String, Bytes>, ApiError> {
     let mut parts = HashMap::new();
     while let Some(field) = multipart.next().await {
         let mut field = field.map_err(|e| ApiError::bad_param("body", format!("malformed multipart body: {e}")))?;
@@ -24,7 +28,8 @@ pub async fn read_parts(mut multipart: Multipart, binary: &[&str], binary_limit:
         while let Some(chunk) = field.next().await {
             let chunk = chunk.map_err(|e| ApiError::bad_param(&name, format!("cannot read part: {e}")))?;
             if buffer.len() + chunk.len() > limit {
-                return Err(ApiError::new(ErrorCode::PayloadTooLarge, format!("part {name} exceeds {limit} bytes")).with_param(&name));
+                return Err(ApiError::new(ErrorCode::PayloadTooLarge, format!("part {name} exceeds {limit} bytes"))
+                    .with_param(&name));
             }
             buffer.extend_from_slice(&chunk);
         }
@@ -37,6 +42,8 @@ pub async fn read_parts(mut multipart: Multipart, binary: &[&str], binary_limit:
 pub fn text(parts: &HashMap<String, Bytes>, name: &str) -> Result<Option<String>, ApiError> {
     parts
         .get(name)
-        .map(|b| String::from_utf8(b.to_vec()).map_err(|_| ApiError::bad_param(name, format!("{name} must be UTF-8 text"))))
+        .map(|b| {
+            String::from_utf8(b.to_vec()).map_err(|_| ApiError::bad_param(name, format!("{name} must be UTF-8 text")))
+        })
         .transpose()
 }

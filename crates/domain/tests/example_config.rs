@@ -141,8 +141,7 @@ fn ffsec_names(text: &str) -> BTreeSet<String> {
     for line in text.lines().filter(|l| !is_comment(l)) {
         let mut rest = line;
         while let Some(at) = rest.find("FFSEC_") {
-            let name: String =
-                rest[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+            let name: String = rest[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
             rest = &rest[at + name.len()..];
             names.insert(name);
         }
@@ -168,10 +167,8 @@ fn service_block<'a>(compose: &'a str, name: &str) -> Vec<&'a str> {
     let mut block = Vec::new();
     let mut inside = false;
     for line in compose.lines().skip_while(|l| *l != "services:").skip(1) {
-        let is_entry = line.starts_with("  ")
-            && !line.starts_with("   ")
-            && line.trim_end().ends_with(':')
-            && !is_comment(line);
+        let is_entry =
+            line.starts_with("  ") && !line.starts_with("   ") && line.trim_end().ends_with(':') && !is_comment(line);
         let is_top_level = !line.is_empty() && !line.starts_with(' ') && !is_comment(line);
         if is_top_level {
             break;
@@ -204,10 +201,8 @@ fn compose_environment_names_real_keys() {
     }
     let assignments = ffsec_assignments(&compose);
     for name in &names {
-        let value = assignments
-            .iter()
-            .find(|(key, _)| key == name)
-            .map_or_else(|| "1".to_string(), |(_, value)| value.clone());
+        let value =
+            assignments.iter().find(|(key, _)| key == name).map_or_else(|| "1".to_string(), |(_, value)| value.clone());
         let result = Config::load(None, vec![(name.clone(), value.clone())], &Overrides::default(), Service::Gateway);
         if let Err(e @ ConfigError::UnknownEnv { .. }) = result {
             panic!("{COMPOSE} sets {name}, which is no configuration key: {e}");

@@ -10,7 +10,6 @@ use domain::event::{Attribute, BBox, BsType, Features};
 use domain::image::ImageKind;
 use domain::multipart;
 
-
 /// The raw parts, before validation.
 #[derive(Debug, Default)]
 pub struct RawForm {
@@ -48,7 +47,8 @@ pub fn parse_cam_id(raw: Option<&str>) -> Result<i64, ApiError> {
 
 /// `[[left, top, right, bottom]]` (a list of boxes; the first is this face's) or a single box.
 pub fn parse_bbox(raw: Option<&str>) -> Result<BBox, ApiError> {
-    let bad = || ApiError::bad_param("bbox", "bbox must be [[left, top, right, bottom]] with left < right and top < bottom");
+    let bad =
+        || ApiError::bad_param("bbox", "bbox must be [[left, top, right, bottom]] with left < right and top < bottom");
     let raw = raw.ok_or_else(|| ApiError::bad_param("bbox", "bbox is required"))?;
     let value: serde_json::Value = serde_json::from_str(raw).map_err(|_| bad())?;
     let first = match value.as_array().and_then(|a| a.first()) {
@@ -78,9 +78,9 @@ pub fn parse_timestamp(raw: Option<&str>, now: DateTime<Utc>) -> Result<DateTime
             return Ok(with_offset.with_timezone(&Utc));
         }
     }
-    NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S%.f")
-        .map(|naive| naive.and_utc())
-        .map_err(|_| ApiError::bad_param("timestamp", "timestamp must look like 2024-05-01T12:30:00 (UTC) or carry an offset"))
+    NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S%.f").map(|naive| naive.and_utc()).map_err(|_| {
+        ApiError::bad_param("timestamp", "timestamp must look like 2024-05-01T12:30:00 (UTC) or carry an offset")
+    })
 }
 
 pub fn parse_detector_params(raw: Option<&str>) -> Result<serde_json::Value, ApiError> {
@@ -94,13 +94,16 @@ pub fn parse_detector_params(raw: Option<&str>) -> Result<serde_json::Value, Api
 pub fn parse_bs_type(raw: Option<&str>) -> Result<BsType, ApiError> {
     match raw.map(str::trim).filter(|r| !r.is_empty()) {
         None => Ok(BsType::Overall),
-        Some(value) => BsType::parse(value).ok_or_else(|| ApiError::bad_param("bs_type", "bs_type must be overall or realtime")),
+        Some(value) => {
+            BsType::parse(value).ok_or_else(|| ApiError::bad_param("bs_type", "bs_type must be overall or realtime"))
+        }
     }
 }
 
 pub fn require_image(name: &str, bytes: Option<Bytes>) -> Result<(Bytes, ImageKind), ApiError> {
     let bytes = bytes.ok_or_else(|| ApiError::bad_param(name, format!("{name} is required")))?;
-    let kind = ImageKind::sniff(&bytes).ok_or_else(|| ApiError::bad_param(name, format!("{name} is not a JPEG, PNG or WebP image")))?;
+    let kind = ImageKind::sniff(&bytes)
+        .ok_or_else(|| ApiError::bad_param(name, format!("{name} is not a JPEG, PNG or WebP image")))?;
     Ok((bytes, kind))
 }
 
@@ -189,7 +192,11 @@ mod tests {
     #[test]
     fn attributes_are_classed_and_filtered() {
         let settings = FfSecurity::default();
-        let f = parse_attributes(Some(r#"{"gender": {"name": "male", "confidence": 0.9}, "beard": 0.8, "liveness": 0.9}"#), &settings).unwrap();
+        let f = parse_attributes(
+            Some(r#"{"gender": {"name": "male", "confidence": 0.9}, "beard": 0.8, "liveness": 0.9}"#),
+            &settings,
+        )
+        .unwrap();
         assert_eq!(f.gender(), Some("male"));
         assert_eq!(f.beard(), Some("beard"));
         // liveness is not in the default EVENTS_FEATURES

@@ -107,7 +107,13 @@ impl Gallery {
             .inner_join(dossiers::table)
             .filter(dossier_faces::active.eq(true))
             .filter(dossiers::active.eq(true))
-            .select((dossier_faces::id, dossier_faces::thumbnail, dossier_faces::embedding, dossiers::id, dossiers::name))
+            .select((
+                dossier_faces::id,
+                dossier_faces::thumbnail,
+                dossier_faces::embedding,
+                dossiers::id,
+                dossiers::name,
+            ))
             .load(&mut conn)
             .await?;
         drop(conn);
@@ -129,7 +135,13 @@ impl Gallery {
             .into_iter()
             .filter_map(|(face_id, photo, vector, dossier_id, dossier_name)| {
                 let lists = lists.get(&dossier_id)?.clone();
-                Some(FaceEntry { face_id, dossier: IdName { id: dossier_id, name: dossier_name }, lists, photo, vector })
+                Some(FaceEntry {
+                    face_id,
+                    dossier: IdName { id: dossier_id, name: dossier_name },
+                    lists,
+                    photo,
+                    vector,
+                })
             })
             .collect::<Vec<_>>();
         let counts = (cameras.len(), faces.len());

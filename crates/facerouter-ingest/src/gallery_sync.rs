@@ -28,7 +28,11 @@ pub async fn run_reloader(
                 metrics.gallery_cameras.set(cameras as i64);
                 metrics.gallery_faces.set(faces as i64);
                 loaded.store(true, Ordering::Release);
-                tracing::info!(gallery.cameras = cameras, gallery.faces = faces, "gallery loaded: {cameras} cameras, {faces} faces");
+                tracing::info!(
+                    gallery.cameras = cameras,
+                    gallery.faces = faces,
+                    "gallery loaded: {cameras} cameras, {faces} faces"
+                );
             }
             Err(e) => {
                 tracing::warn!(error = %e, "cannot load the gallery, retrying: {e}");

@@ -28,8 +28,14 @@ impl IngestMetrics {
         Ok(Self {
             frames: register(&registry, frames)?,
             accept_seconds: register(&registry, accept_seconds)?,
-            gallery_faces: register(&registry, IntGauge::new("ffsec_ingest_gallery_faces", "Dossier faces in this replica's gallery")?)?,
-            gallery_cameras: register(&registry, IntGauge::new("ffsec_ingest_gallery_cameras", "Cameras in this replica's cache")?)?,
+            gallery_faces: register(
+                &registry,
+                IntGauge::new("ffsec_ingest_gallery_faces", "Dossier faces in this replica's gallery")?,
+            )?,
+            gallery_cameras: register(
+                &registry,
+                IntGauge::new("ffsec_ingest_gallery_cameras", "Cameras in this replica's cache")?,
+            )?,
             bus_up: register(&registry, IntGauge::new("ffsec_bus_up", "1 while the RabbitMQ link is up")?)?,
             registry,
         })

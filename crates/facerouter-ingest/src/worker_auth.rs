@@ -42,9 +42,11 @@ mod tests {
 
     #[test]
     fn reads_token_header_with_extra_spaces() {
-        let req = actix_web::test::TestRequest::default().insert_header((AUTHORIZATION, "Token  secret")).to_http_request();
+        let req =
+            actix_web::test::TestRequest::default().insert_header((AUTHORIZATION, "Token  secret")).to_http_request();
         assert_eq!(bearer_token(&req), Some("secret"));
-        let req = actix_web::test::TestRequest::default().insert_header((AUTHORIZATION, "Bearer secret")).to_http_request();
+        let req =
+            actix_web::test::TestRequest::default().insert_header((AUTHORIZATION, "Bearer secret")).to_http_request();
         assert_eq!(bearer_token(&req), None);
     }
 }

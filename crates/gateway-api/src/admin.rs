@@ -16,7 +16,12 @@ pub async fn create_or_reset(pool: &DbPool, username: &str, pass: &str) -> anyho
     let hash = password::hash(pass.to_string()).await?;
     let mut conn = pool.get().await?;
     diesel::insert_into(users::table)
-        .values(NewUser { username: username.trim().to_string(), password_hash: hash.clone(), role: "admin".into(), active: true })
+        .values(NewUser {
+            username: username.trim().to_string(),
+            password_hash: hash.clone(),
+            role: "admin".into(),
+            active: true,
+        })
         .on_conflict(users::username)
         .do_update()
         .set((users::password_hash.eq(hash), users::role.eq("admin"), users::active.eq(true)))

@@ -83,7 +83,11 @@ struct ClientMessage {
 }
 
 /// `GET /events/` upgraded to a WebSocket.
-pub async fn get_events_socket(req: HttpRequest, body: web::Payload, state: web::Data<AppState>) -> actix_web::Result<HttpResponse> {
+pub async fn get_events_socket(
+    req: HttpRequest,
+    body: web::Payload,
+    state: web::Data<AppState>,
+) -> actix_web::Result<HttpResponse> {
     // Subscribe before answering, so nothing published after the handshake is missed.
     let frames = state.live.frames.subscribe();
     let (response, session, stream) = actix_ws::handle(&req, body)?;
@@ -139,7 +143,11 @@ async fn run_session(
 
 /// Waits for `{"type": "auth", "data": {"token", "msg_groups"}}`. Returns whether the client wants
 /// `ws_events`, or `None` (after telling it `token_invalid`) when it cannot be let in.
-async fn authenticate(state: &AppState, session: &mut Session, stream: &mut actix_ws::AggregatedMessageStream) -> Option<bool> {
+async fn authenticate(
+    state: &AppState,
+    session: &mut Session,
+    stream: &mut actix_ws::AggregatedMessageStream,
+) -> Option<bool> {
     let first = tokio::time::timeout(AUTH_TIMEOUT, async {
         while let Some(Ok(message)) = stream.next().await {
             match message {
@@ -157,9 +165,8 @@ async fn authenticate(state: &AppState, session: &mut Session, stream: &mut acti
     .ok()
     .flatten()?;
     let message: Option<ClientMessage> = serde_json::from_str(&first).ok();
-    let token = message
-        .filter(|m| m.kind == "auth")
-        .and_then(|m| Some((m.data.get("token")?.as_str()?.to_string(), m.data)));
+    let token =
+        message.filter(|m| m.kind == "auth").and_then(|m| Some((m.data.get("token")?.as_str()?.to_string(), m.data)));
     let Some((token, data)) = token else {
         let _ = session.text(r#"{"type":"token_invalid","data":{}}"#).await;
         return None;

@@ -68,7 +68,11 @@ where
         }
     };
     domain::telemetry::init(&config.logging);
-    let result = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(anyhow::Error::from).and_then(|rt| rt.block_on(job(config)));
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(anyhow::Error::from)
+        .and_then(|rt| rt.block_on(job(config)));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

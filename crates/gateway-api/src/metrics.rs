@@ -27,7 +27,10 @@ impl GatewayMetrics {
         Ok(Self {
             recorded: register(&registry, recorded)?,
             record_batch_seconds: register(&registry, batch)?,
-            websocket_clients: register(&registry, IntGauge::new("ffsec_websocket_clients", "Connected WebSocket clients")?)?,
+            websocket_clients: register(
+                &registry,
+                IntGauge::new("ffsec_websocket_clients", "Connected WebSocket clients")?,
+            )?,
             bus_up: register(&registry, IntGauge::new("ffsec_bus_up", "1 while the RabbitMQ link is up")?)?,
             registry,
         })

@@ -63,7 +63,14 @@ pub async fn send(client: &reqwest::Client, hook: &ActiveHook, message_id: &str,
     }
 }
 
-pub async fn log(pool: &DbPool, hook: &ActiveHook, message_id: &str, event_ids: Vec<Uuid>, attempt: u32, outcome: &Outcome) {
+pub async fn log(
+    pool: &DbPool,
+    hook: &ActiveHook,
+    message_id: &str,
+    event_ids: Vec<Uuid>,
+    attempt: u32,
+    outcome: &Outcome,
+) {
     let row = NewWebhookDelivery {
         hook_id: hook.id,
         message_id: message_id.to_string(),

@@ -45,13 +45,16 @@ impl HookCache {
 
     pub async fn reload(&self, pool: &DbPool) -> anyhow::Result<usize> {
         let mut conn = pool.get().await?;
-        let rows: Vec<Hook> = hooks::table.filter(hooks::active.eq(true)).select(Hook::as_select()).load(&mut conn).await?;
+        let rows: Vec<Hook> =
+            hooks::table.filter(hooks::active.eq(true)).select(Hook::as_select()).load(&mut conn).await?;
         let active: Vec<ActiveHook> = rows
             .into_iter()
             .filter_map(|h| {
                 // gateway-api validates both on write; a row that still fails is skipped, loudly.
                 let filters = serde_json::from_value(h.filters.clone())
-                    .map_err(|e| tracing::error!(hook.id = h.id, error = %e, "hook {} has unreadable filters: {e}", h.id))
+                    .map_err(
+                        |e| tracing::error!(hook.id = h.id, error = %e, "hook {} has unreadable filters: {e}", h.id),
+                    )
                     .ok()?;
                 let key = signing::secret_key(&h.secret)
                     .map_err(|e| tracing::error!(hook.id = h.id, error = %e, "hook {} has a bad secret: {e}", h.id))
@@ -68,7 +71,13 @@ impl HookCache {
     }
 }
 
-pub async fn run_reloader(cache: HookCache, pool: DbPool, wanted: Arc<Notify>, gauge: prometheus::IntGauge, cancel: CancellationToken) {
+pub async fn run_reloader(
+    cache: HookCache,
+    pool: DbPool,
+    wanted: Arc<Notify>,
+    gauge: prometheus::IntGauge,
+    cancel: CancellationToken,
+) {
     loop {
         match cache.reload(&pool).await {
             Ok(count) => {

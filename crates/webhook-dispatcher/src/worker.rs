@@ -112,7 +112,11 @@ impl Worker {
             async move {
                 // Stable per (event, hook): consumers de-duplicate repeats with it.
                 let message_id = format!("msg_{}_{}", event.id.simple(), hook.id);
-                self.attempt(hook, DeliveryRetry { hook_id: hook.id, message_id, attempts: 0, events: vec![(*event).clone()] }).await
+                self.attempt(
+                    hook,
+                    DeliveryRetry { hook_id: hook.id, message_id, attempts: 0, events: vec![(*event).clone()] },
+                )
+                .await
             }
         });
         futures_util::future::join_all(attempts).await.into_iter().all(|ok| ok)
@@ -122,7 +126,11 @@ impl Worker {
         match self.hooks.get(retry.hook_id) {
             Some(hook) => self.attempt(&hook, retry).await,
             None => {
-                tracing::info!(hook.id = retry.hook_id, "dropping retry for deleted or inactive hook {}", retry.hook_id);
+                tracing::info!(
+                    hook.id = retry.hook_id,
+                    "dropping retry for deleted or inactive hook {}",
+                    retry.hook_id
+                );
                 true
             }
         }
@@ -143,7 +151,12 @@ impl Worker {
         tracing::info!(hook.id = hook.id, attempt = retry.attempts, error = %outcome.error,
             "delivery {} to hook {} failed (attempt {}): {}", retry.message_id, hook.id, retry.attempts, outcome.error);
         if hook.send_attempts != 0 && retry.attempts >= hook.send_attempts {
-            tracing::warn!(hook.id = hook.id, "giving up delivery {} after {} attempts", retry.message_id, retry.attempts);
+            tracing::warn!(
+                hook.id = hook.id,
+                "giving up delivery {} after {} attempts",
+                retry.message_id,
+                retry.attempts
+            );
             self.metrics.gave_up.inc();
             return true;
         }

@@ -65,8 +65,7 @@ async fn open(link: &Link, source: &Source, prefetch: u16) -> lapin::Result<(Cha
             queue.clone()
         }
     };
-    let consumer = channel
-        .basic_consume(queue.into(), "".into(), BasicConsumeOptions::default(), FieldTable::default())
-        .await?;
+    let consumer =
+        channel.basic_consume(queue.into(), "".into(), BasicConsumeOptions::default(), FieldTable::default()).await?;
     Ok((channel, consumer))
 }

@@ -11,8 +11,14 @@ use tokio_util::sync::CancellationToken;
 use super::{Bus, Source, ack, reject_poison, run_consumer};
 use crate::messages::{GalleryChanged, decode};
 
-pub async fn watch_gallery<F>(bus: Bus, role: &str, replica: &str, wanted: Arc<Notify>, cancel: CancellationToken, relevant: F)
-where
+pub async fn watch_gallery<F>(
+    bus: Bus,
+    role: &str,
+    replica: &str,
+    wanted: Arc<Notify>,
+    cancel: CancellationToken,
+    relevant: F,
+) where
     F: Fn(&GalleryChanged) -> bool,
 {
     let names = bus.names().clone();

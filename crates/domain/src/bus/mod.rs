@@ -67,10 +67,8 @@ impl Bus {
     /// publishes or acks has finished.
     pub fn start(config: &Config, connection_name: &str, stop: CancellationToken) -> Self {
         let names = Names::new(&config.rabbitmq.prefix, &config.webhooks.retry_delays_ms);
-        let (state_tx, state_rx) = watch::channel(BusState::Down {
-            reason: "connecting".into(),
-            since: Instant::now(),
-        });
+        let (state_tx, state_rx) =
+            watch::channel(BusState::Down { reason: "connecting".into(), since: Instant::now() });
         let (failures_tx, failures_rx) = mpsc::unbounded_channel();
         let settings = supervisor::Settings {
             url: config.rabbitmq.url.clone(),
@@ -109,10 +107,10 @@ impl Bus {
     pub async fn next_link(&self, after: u64, cancel: &CancellationToken) -> Option<Arc<Link>> {
         let mut state = self.inner.state.clone();
         loop {
-            if let BusState::Up(link) = &*state.borrow_and_update() {
-                if link.generation > after {
-                    return Some(link.clone());
-                }
+            if let BusState::Up(link) = &*state.borrow_and_update()
+                && link.generation > after
+            {
+                return Some(link.clone());
             }
             tokio::select! {
                 () = cancel.cancelled() => return None,

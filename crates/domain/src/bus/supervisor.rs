@@ -64,12 +64,8 @@ pub(super) async fn run(
     mark_down(&state, "shut down".into());
 }
 
-async fn connect(
-    settings: &Settings,
-    generation: u64,
-) -> lapin::Result<(Link, EventStream)> {
-    let properties = ConnectionProperties::default()
-        .with_connection_name(settings.connection_name.clone().into());
+async fn connect(settings: &Settings, generation: u64) -> lapin::Result<(Link, EventStream)> {
+    let properties = ConnectionProperties::default().with_connection_name(settings.connection_name.clone().into());
     let connection = Connection::connect(&settings.url, properties).await?;
     let events: EventStream = Box::pin(connection.events_listener());
     let setup = connection.create_channel().await?;

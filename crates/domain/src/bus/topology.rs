@@ -86,15 +86,9 @@ fn dead_lettering(names: &Names) -> FieldTable {
 
 pub async fn declare(channel: &Channel, names: &Names) -> lapin::Result<()> {
     let none = FieldTable::default;
-    channel
-        .exchange_declare(names.faces_exchange().into(), ExchangeKind::Direct, durable_exchange(), none())
-        .await?;
-    channel
-        .exchange_declare(names.events_exchange().into(), ExchangeKind::Topic, durable_exchange(), none())
-        .await?;
-    channel
-        .exchange_declare(names.gallery_exchange().into(), ExchangeKind::Fanout, durable_exchange(), none())
-        .await?;
+    channel.exchange_declare(names.faces_exchange().into(), ExchangeKind::Direct, durable_exchange(), none()).await?;
+    channel.exchange_declare(names.events_exchange().into(), ExchangeKind::Topic, durable_exchange(), none()).await?;
+    channel.exchange_declare(names.gallery_exchange().into(), ExchangeKind::Fanout, durable_exchange(), none()).await?;
     channel.queue_declare(names.dead_queue().into(), durable_queue(), none()).await?;
 
     channel.queue_declare(names.recorder_queue().into(), durable_queue(), dead_lettering(names)).await?;
@@ -120,7 +114,10 @@ pub async fn declare(channel: &Channel, names: &Names) -> lapin::Result<()> {
     channel.queue_declare(names.deliveries_queue().into(), durable_queue(), dead_lettering(names)).await?;
     for &delay in names.retry_delays_ms() {
         let mut args = FieldTable::default();
-        args.insert(ShortString::from("x-message-ttl"), AMQPValue::LongLongInt(i64::try_from(delay).unwrap_or(i64::MAX)));
+        args.insert(
+            ShortString::from("x-message-ttl"),
+            AMQPValue::LongLongInt(i64::try_from(delay).unwrap_or(i64::MAX)),
+        );
         args.insert(ShortString::from("x-dead-letter-exchange"), string(""));
         args.insert(ShortString::from("x-dead-letter-routing-key"), string(&names.deliveries_queue()));
         channel.queue_declare(names.retry_queue(delay).into(), durable_queue(), args).await?;
@@ -138,7 +135,13 @@ pub async fn declare_replica_queue(
     let options = QueueDeclareOptions { exclusive: true, auto_delete: true, ..QueueDeclareOptions::default() };
     channel.queue_declare(queue.into(), options, FieldTable::default()).await?;
     channel
-        .queue_bind(queue.into(), exchange.into(), routing_key.into(), QueueBindOptions::default(), FieldTable::default())
+        .queue_bind(
+            queue.into(),
+            exchange.into(),
+            routing_key.into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
         .await?;
     Ok(())
 }

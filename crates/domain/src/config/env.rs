@@ -11,16 +11,14 @@ pub(super) fn apply(
     environment: impl IntoIterator<Item = (String, String)>,
 ) -> Result<(), ConfigError> {
     let defaults = super::defaults_tree()?;
-    let mut vars: Vec<(String, String)> = environment
-        .into_iter()
-        .filter(|(k, _)| k.starts_with(ENV_PREFIX) && k != CONFIG_PATH_ENV)
-        .collect();
+    let mut vars: Vec<(String, String)> =
+        environment.into_iter().filter(|(k, _)| k.starts_with(ENV_PREFIX) && k != CONFIG_PATH_ENV).collect();
     // Deterministic order, so the first bad variable reported is always the same one.
     vars.sort();
     for (name, raw) in vars {
         let segments: Vec<&str> = name[ENV_PREFIX.len()..].split("__").collect();
-        let (path, template) = resolve(&defaults, &segments)
-            .ok_or_else(|| ConfigError::UnknownEnv { variable: name.clone() })?;
+        let (path, template) =
+            resolve(&defaults, &segments).ok_or_else(|| ConfigError::UnknownEnv { variable: name.clone() })?;
         let value = parse_like(template, &raw).ok_or_else(|| ConfigError::Value {
             file: format!("environment variable {name}"),
             key: path.join("."),

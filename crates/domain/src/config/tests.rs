@@ -35,11 +35,9 @@ fn load(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
 
 #[test]
 fn keys_in_any_order_and_defaults_for_the_rest() {
-    let config = load(
-        "[FFSECURITY]\nBEARD_THRESHOLD = 0.5\nIGNORE_UNMATCHED = true\nEVENTS_FEATURES = ['gender']\n",
-        &[],
-    )
-    .unwrap();
+    let config =
+        load("[FFSECURITY]\nBEARD_THRESHOLD = 0.5\nIGNORE_UNMATCHED = true\nEVENTS_FEATURES = ['gender']\n", &[])
+            .unwrap();
     assert!(config.ffsecurity.ignore_unmatched);
     assert_eq!(config.ffsecurity.beard_threshold, 0.5);
     assert_eq!(config.ffsecurity.confidence_threshold, 0.739);

@@ -39,9 +39,7 @@ impl Config {
         if !ff.external_address.starts_with("http://") && !ff.external_address.starts_with("https://") {
             return Err(bad("FFSECURITY.EXTERNAL_ADDRESS", "must be an http:// or https:// URL"));
         }
-        if self.databases.default.engine != "postgresql"
-            && !self.databases.default.engine.ends_with(".postgresql")
-        {
+        if self.databases.default.engine != "postgresql" && !self.databases.default.engine.ends_with(".postgresql") {
             return Err(bad("DATABASES.default.ENGINE", "only PostgreSQL is supported"));
         }
         if self.databases.default.pool_size == 0 {

@@ -70,7 +70,8 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<AuthUser, Api
         .await
         .map_err(ApiError::internal)?
         .ok_or_else(|| ApiError::unauthorized("invalid or expired token"))?;
-    let role = Role::parse(&user.role).ok_or_else(|| ApiError::internal(format!("user {} has unknown role", user.id)))?;
+    let role =
+        Role::parse(&user.role).ok_or_else(|| ApiError::internal(format!("user {} has unknown role", user.id)))?;
     Ok(AuthUser { id: user.id, username: user.username, role })
 }
 

@@ -30,8 +30,8 @@ fn basic_credentials(req: &HttpRequest) -> Option<(String, String)> {
 /// The JSON body clients send along (`video_auth_token`, `uuid`, `mobile`, `device_info`) is
 /// accepted and ignored.
 pub async fn post_login(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let (username, pass) = basic_credentials(&req)
-        .ok_or_else(|| ApiError::unauthorized("login needs HTTP Basic credentials"))?;
+    let (username, pass) =
+        basic_credentials(&req).ok_or_else(|| ApiError::unauthorized("login needs HTTP Basic credentials"))?;
     let mut conn = state.conn().await?;
     let user: Option<User> = users::table
         .filter(users::username.eq(&username))
@@ -48,9 +48,8 @@ pub async fn post_login(req: HttpRequest, state: web::Data<AppState>) -> Result<
         tracing::info!(username = %username, "failed login for {username}");
         return Err(ApiError::unauthorized("invalid username or password"));
     };
-    let (token, expires) = token::issue(&mut conn, user.id, state.config.auth.token_ttl_hours)
-        .await
-        .map_err(ApiError::internal)?;
+    let (token, expires) =
+        token::issue(&mut conn, user.id, state.config.auth.token_ttl_hours).await.map_err(ApiError::internal)?;
     diesel::update(users::table.find(user.id))
         .set(users::last_login.eq(Utc::now()))
         .execute(&mut conn)
@@ -63,7 +62,11 @@ pub async fn post_login(req: HttpRequest, state: web::Data<AppState>) -> Result<
     })))
 }
 
-pub async fn post_logout(req: HttpRequest, user: AuthUser, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn post_logout(
+    req: HttpRequest,
+    user: AuthUser,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     let token = header_token(&req).ok_or_else(|| ApiError::unauthorized("missing token"))?;
     let mut conn = state.conn().await?;
     token::revoke(&mut conn, &token).await.map_err(ApiError::internal)?;

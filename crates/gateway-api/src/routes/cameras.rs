@@ -48,7 +48,11 @@ fn new_token() -> String {
     hex::encode(raw)
 }
 
-pub async fn post_camera(user: AuthUser, state: web::Data<AppState>, body: web::Json<CameraBody>) -> Result<HttpResponse, ApiError> {
+pub async fn post_camera(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    body: web::Json<CameraBody>,
+) -> Result<HttpResponse, ApiError> {
     user.require(Role::Admin)?;
     let body = body.into_inner();
     if body.name.trim().is_empty() {
@@ -80,7 +84,11 @@ pub async fn post_camera(user: AuthUser, state: web::Data<AppState>, body: web::
     Ok(HttpResponse::Created().json(view(&camera)))
 }
 
-pub async fn get_cameras(req: HttpRequest, user: AuthUser, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn get_cameras(
+    req: HttpRequest,
+    user: AuthUser,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     user.require(Role::Viewer)?;
     let pairs = p::query_pairs(&req)?;
     let (limit, page) = (p::limit(&pairs)?, p::page(&pairs)?);
@@ -98,7 +106,11 @@ pub async fn get_cameras(req: HttpRequest, user: AuthUser, state: web::Data<AppS
     Ok(p::offset_list(&state, &req, &pairs, count, page, limit, results))
 }
 
-pub async fn get_camera(user: AuthUser, state: web::Data<AppState>, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
+pub async fn get_camera(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
     user.require(Role::Viewer)?;
     let mut conn = state.conn().await?;
     let camera: Camera = cameras::table

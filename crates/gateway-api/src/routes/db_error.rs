@@ -14,7 +14,9 @@ pub fn map(e: Error, param: &str) -> ApiError {
         Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
             ApiError::new(ErrorCode::Conflict, "an object with these values already exists").with_param(param)
         }
-        Error::DatabaseError(DatabaseErrorKind::CheckViolation, _) => ApiError::bad_param(param, format!("{param} is out of range")),
+        Error::DatabaseError(DatabaseErrorKind::CheckViolation, _) => {
+            ApiError::bad_param(param, format!("{param} is out of range"))
+        }
         other => ApiError::internal(other),
     }
 }

@@ -27,32 +27,52 @@ pub fn view(state: &AppState, f: &DossierFace) -> Value {
     })
 }
 
-pub async fn post_dossier_face(user: AuthUser, state: web::Data<AppState>, form: Multipart) -> Result<HttpResponse, ApiError> {
+pub async fn post_dossier_face(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    form: Multipart,
+) -> Result<HttpResponse, ApiError> {
     user.require(Role::Operator)?;
-    let mut parts = multipart::read_parts(form, &["source_photo", "photo", "facen"], state.config.server.max_body_bytes).await?;
+    let mut parts =
+        multipart::read_parts(form, &["source_photo", "photo", "facen"], state.config.server.max_body_bytes).await?;
     let dossier_id: i64 = multipart::text(&parts, "dossier")?
         .ok_or_else(|| ApiError::bad_param("dossier", "dossier is required"))?
         .trim()
         .parse()
         .map_err(|_| ApiError::bad_param("dossier", "dossier must be a dossier id"))?;
-    let embedding = vector::parse("facen", parts.get("facen").map(|b| b.as_ref()))?
-        .ok_or_else(|| ApiError::bad_param("facen", "facen (the face's feature vector) is required until a recognition backend is configured"))?;
+    let embedding = vector::parse("facen", parts.get("facen").map(|b| b.as_ref()))?.ok_or_else(|| {
+        ApiError::bad_param(
+            "facen",
+            "facen (the face's feature vector) is required until a recognition backend is configured",
+        )
+    })?;
     let quality = match multipart::text(&parts, "quality")? {
-        Some(raw) => raw.trim().parse::<f32>().ok().filter(|q| q.is_finite()).ok_or_else(|| ApiError::bad_param("quality", "quality must be a number"))?,
+        Some(raw) => raw
+            .trim()
+            .parse::<f32>()
+            .ok()
+            .filter(|q| q.is_finite())
+            .ok_or_else(|| ApiError::bad_param("quality", "quality must be a number"))?,
         None => 0.0,
     };
     let minimum = state.config.ffsecurity.minimum_dossier_quality;
     if quality < minimum {
-        return Err(ApiError::new(ErrorCode::LowQuality, format!("face quality {quality} is below MINIMUM_DOSSIER_QUALITY {minimum}")).with_param("source_photo"));
+        return Err(ApiError::new(
+            ErrorCode::LowQuality,
+            format!("face quality {quality} is below MINIMUM_DOSSIER_QUALITY {minimum}"),
+        )
+        .with_param("source_photo"));
     }
     let active = match multipart::text(&parts, "active")? {
-        Some(raw) => domain::config::parse_bool(&raw).ok_or_else(|| ApiError::bad_param("active", "active must be true or false"))?,
+        Some(raw) => domain::config::parse_bool(&raw)
+            .ok_or_else(|| ApiError::bad_param("active", "active must be true or false"))?,
         None => true,
     };
     let photo = parts.remove("source_photo").or_else(|| parts.remove("photo")).filter(|b| !b.is_empty());
     let source_photo = match photo {
         Some(bytes) => {
-            let kind = ImageKind::sniff(&bytes).ok_or_else(|| ApiError::bad_param("source_photo", "source_photo is not a JPEG, PNG or WebP image"))?;
+            let kind = ImageKind::sniff(&bytes)
+                .ok_or_else(|| ApiError::bad_param("source_photo", "source_photo is not a JPEG, PNG or WebP image"))?;
             let path = format!("dossiers/{dossier_id}/{}.{}", uuid::Uuid::now_v7(), kind.extension());
             state.media.put(path, bytes).await.map_err(ApiError::internal)?
         }
@@ -71,7 +91,11 @@ pub async fn post_dossier_face(user: AuthUser, state: web::Data<AppState>, form:
     Ok(HttpResponse::Created().json(view(&state, &face)))
 }
 
-pub async fn get_dossier_faces(req: HttpRequest, user: AuthUser, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn get_dossier_faces(
+    req: HttpRequest,
+    user: AuthUser,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     user.require(Role::Viewer)?;
     let pairs = p::query_pairs(&req)?;
     let (limit, page) = (p::limit(&pairs)?, p::page(&pairs)?);

@@ -35,7 +35,11 @@ pub fn view(l: &DossierList) -> Value {
     })
 }
 
-pub async fn post_dossier_list(user: AuthUser, state: web::Data<AppState>, body: web::Json<DossierListBody>) -> Result<HttpResponse, ApiError> {
+pub async fn post_dossier_list(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    body: web::Json<DossierListBody>,
+) -> Result<HttpResponse, ApiError> {
     user.require(Role::Operator)?;
     let body = body.into_inner();
     if body.name.trim().is_empty() {
@@ -64,7 +68,11 @@ pub async fn post_dossier_list(user: AuthUser, state: web::Data<AppState>, body:
     Ok(HttpResponse::Created().json(view(&list)))
 }
 
-pub async fn get_dossier_lists(req: HttpRequest, user: AuthUser, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn get_dossier_lists(
+    req: HttpRequest,
+    user: AuthUser,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     user.require(Role::Viewer)?;
     let pairs = p::query_pairs(&req)?;
     let (limit, page) = (p::limit(&pairs)?, p::page(&pairs)?);

@@ -33,7 +33,11 @@ pub fn view(d: &Dossier, lists: &[i64]) -> Value {
     })
 }
 
-pub async fn post_dossier(user: AuthUser, state: web::Data<AppState>, body: web::Json<DossierBody>) -> Result<HttpResponse, ApiError> {
+pub async fn post_dossier(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    body: web::Json<DossierBody>,
+) -> Result<HttpResponse, ApiError> {
     user.require(Role::Operator)?;
     let body = body.into_inner();
     if body.name.trim().is_empty() {
@@ -45,7 +49,8 @@ pub async fn post_dossier(user: AuthUser, state: web::Data<AppState>, body: web:
     let mut lists = body.dossier_lists.clone();
     lists.sort_unstable();
     lists.dedup();
-    let row = NewDossier { name: body.name.trim().to_string(), comment: body.comment, active: body.active.unwrap_or(true) };
+    let row =
+        NewDossier { name: body.name.trim().to_string(), comment: body.comment, active: body.active.unwrap_or(true) };
     let mut conn = state.conn().await?;
     let members = lists.clone();
     let dossier = conn
@@ -79,7 +84,11 @@ async fn lists_of(conn: &mut domain::db::DbConn, ids: &[i64]) -> Result<Vec<(i64
         .map_err(ApiError::internal)
 }
 
-pub async fn get_dossiers(req: HttpRequest, user: AuthUser, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn get_dossiers(
+    req: HttpRequest,
+    user: AuthUser,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     user.require(Role::Viewer)?;
     let pairs = p::query_pairs(&req)?;
     let (limit, page) = (p::limit(&pairs)?, p::page(&pairs)?);
@@ -105,7 +114,11 @@ pub async fn get_dossiers(req: HttpRequest, user: AuthUser, state: web::Data<App
     Ok(p::offset_list(&state, &req, &pairs, count, page, limit, results))
 }
 
-pub async fn get_dossier(user: AuthUser, state: web::Data<AppState>, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
+pub async fn get_dossier(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
     user.require(Role::Viewer)?;
     let id = id.into_inner();
     let mut conn = state.conn().await?;

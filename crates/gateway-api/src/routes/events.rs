@@ -58,7 +58,9 @@ impl EventQuery {
         let ascending = match p::single(pairs, "ordering") {
             None | Some("-id") | Some("-created_date") => false,
             Some("id") | Some("created_date") => true,
-            Some(_) => return Err(ApiError::bad_param("ordering", "ordering must be id, -id, created_date or -created_date")),
+            Some(_) => {
+                return Err(ApiError::bad_param("ordering", "ordering must be id, -id, created_date or -created_date"));
+            }
         };
         Ok(Self {
             cameras,
@@ -115,7 +117,11 @@ impl EventQuery {
     }
 }
 
-pub async fn get_events(req: HttpRequest, user: AuthUser, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn get_events(
+    req: HttpRequest,
+    user: AuthUser,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     user.require(Role::Viewer)?;
     let pairs = p::query_pairs(&req)?;
     let limit = p::limit(&pairs)?;
@@ -131,12 +137,8 @@ pub async fn get_events(req: HttpRequest, user: AuthUser, state: web::Data<AppSt
     let mut conn = state.conn().await?;
     let count: i64 = query.filtered().count().get_result(&mut conn).await.map_err(ApiError::internal)?;
     // One row more than asked tells whether a next page exists without a second query.
-    let mut rows: Vec<FaceEventRow> = page
-        .limit(limit + 1)
-        .select(FaceEventRow::as_select())
-        .load(&mut conn)
-        .await
-        .map_err(ApiError::internal)?;
+    let mut rows: Vec<FaceEventRow> =
+        page.limit(limit + 1).select(FaceEventRow::as_select()).load(&mut conn).await.map_err(ApiError::internal)?;
     let has_more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
     let next = has_more
@@ -146,7 +148,11 @@ pub async fn get_events(req: HttpRequest, user: AuthUser, state: web::Data<AppSt
     Ok(p::list(count, next, results))
 }
 
-pub async fn get_event(user: AuthUser, state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn get_event(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     user.require(Role::Viewer)?;
     let id: Uuid = id.parse().map_err(|_| ApiError::not_found("event"))?;
     let mut conn = state.conn().await?;

@@ -49,7 +49,11 @@ fn new_secret() -> String {
     format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(raw))
 }
 
-pub async fn post_hook(user: AuthUser, state: web::Data<AppState>, body: web::Json<HookBody>) -> Result<HttpResponse, ApiError> {
+pub async fn post_hook(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    body: web::Json<HookBody>,
+) -> Result<HttpResponse, ApiError> {
     user.require(Role::Admin)?;
     let body = body.into_inner();
     if body.name.trim().is_empty() {
@@ -68,7 +72,8 @@ pub async fn post_hook(user: AuthUser, state: web::Data<AppState>, body: web::Js
         return Err(ApiError::bad_param("send_attempts", "send_attempts must be 0 (retry until delivered) or more"));
     }
     let filters = body.filters.unwrap_or_else(|| json!({}));
-    serde_json::from_value::<EventFilters>(filters.clone()).map_err(|e| ApiError::bad_param("filters", format!("invalid filters: {e}")))?;
+    serde_json::from_value::<EventFilters>(filters.clone())
+        .map_err(|e| ApiError::bad_param("filters", format!("invalid filters: {e}")))?;
     let row = NewHook {
         name: body.name.trim().to_string(),
         comment: body.comment,

@@ -13,12 +13,18 @@ pub const MAX_LIMIT: i64 = 1000;
 pub type QueryPairs = Vec<(String, String)>;
 
 pub fn query_pairs(req: &HttpRequest) -> Result<QueryPairs, ApiError> {
-    serde_urlencoded::from_str(req.query_string()).map_err(|e| ApiError::bad_param("query", format!("invalid query string: {e}")))
+    serde_urlencoded::from_str(req.query_string())
+        .map_err(|e| ApiError::bad_param("query", format!("invalid query string: {e}")))
 }
 
 pub fn values<'a>(pairs: &'a QueryPairs, key: &str) -> impl Iterator<Item = &'a str> + 'a {
     let key = key.to_string();
-    pairs.iter().filter(move |(k, _)| *k == key).flat_map(|(_, v)| v.split(',')).map(str::trim).filter(|v| !v.is_empty())
+    pairs
+        .iter()
+        .filter(move |(k, _)| *k == key)
+        .flat_map(|(_, v)| v.split(','))
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
 }
 
 pub fn single<'a>(pairs: &'a QueryPairs, key: &str) -> Option<&'a str> {
@@ -39,7 +45,10 @@ pub fn parse_many<T: std::str::FromStr>(pairs: &QueryPairs, key: &str) -> Result
 
 pub fn parse_bool(pairs: &QueryPairs, key: &str) -> Result<Option<bool>, ApiError> {
     single(pairs, key)
-        .map(|v| domain::config::parse_bool(v).ok_or_else(|| ApiError::bad_param(key, format!("{key} must be true or false"))))
+        .map(|v| {
+            domain::config::parse_bool(v)
+                .ok_or_else(|| ApiError::bad_param(key, format!("{key} must be true or false")))
+        })
         .transpose()
 }
 
