@@ -1,0 +1,56 @@
+# Sourced by up.sh and test.sh: make sure PostgreSQL and RabbitMQ run on their default local ports,
+# installing and starting them when they do not. Idempotent: a running service is left alone.
+
+PG_HOST=${PG_HOST:-127.0.0.1}
+AMQP_PORT=${AMQP_PORT:-5672}
+
+log() { printf '[ffsec] %s\n' "$*" >&2; }
+
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+apt_install() {
+  if [ "$(id -u)" -ne 0 ]; then
+    log "need to install $*: run as root or install them yourself"
+    return 1
+  fi
+  log "installing $* from Debian's packages"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+ensure_postgres() {
+  if pg_isready -q -h "$PG_HOST" 2>/dev/null; then return 0; fi
+  command -v pg_ctlcluster >/dev/null 2>&1 || apt_install postgresql postgresql-client || return 1
+  local version
+  version=$(ls /etc/postgresql | sort -V | tail -n 1)
+  log "starting PostgreSQL $version"
+  pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+  for _ in $(seq 1 60); do
+    pg_isready -q -h "$PG_HOST" && return 0
+    sleep 0.5
+  done
+  log "PostgreSQL did not come up on $PG_HOST:5432"
+  return 1
+}
+
+ensure_rabbitmq() {
+  if port_open 127.0.0.1 "$AMQP_PORT" && rabbitmqctl -q status >/dev/null 2>&1; then return 0; fi
+  command -v rabbitmq-server >/dev/null 2>&1 || apt_install rabbitmq-server || return 1
+  if ! port_open 127.0.0.1 "$AMQP_PORT"; then
+    log "starting RabbitMQ"
+    rabbitmq-server -detached >/dev/null 2>&1 || true
+  fi
+  # await_startup fails while the node is still booting, so poll it.
+  for _ in $(seq 1 120); do
+    if rabbitmqctl -q await_startup >/dev/null 2>&1 && port_open 127.0.0.1 "$AMQP_PORT"; then return 0; fi
+    sleep 1
+  done
+  log "RabbitMQ did not come up on 127.0.0.1:$AMQP_PORT"
+  return 1
+}
+
+ensure_rust() {
+  if command -v cargo >/dev/null 2>&1; then return 0; fi
+  if [ -x "$HOME/.cargo/bin/cargo" ]; then export PATH="$HOME/.cargo/bin:$PATH"; return 0; fi
+  log "cargo not found: install Rust (rustup) first"
+  return 1
+}

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Runs every test against real PostgreSQL and RabbitMQ, starting them first if needed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/services.sh
+
+ensure_rust
+ensure_postgres
+ensure_rabbitmq
+
+# Databases left by an interrupted earlier run (each test drops its own when it finishes).
+psql -q -h "$PG_HOST" -U postgres -d postgres -At \
+  -c "SELECT datname FROM pg_database WHERE datname LIKE 'ffsec_test_%'" 2>/dev/null |
+  while read -r db; do psql -q -h "$PG_HOST" -U postgres -d postgres -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" || true; done
+
+# The process-level tests run the service binaries themselves.
+cargo build --workspace --bins
+cargo test --workspace --no-fail-fast "$@"
