@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod negative;
+mod processes;
 mod walking_skeleton;
 
 /// Logs from the services under test, when RUST_LOG asks for them.

@@ -1,7 +1,7 @@
 //! The webhook body: a JSON array of full event objects in the vendor's nested shape (wire doc §5):
 //! `camera: {id, name}`, `matched_dossier: {id, name}` or null, absolute media URLs.
 
-use domain::event::FaceEvent;
+use domain::event::{FaceEvent, json_f32};
 use serde_json::{Value, json};
 
 pub fn event_json(base: &str, e: &FaceEvent) -> Value {
@@ -12,7 +12,7 @@ pub fn event_json(base: &str, e: &FaceEvent) -> Value {
         "thumbnail": url(&e.thumbnail), "fullframe": url(&e.fullframe),
         "dossier_photo": if e.matched { url(&e.matched_face_photo) } else { None },
         "matched": e.matched, "matched_dossier": e.matched_dossier, "matched_face": e.matched_face,
-        "matched_lists": e.matched_lists, "confidence": e.confidence, "quality": e.quality,
+        "matched_lists": e.matched_lists, "confidence": json_f32(e.confidence), "quality": json_f32(e.quality),
         "frame_coords_left": e.frame_coords.left, "frame_coords_top": e.frame_coords.top,
         "frame_coords_right": e.frame_coords.right, "frame_coords_bottom": e.frame_coords.bottom,
         "detector_params": e.detector_params, "features": e.features,

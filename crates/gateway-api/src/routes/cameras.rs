@@ -4,6 +4,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use domain::ApiError;
+use domain::event::json_f32;
 use domain::flex;
 use domain::messages::GalleryObject;
 use domain::models::{Camera, NewCamera};
@@ -37,7 +38,7 @@ pub fn view(c: &Camera) -> Value {
     json!({
         "id": c.id, "name": c.name, "comment": c.comment, "url": c.url, "active": c.active,
         "group": c.group_id, "external_detector_token": c.external_detector_token,
-        "confidence_threshold": c.confidence_threshold, "roi": c.roi,
+        "confidence_threshold": c.confidence_threshold.map(json_f32), "roi": c.roi,
         "created_date": c.created_date, "modified_date": c.modified_date,
     })
 }

@@ -6,6 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use domain::error::ErrorCode;
+use domain::event::json_f32;
 use domain::image::ImageKind;
 use domain::messages::GalleryObject;
 use domain::models::{DossierFace, NewDossierFace};
@@ -20,7 +21,7 @@ use crate::state::AppState;
 pub fn view(state: &AppState, f: &DossierFace) -> Value {
     json!({
         "id": f.id, "dossier": f.dossier_id, "source_photo": state.media_url(&f.source_photo),
-        "thumbnail": state.media_url(&f.thumbnail), "quality": f.quality, "active": f.active,
+        "thumbnail": state.media_url(&f.thumbnail), "quality": json_f32(f.quality), "active": f.active,
         "source_coords_left": f.source_coords_left, "source_coords_top": f.source_coords_top,
         "source_coords_right": f.source_coords_right, "source_coords_bottom": f.source_coords_bottom,
         "created_date": f.created_date, "modified_date": f.modified_date,
