@@ -129,5 +129,10 @@ pub struct FaceEvent {
 /// An f32 as the JSON number it prints as (0.995, not 0.9950000047683716): `serde_json::Value`
 /// stores f64, and widening an f32 drags its binary noise into every API response.
 pub fn json_f32(value: f32) -> serde_json::Value {
-    value.to_string().parse::<f64>().ok().and_then(serde_json::Number::from_f64).map_or(serde_json::Value::Null, serde_json::Value::Number)
+    value
+        .to_string()
+        .parse::<f64>()
+        .ok()
+        .and_then(serde_json::Number::from_f64)
+        .map_or(serde_json::Value::Null, serde_json::Value::Number)
 }
