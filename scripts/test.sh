@@ -7,6 +7,12 @@ source scripts/services.sh
 ensure_rust
 ensure_postgres
 ensure_rabbitmq
+# The S3 back end is tested against moto's S3-compatible server, from PyPI.
+if ! command -v moto_server >/dev/null 2>&1; then
+  log "installing moto's S3 server (pip install 'moto[server]')"
+  python3 -m pip install --quiet 'moto[server]'
+  command -v pyenv >/dev/null 2>&1 && pyenv rehash
+fi
 
 # Databases left by an interrupted earlier run (each test drops its own when it finishes).
 psql -q -h "$PG_HOST" -U postgres -d postgres -At \

@@ -1,9 +1,18 @@
 //! End-to-end tests: the three services against real PostgreSQL and RabbitMQ.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod gateway_events;
+mod ingest_backpressure;
+mod ingest_gallery;
+mod ingest_protocols;
+mod ingest_s3;
+mod ingest_sfapi;
+mod ingest_support;
 mod negative;
 mod processes;
+mod schema;
 mod walking_skeleton;
+mod webhooks;
 
 /// Logs from the services under test, when RUST_LOG asks for them.
 pub fn init_logs() {

@@ -1,32 +1,14 @@
 //! The real service binaries: `config check`, start-up as processes and a clean exit on SIGTERM.
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
-use ffsec_tests::{TestEnv, wait_until};
-
-fn binary(name: &str) -> PathBuf {
-    // target/<profile>/deps/e2e-<hash> -> target/<profile>/<name>
-    let exe = std::env::current_exe().unwrap();
-    let path = exe.parent().unwrap().parent().unwrap().join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo build --workspace --bins` first (scripts/test.sh does)",
-        path.display()
-    );
-    path
-}
-
-fn write_config(text: &str) -> PathBuf {
-    let path = std::env::temp_dir().join(format!("ffsec-{}.toml", uuid::Uuid::now_v7()));
-    std::fs::write(&path, text).unwrap();
-    path
-}
+use ffsec_tests::TestEnv;
+use ffsec_tests::process::{Process, write_config};
 
 /// Runs `<binary> --config <file> config check` with no FFSEC_* variables from our environment.
 fn config_check(name: &str, file: &PathBuf) -> std::process::Output {
-    let mut command = Command::new(binary(name));
+    let mut command = Command::new(ffsec_tests::process::binary(name));
     for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("FFSEC_")) {
         command.env_remove(key);
     }
@@ -54,58 +36,6 @@ fn config_check_accepts_a_good_file_and_names_the_bad_key() {
     assert!(!config_check("facerouter-ingest", &no_token).status.success());
     for file in [good, unknown, bad_value, no_token] {
         let _ = std::fs::remove_file(file);
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-struct Process {
-    name: &'static str,
-    port: u16,
-    child: Child,
-}
-
-impl Process {
-    fn spawn(name: &'static str, config: &PathBuf) -> Self {
-        let port = free_port();
-        let mut command = Command::new(binary(name));
-        for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("FFSEC_")) {
-            command.env_remove(key);
-        }
-        let child = command
-            .arg("--config")
-            .arg(config)
-            .arg("--port")
-            .arg(port.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        Self { name, port, child }
-    }
-
-    async fn wait_healthy(&self) {
-        let url = format!("http://127.0.0.1:{}/health", self.port);
-        wait_until(&format!("{} to be healthy", self.name), Duration::from_secs(30), || {
-            let url = url.clone();
-            async move { reqwest::get(&url).await.ok().filter(|r| r.status().is_success()).map(|_| ()) }
-        })
-        .await
-        .unwrap();
-    }
-
-    /// SIGTERM, then the exit status once the process has wound down.
-    async fn terminate(mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
-        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
-        wait_until(&format!("{} to exit after SIGTERM", self.name), Duration::from_secs(20), || {
-            let status = self.child.try_wait().unwrap();
-            async move { status }
-        })
-        .await
-        .unwrap()
     }
 }
 

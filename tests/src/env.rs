@@ -42,6 +42,8 @@ impl TestEnv {
         config.auth.admin_password = ADMIN_PASSWORD.into();
         // Fast retries so a test sees a retried webhook within a second or two.
         config.webhooks.retry_delays_ms = vec![200, 400];
+        // Test receivers listen on loopback, which the SSRF guard refuses unless allowed.
+        config.webhooks.allowed_addresses = vec!["127.0.0.1".into()];
         for server in [&mut config.server, &mut config.ingest, &mut config.dispatcher] {
             server.workers = 1;
         }

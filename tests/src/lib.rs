@@ -3,6 +3,8 @@
 //! random 127.0.0.1 ports, a fake webhook receiver and a worker that speaks the wire format.
 
 pub mod env;
+pub mod events;
+pub mod process;
 pub mod receiver;
 pub mod service;
 pub mod stack;

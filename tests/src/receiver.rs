@@ -13,12 +13,26 @@ pub struct Received {
     pub body: Vec<u8>,
     /// What we answered.
     pub status: u16,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+/// How the receiver answers one request.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    Status(u16),
+    /// 302 with this Location.
+    Redirect(String),
 }
 
 #[derive(Clone, Default)]
 struct Shared {
     received: Arc<Mutex<Vec<Received>>>,
     failures_left: Arc<AtomicUsize>,
+    /// Answers for the first requests, in order; 200 once it runs out (unless `forever` is set).
+    plan: Arc<Mutex<std::collections::VecDeque<Reply>>>,
+    forever: Arc<Mutex<Option<Reply>>>,
+    /// Events (array items) in requests answered 2xx, for waiting on large counts cheaply.
+    events_ok: Arc<AtomicUsize>,
 }
 
 pub struct Receiver {
@@ -37,11 +51,30 @@ async fn post_any(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>)
             headers.append(name, value);
         }
     }
-    let status = if failing { 503 } else { 200 };
-    if let Ok(mut list) = shared.received.lock() {
-        list.push(Received { headers, body: body.to_vec(), status });
+    let planned = shared.plan.lock().ok().and_then(|mut p| p.pop_front());
+    let forever = shared.forever.lock().ok().and_then(|f| f.clone());
+    let reply = match (failing, planned, forever) {
+        (true, _, _) => Reply::Status(503),
+        (false, Some(reply), _) | (false, None, Some(reply)) => reply,
+        (false, None, None) => Reply::Status(200),
+    };
+    let status = match &reply {
+        Reply::Status(code) => *code,
+        Reply::Redirect(_) => 302,
+    };
+    if (200..300).contains(&status) {
+        let items = serde_json::from_slice::<Vec<serde_json::Value>>(&body).map_or(0, |a| a.len());
+        shared.events_ok.fetch_add(items, Ordering::SeqCst);
     }
-    if failing { HttpResponse::ServiceUnavailable().finish() } else { HttpResponse::Ok().finish() }
+    if let Ok(mut list) = shared.received.lock() {
+        list.push(Received { headers, body: body.to_vec(), status, at: chrono::Utc::now() });
+    }
+    let code = actix_web::http::StatusCode::from_u16(status).unwrap_or(actix_web::http::StatusCode::OK);
+    let mut response = HttpResponse::build(code);
+    if let Reply::Redirect(location) = reply {
+        response.insert_header(("Location", location));
+    }
+    response.body("ok")
 }
 
 impl Receiver {
@@ -59,6 +92,32 @@ impl Receiver {
         let handle = server.handle();
         tokio::spawn(server);
         Ok(Self { addr, shared, handle })
+    }
+
+    /// Answers the next requests with `replies`, in order.
+    pub fn plan(&self, replies: Vec<Reply>) {
+        if let Ok(mut plan) = self.shared.plan.lock() {
+            plan.extend(replies);
+        }
+    }
+
+    /// Answers every request (after any planned ones) with `reply`.
+    pub fn always(&self, reply: Reply) {
+        if let Ok(mut forever) = self.shared.forever.lock() {
+            *forever = Some(reply);
+        }
+    }
+
+    /// Events received in requests answered 2xx.
+    pub fn events_ok(&self) -> usize {
+        self.shared.events_ok.load(Ordering::SeqCst)
+    }
+
+    /// Back to answering 200 (after any planned replies).
+    pub fn recover(&self) {
+        if let Ok(mut forever) = self.shared.forever.lock() {
+            *forever = None;
+        }
     }
 
     pub fn url(&self) -> String {

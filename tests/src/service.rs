@@ -55,7 +55,11 @@ impl Running {
 
 /// One Prometheus sample from `/metrics` (a metric without labels, or the first line that matches).
 pub async fn metric(running: &Running, name: &str) -> Option<f64> {
-    let text = reqwest::get(running.url("/metrics")).await.ok()?.text().await.ok()?;
+    metric_at(&running.url("/metrics"), name).await
+}
+
+pub async fn metric_at(url: &str, name: &str) -> Option<f64> {
+    let text = reqwest::get(url).await.ok()?.text().await.ok()?;
     text.lines()
         .filter(|l| !l.starts_with('#'))
         .find(|l| l.split([' ', '{']).next() == Some(name))

@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 
 mod env;
 pub use env::parse_bool;
+mod ingest;
+pub use ingest::{Facerouter, RecognitionBackend};
 mod validate;
 
 pub use validate::ConfigError;
@@ -51,6 +53,31 @@ pub struct Config {
     pub auth: Auth,
     #[serde(rename = "LOGGING")]
     pub logging: Logging,
+    #[serde(rename = "FACEROUTER")]
+    pub facerouter: Facerouter,
+    #[serde(rename = "RETENTION")]
+    pub retention: Retention,
+}
+
+/// Event retention (gateway-api). FFSECURITY.EVENTS_MAX_AGE is the age limit of matched events.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Retention {
+    /// Days unmatched events are kept; 0 = as long as matched ones (EVENTS_MAX_AGE).
+    #[serde(rename = "UNMATCHED_MAX_AGE")]
+    pub unmatched_max_age: u32,
+    /// How often the purge runs, in minutes; 0 = never (use `gateway-api cleanup_events`).
+    #[serde(rename = "INTERVAL_MINUTES")]
+    pub interval_minutes: u32,
+    /// Events deleted per statement, so a purge never holds long locks.
+    #[serde(rename = "BATCH")]
+    pub batch: u32,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self { unmatched_max_age: 0, interval_minutes: 60, batch: 5_000 }
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -152,14 +179,46 @@ pub struct RabbitMq {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Webhooks {
-    /// Delay before each retry, in milliseconds; the last one repeats for hooks that retry forever.
+    /// The retry ladder: the wait before retry n is rung n (the last one repeats), each a durable
+    /// delay queue; a message waits between 80 % and 100 % of its rung (jitter).
     #[serde(rename = "RETRY_DELAYS_MS")]
     pub retry_delays_ms: Vec<u64>,
+    /// Whole request, connect included.
     #[serde(rename = "TIMEOUT_MS")]
     pub timeout_ms: u64,
-    /// Deliveries in flight at once per dispatcher replica.
+    #[serde(rename = "CONNECT_TIMEOUT_MS")]
+    pub connect_timeout_ms: u64,
+    /// Messages taken from the bus at once per dispatcher replica.
     #[serde(rename = "CONCURRENCY")]
     pub concurrency: usize,
+    /// Requests in flight to one hook at once; a slow hook uses its own slots, never another's.
+    #[serde(rename = "HOOK_CONCURRENCY")]
+    pub hook_concurrency: usize,
+    /// How long a batch waits for more events before it is sent.
+    #[serde(rename = "BATCH_LINGER_MS")]
+    pub batch_linger_ms: u64,
+    /// Largest request body; a batch that would grow past it is sent as it is.
+    #[serde(rename = "MAX_PAYLOAD_BYTES")]
+    pub max_payload_bytes: usize,
+    /// How much of a hook's response body the delivery log keeps.
+    #[serde(rename = "RESPONSE_BODY_LIMIT")]
+    pub response_body_limit: usize,
+    /// A hook failing without a single success for this long (and at least DISABLE_MIN_ATTEMPTS
+    /// times) is switched off. `410 Gone` switches it off at once.
+    #[serde(rename = "DISABLE_AFTER_MS")]
+    pub disable_after_ms: u64,
+    #[serde(rename = "DISABLE_MIN_ATTEMPTS")]
+    pub disable_min_attempts: u32,
+    /// After a secret rotation the old secret keeps signing, beside the new one, this long.
+    #[serde(rename = "SECRET_GRACE_HOURS")]
+    pub secret_grace_hours: u32,
+    /// Delivery log rows older than this are deleted.
+    #[serde(rename = "LOG_MAX_AGE_DAYS")]
+    pub log_max_age_days: u32,
+    /// Addresses or CIDR blocks hooks may reach although they are loopback, private, link-local,
+    /// unique-local or multicast (the SSRF guard refuses those otherwise), e.g. `["127.0.0.1"]`.
+    #[serde(rename = "ALLOWED_ADDRESSES")]
+    pub allowed_addresses: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -228,6 +287,8 @@ impl Default for Config {
             webhooks: Webhooks::default(),
             auth: Auth::default(),
             logging: Logging::default(),
+            facerouter: Facerouter::default(),
+            retention: Retention::default(),
         }
     }
 }
@@ -298,7 +359,22 @@ impl Default for RabbitMq {
 
 impl Default for Webhooks {
     fn default() -> Self {
-        Self { retry_delays_ms: vec![1_000, 5_000, 30_000, 100_000], timeout_ms: 10_000, concurrency: 64 }
+        Self {
+            // Roughly doubling, capped at the vendor's 100 s.
+            retry_delays_ms: vec![1_000, 2_000, 5_000, 10_000, 30_000, 60_000, 100_000],
+            timeout_ms: 10_000,
+            connect_timeout_ms: 3_000,
+            concurrency: 256,
+            hook_concurrency: 8,
+            batch_linger_ms: 50,
+            max_payload_bytes: 4 * 1024 * 1024,
+            response_body_limit: 1024,
+            disable_after_ms: 3 * 24 * 3_600_000,
+            disable_min_attempts: 20,
+            secret_grace_hours: 24,
+            log_max_age_days: 30,
+            allowed_addresses: Vec::new(),
+        }
     }
 }
 

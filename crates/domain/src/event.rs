@@ -58,7 +58,13 @@ impl BsType {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Attribute {
     pub name: serde_json::Value,
+    #[serde(serialize_with = "shortest_f32")]
     pub confidence: f32,
+}
+
+/// Writes an f32 as the number it prints as, so JSON shows 0.93 and not 0.9300000071525574.
+fn shortest_f32<S: serde::Serializer>(value: &f32, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_f64(value.to_string().parse::<f64>().unwrap_or(f64::from(*value)))
 }
 
 /// The `features` object of an event: the attributes EVENTS_FEATURES asks for, when known.

@@ -116,6 +116,61 @@ mod tests {
         assert!(!f.matches(&event(3, Some(5))));
     }
 
+    /// One event with every attribute set, and for each filter key a value that matches it and
+    /// one that does not.
+    #[test]
+    fn every_key_table() {
+        use crate::event::Attribute;
+        let attribute = |name: serde_json::Value| Some(Attribute { name, confidence: 0.9 });
+        let mut e = event(3, Some(9));
+        e.camera_group = IdName { id: 4, name: "g".into() };
+        e.matched_lists = vec![IdName { id: 5, name: "l".into() }, IdName { id: 6, name: "m".into() }];
+        e.confidence = 0.8;
+        e.features = Features {
+            gender: attribute("female".into()),
+            age: attribute(31.into()),
+            emotions: attribute("happy".into()),
+            beard: attribute("none".into()),
+            glasses: attribute("sun".into()),
+            liveness: attribute("real".into()),
+        };
+        let table = [
+            (r#"{"camera_group_in": [4, 8]}"#, r#"{"camera_group_in": [8]}"#),
+            (r#"{"camera_in": [3]}"#, r#"{"camera_in": [2]}"#),
+            (r#"{"matched_lists_in": [6, 7]}"#, r#"{"matched_lists_in": [7]}"#),
+            (r#"{"matched_dossier_in": [9]}"#, r#"{"matched_dossier_in": [1]}"#),
+            (r#"{"matched": true}"#, r#"{"matched": false}"#),
+            (r#"{"confidence_gte": 0.8}"#, r#"{"confidence_gte": 0.81}"#),
+            (r#"{"gender_in": ["male", "female"]}"#, r#"{"gender_in": ["male"]}"#),
+            (r#"{"age_gte": 31}"#, r#"{"age_gte": 32}"#),
+            (r#"{"age_lte": 31}"#, r#"{"age_lte": 30}"#),
+            (r#"{"emotions_in": ["happy"]}"#, r#"{"emotions_in": ["sad"]}"#),
+            (r#"{"glasses_in": ["sun", "eye"]}"#, r#"{"glasses_in": ["none"]}"#),
+            (r#"{"beard_in": ["none"]}"#, r#"{"beard_in": ["beard"]}"#),
+            (r#"{"liveness_in": ["real"]}"#, r#"{"liveness_in": ["fake"]}"#),
+            (
+                r#"{"camera_in": [3], "matched": true, "age_gte": 30}"#,
+                r#"{"camera_in": [3], "matched": true, "age_gte": 40}"#,
+            ),
+            ("{}", r#"{"gender_in": []}"#),
+        ];
+        for (yes, no) in table {
+            let yes_filter: EventFilters = serde_json::from_str(yes).unwrap();
+            let no_filter: EventFilters = serde_json::from_str(no).unwrap();
+            assert!(yes_filter.matches(&e), "{yes} should match");
+            assert!(!no_filter.matches(&e), "{no} should not match");
+        }
+        // An attribute filter never matches an event that lacks the attribute.
+        let bare = event(3, None);
+        for key in ["gender_in", "emotions_in", "glasses_in", "beard_in", "liveness_in"] {
+            let f: EventFilters =
+                serde_json::from_str(&format!(r#"{{"{key}": ["none", "male", "real", "happy"]}}"#)).unwrap();
+            assert!(!f.matches(&bare), "{key}");
+        }
+        let f: EventFilters = serde_json::from_str(r#"{"age_lte": 200}"#).unwrap();
+        assert!(!f.matches(&bare));
+    }
+
     #[test]
     fn unknown_keys_are_refused() {
         assert!(serde_json::from_str::<EventFilters>(r#"{"camera": [1]}"#).is_err());

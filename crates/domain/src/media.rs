@@ -1,8 +1,25 @@
-//! Media writes under MEDIA_ROOT: written to a temporary name, fsync'd, renamed into place and the
-//! directory fsync'd, so a 2xx never points at a file a crash can lose or leave half-written.
+//! Where images go. [`MediaStore`] is the one interface the services write through; [`LocalMedia`]
+//! is the MEDIA_ROOT back end (facerouter-ingest adds an S3-compatible one). Local writes go to a
+//! temporary name, are fsync'd, renamed into place and the directory fsync'd, so a 2xx never
+//! points at a file a crash can lose or leave half-written.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+
+use futures_util::future::BoxFuture;
+
+/// A durable blob store addressed by relative paths (forward slashes, no `..`).
+pub trait MediaStore: Send + Sync {
+    /// Stores `bytes` at `relative` durably (it survives a crash once this returns) and returns
+    /// the path to record.
+    fn put(&self, relative: String, bytes: bytes::Bytes) -> BoxFuture<'_, std::io::Result<String>>;
+}
+
+impl MediaStore for LocalMedia {
+    fn put(&self, relative: String, bytes: bytes::Bytes) -> BoxFuture<'_, std::io::Result<String>> {
+        Box::pin(LocalMedia::put(self, relative, bytes))
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct LocalMedia {

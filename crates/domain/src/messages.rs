@@ -72,6 +72,31 @@ impl BusMessage for EventCreated {
     const VERSION: u32 = 1;
 }
 
+/// An event changed after it was stored (acknowledged or un-acknowledged); carries its REST view,
+/// so every gateway replica can push `event_updated` to its WebSocket clients as it is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventUpdated {
+    pub event: serde_json::Value,
+}
+
+impl BusMessage for EventUpdated {
+    const TYPE: &'static str = "event.updated";
+    const VERSION: u32 = 1;
+}
+
+/// Many events acknowledged at once (`POST /events/faces/acknowledge/`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventsAcknowledged {
+    pub acknowledged_by: i64,
+    pub acknowledged_date: chrono::DateTime<chrono::Utc>,
+    pub count: usize,
+}
+
+impl BusMessage for EventsAcknowledged {
+    const TYPE: &'static str = "events.acknowledged";
+    const VERSION: u32 = 1;
+}
+
 /// What changed in the objects other services cache (ingest: cameras and the dossier gallery;
 /// webhook-dispatcher: hooks). Receivers re-read the object from PostgreSQL, so a late or
 /// repeated notice can never roll a cache back.
@@ -106,6 +131,10 @@ pub struct DeliveryRetry {
     pub message_id: String,
     /// Attempts made so far.
     pub attempts: u32,
+    /// Times it was parked without an attempt (its hook was failing or saturated): each deferral
+    /// waits a rung longer, so a dead hook's backlog backs off instead of churning.
+    #[serde(default)]
+    pub deferrals: u32,
     pub events: Vec<FaceEvent>,
 }
 

@@ -163,6 +163,12 @@ pub struct Hook {
     pub secret: String,
     pub created_date: DateTime<Utc>,
     pub modified_date: DateTime<Utc>,
+    pub previous_secret: Option<String>,
+    pub previous_secret_expires: Option<DateTime<Utc>>,
+    pub failed_attempts: i32,
+    pub failing_since: Option<DateTime<Utc>>,
+    pub disabled_reason: String,
+    pub disabled_date: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -246,4 +252,21 @@ pub struct NewWebhookDelivery {
     pub response_status: Option<i32>,
     pub error: String,
     pub duration_ms: i32,
+    pub response_body: String,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = webhook_deliveries)]
+pub struct WebhookDelivery {
+    pub id: i64,
+    pub hook_id: i64,
+    pub message_id: String,
+    pub event_ids: Vec<Uuid>,
+    pub attempt: i32,
+    pub success: bool,
+    pub response_status: Option<i32>,
+    pub error: String,
+    pub duration_ms: i32,
+    pub created_date: DateTime<Utc>,
+    pub response_body: String,
 }

@@ -72,6 +72,7 @@ diesel::table! {
         notify -> Bool,
         created_date -> Timestamptz,
         modified_date -> Timestamptz,
+        confidence_threshold -> Nullable<Float4>,
     }
 }
 
@@ -127,6 +128,12 @@ diesel::table! {
         secret -> Text,
         created_date -> Timestamptz,
         modified_date -> Timestamptz,
+        previous_secret -> Nullable<Text>,
+        previous_secret_expires -> Nullable<Timestamptz>,
+        failed_attempts -> Int4,
+        failing_since -> Nullable<Timestamptz>,
+        disabled_reason -> Text,
+        disabled_date -> Nullable<Timestamptz>,
     }
 }
 
@@ -154,6 +161,7 @@ diesel::table! {
         error -> Text,
         duration_ms -> Int4,
         created_date -> Timestamptz,
+        response_body -> Text,
     }
 }
 

@@ -4,11 +4,11 @@
 use actix_multipart::Multipart;
 use bytes::Bytes;
 use chrono::{DateTime, NaiveDateTime, Utc};
-use domain::ApiError;
 use domain::config::{EventFeature, FfSecurity};
 use domain::event::{Attribute, BBox, BsType, Features};
 use domain::image::ImageKind;
 use domain::multipart;
+use domain::{ApiError, ErrorCode};
 
 /// The raw parts, before validation.
 #[derive(Debug, Default)]
@@ -25,6 +25,7 @@ pub struct RawForm {
 }
 
 pub async fn read_form(multipart: Multipart, image_limit: usize) -> Result<RawForm, ApiError> {
+    // Parts are buffered up to `image_limit` each and refused past it, before anything is decoded.
     let mut parts = multipart::read_parts(multipart, &["photo", "normalized", "face0", "facen"], image_limit).await?;
     Ok(RawForm {
         cam_id: multipart::text(&parts, "cam_id")?,
@@ -100,17 +101,32 @@ pub fn parse_bs_type(raw: Option<&str>) -> Result<BsType, ApiError> {
     }
 }
 
-pub fn require_image(name: &str, bytes: Option<Bytes>) -> Result<(Bytes, ImageKind), ApiError> {
+/// The image type by its bytes, and the pixel count its header declares against `max_pixels`.
+/// A header we cannot read passes: nothing on the accept path decodes images.
+pub fn require_image(name: &str, bytes: Option<Bytes>, max_pixels: u64) -> Result<(Bytes, ImageKind), ApiError> {
     let bytes = bytes.ok_or_else(|| ApiError::bad_param(name, format!("{name} is required")))?;
     let kind = ImageKind::sniff(&bytes)
         .ok_or_else(|| ApiError::bad_param(name, format!("{name} is not a JPEG, PNG or WebP image")))?;
+    if let Some((width, height)) = domain::image_header::dimensions(&bytes, kind)
+        && u64::from(width) * u64::from(height) > max_pixels
+    {
+        return Err(ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!("{name} is {width}x{height} pixels, more than MAX_IMAGE_PIXELS ({max_pixels})"),
+        )
+        .with_param(name));
+    }
     Ok((bytes, kind))
 }
 
-pub fn optional_image(name: &str, bytes: Option<Bytes>) -> Result<Option<(Bytes, ImageKind)>, ApiError> {
+pub fn optional_image(
+    name: &str,
+    bytes: Option<Bytes>,
+    max_pixels: u64,
+) -> Result<Option<(Bytes, ImageKind)>, ApiError> {
     match bytes.filter(|b| !b.is_empty()) {
         None => Ok(None),
-        some => require_image(name, some).map(Some),
+        some => require_image(name, some, max_pixels).map(Some),
     }
 }
 
@@ -124,9 +140,18 @@ pub fn parse_facen(raw: Option<&Bytes>) -> Result<Option<Vec<f32>>, ApiError> {
 /// attributes EVENTS_FEATURES lists are kept.
 pub fn parse_attributes(raw: Option<&str>, settings: &FfSecurity) -> Result<Features, ApiError> {
     let Some(raw) = raw.map(str::trim).filter(|r| !r.is_empty()) else { return Ok(Features::default()) };
+    let object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(raw)
+        .map_err(|e| ApiError::bad_param("attributes", format!("attributes must be a JSON object: {e}")))?;
+    features_from_object(object, settings)
+}
+
+/// Attributes in the event's `features` shape, bare `beard`/`liveness` scores classed with their
+/// thresholds, reduced to what EVENTS_FEATURES keeps.
+pub fn features_from_object(
+    mut object: serde_json::Map<String, serde_json::Value>,
+    settings: &FfSecurity,
+) -> Result<Features, ApiError> {
     let bad = |why: String| ApiError::bad_param("attributes", why);
-    let mut object: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_str(raw).map_err(|e| bad(format!("attributes must be a JSON object: {e}")))?;
     for (key, threshold, yes, no) in [
         ("beard", settings.beard_threshold, "beard", "none"),
         ("liveness", settings.liveness_threshold, "real", "fake"),

@@ -1,15 +1,13 @@
 //! The in-memory gallery every ingest replica holds: cameras (with their groups) and the enrolled
-//! dossier faces. Loaded at start and re-read whenever gateway-api announces a change on the
-//! gallery exchange, so the per-frame path never queries PostgreSQL.
+//! dossier faces. Loaded at start, then kept current change by change from gateway-api's notices
+//! (see `gallery_sync`), so the per-frame path never queries PostgreSQL.
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
-use domain::db::DbPool;
 use domain::event::IdName;
-use domain::schema::{camera_groups, cameras, dossier_faces, dossier_list_members, dossier_lists, dossiers};
+
+use crate::face_index::{FaceIndex, FaceMeta, Match};
 
 #[derive(Debug, Clone)]
 pub struct CameraEntry {
@@ -18,162 +16,135 @@ pub struct CameraEntry {
     pub active: bool,
     pub group: IdName,
     pub confidence_threshold: Option<f32>,
+    pub url: String,
+    pub roi: String,
+    /// The camera's own token for external detectors (compared in constant time).
+    pub external_detector_token: String,
 }
 
+/// One dossier face as read from PostgreSQL.
 #[derive(Debug, Clone)]
-pub struct FaceEntry {
-    pub face_id: i64,
-    pub dossier: IdName,
-    pub lists: Arc<[IdName]>,
-    pub photo: String,
-    /// L2-normalised, so a dot product is the cosine similarity.
+pub struct FaceRecord {
+    pub meta: FaceMeta,
     pub vector: Vec<f32>,
 }
 
 #[derive(Debug, Default)]
-pub struct Snapshot {
+pub struct GalleryData {
     pub cameras: HashMap<i64, CameraEntry>,
-    pub faces: Vec<FaceEntry>,
+    /// One flat index per vector dimension (a gallery normally has a single one).
+    indexes: HashMap<usize, FaceIndex>,
+    /// Face id -> (dimension, dossier id).
+    placed: HashMap<i64, (usize, i64)>,
+    faces_of_dossier: HashMap<i64, HashSet<i64>>,
 }
 
-#[derive(Debug, Clone)]
-pub struct Match<'a> {
-    pub face: &'a FaceEntry,
-    pub confidence: f32,
-}
+impl GalleryData {
+    pub fn face_count(&self) -> usize {
+        self.placed.len()
+    }
 
-impl Snapshot {
-    /// Exact 1:N search: the best face at or above `threshold`.
-    pub fn best_match(&self, query: &[f32], threshold: f32) -> Option<Match<'_>> {
-        let mut best: Option<Match<'_>> = None;
-        for face in &self.faces {
-            if face.vector.len() != query.len() {
-                continue;
-            }
-            let score: f32 = face.vector.iter().zip(query).map(|(a, b)| a * b).sum();
-            if score >= threshold && best.as_ref().is_none_or(|b| score > b.confidence) {
-                best = Some(Match { face, confidence: score });
+    pub fn upsert_face(&mut self, face: FaceRecord) {
+        let (id, dossier, dim) = (face.meta.face_id, face.meta.dossier.id, face.vector.len());
+        if self.placed.get(&id).is_some_and(|&placed| placed != (dim, dossier)) {
+            self.remove_face(id);
+        }
+        self.indexes.entry(dim).or_insert_with(|| FaceIndex::new(dim)).upsert(face.meta, &face.vector);
+        self.placed.insert(id, (dim, dossier));
+        self.faces_of_dossier.entry(dossier).or_default().insert(id);
+    }
+
+    pub fn remove_face(&mut self, face_id: i64) {
+        let Some((dim, dossier)) = self.placed.remove(&face_id) else { return };
+        if let Some(index) = self.indexes.get_mut(&dim) {
+            index.remove(face_id);
+            if index.is_empty() {
+                self.indexes.remove(&dim);
             }
         }
-        best
+        if let Some(faces) = self.faces_of_dossier.get_mut(&dossier) {
+            faces.remove(&face_id);
+            if faces.is_empty() {
+                self.faces_of_dossier.remove(&dossier);
+            }
+        }
+    }
+
+    /// Replaces every face of `dossier` with `faces` (empty when the dossier is gone or unwatched).
+    pub fn replace_dossier(&mut self, dossier: i64, faces: Vec<FaceRecord>) {
+        for id in self.faces_of_dossier.remove(&dossier).unwrap_or_default() {
+            self.remove_face(id);
+        }
+        for face in faces {
+            self.upsert_face(face);
+        }
+    }
+
+    pub fn best_match(&self, query: &[f32], fallback_threshold: f32) -> Option<Match> {
+        self.indexes.get(&query.len())?.best_match(query, fallback_threshold)
     }
 }
 
-/// Shared, swappable snapshot: readers take an `Arc` and never wait on a reload.
+/// Shared gallery. Frames read under a read lock (a search is milliseconds); changes take the
+/// write lock only to apply rows already read from PostgreSQL.
 #[derive(Clone, Default)]
 pub struct Gallery {
-    current: Arc<RwLock<Arc<Snapshot>>>,
+    data: Arc<RwLock<GalleryData>>,
 }
 
 impl Gallery {
-    pub fn snapshot(&self) -> Arc<Snapshot> {
-        match self.current.read() {
-            Ok(guard) => guard.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+    pub fn read(&self) -> RwLockReadGuard<'_, GalleryData> {
+        self.data.read().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn replace(&self, next: Snapshot) {
-        let next = Arc::new(next);
-        match self.current.write() {
-            Ok(mut guard) => *guard = next,
-            Err(poisoned) => *poisoned.into_inner() = next,
-        }
+    pub fn write(&self) -> RwLockWriteGuard<'_, GalleryData> {
+        self.data.write().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Re-reads cameras and faces from PostgreSQL and swaps the snapshot in one step.
-    pub async fn reload(&self, pool: &DbPool) -> anyhow::Result<(usize, usize)> {
-        let mut conn = pool.get().await?;
-        let camera_rows: Vec<(i64, String, bool, Option<f32>, i64, String)> = cameras::table
-            .inner_join(camera_groups::table)
-            .select((
-                cameras::id,
-                cameras::name,
-                cameras::active,
-                cameras::confidence_threshold,
-                camera_groups::id,
-                camera_groups::name,
-            ))
-            .load(&mut conn)
-            .await?;
-        let list_rows: Vec<(i64, i64, String)> = dossier_list_members::table
-            .inner_join(dossier_lists::table)
-            .filter(dossier_lists::active.eq(true))
-            .select((dossier_list_members::dossier_id, dossier_lists::id, dossier_lists::name))
-            .order((dossier_list_members::dossier_id, dossier_lists::id))
-            .load(&mut conn)
-            .await?;
-        let face_rows: Vec<(i64, String, Vec<f32>, i64, String)> = dossier_faces::table
-            .inner_join(dossiers::table)
-            .filter(dossier_faces::active.eq(true))
-            .filter(dossiers::active.eq(true))
-            .select((
-                dossier_faces::id,
-                dossier_faces::thumbnail,
-                dossier_faces::embedding,
-                dossiers::id,
-                dossiers::name,
-            ))
-            .load(&mut conn)
-            .await?;
-        drop(conn);
+    pub fn camera(&self, id: i64) -> Option<CameraEntry> {
+        self.read().cameras.get(&id).cloned()
+    }
 
-        let cameras = camera_rows
-            .into_iter()
-            .map(|(id, name, active, confidence_threshold, group_id, group_name)| {
-                let group = IdName { id: group_id, name: group_name };
-                (id, CameraEntry { id, name, active, group, confidence_threshold })
-            })
-            .collect::<HashMap<_, _>>();
-        let mut lists: HashMap<i64, Vec<IdName>> = HashMap::new();
-        for (dossier_id, id, name) in list_rows {
-            lists.entry(dossier_id).or_default().push(IdName { id, name });
-        }
-        let lists: HashMap<i64, Arc<[IdName]>> = lists.into_iter().map(|(k, v)| (k, Arc::from(v))).collect();
-        // A dossier is watched only through an active list; a face whose dossier has none never matches.
-        let faces = face_rows
-            .into_iter()
-            .filter_map(|(face_id, photo, vector, dossier_id, dossier_name)| {
-                let lists = lists.get(&dossier_id)?.clone();
-                Some(FaceEntry {
-                    face_id,
-                    dossier: IdName { id: dossier_id, name: dossier_name },
-                    lists,
-                    photo,
-                    vector,
-                })
-            })
-            .collect::<Vec<_>>();
-        let counts = (cameras.len(), faces.len());
-        self.replace(Snapshot { cameras, faces });
-        Ok(counts)
+    /// Swaps in a freshly loaded gallery in one step.
+    pub fn replace(&self, next: GalleryData) {
+        *self.write() = next;
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::face_index::ListEntry;
 
-    fn face(id: i64, vector: Vec<f32>) -> FaceEntry {
-        FaceEntry {
+    fn face(id: i64, dossier: i64, vector: Vec<f32>) -> FaceRecord {
+        let lists = vec![ListEntry { id: 1, name: "l".into(), threshold: None }];
+        let meta = FaceMeta {
             face_id: id,
-            dossier: IdName { id, name: format!("d{id}") },
-            lists: Arc::from(Vec::new()),
+            dossier: IdName { id: dossier, name: String::new() },
+            lists: lists.into(),
             photo: String::new(),
-            vector,
-        }
+        };
+        FaceRecord { meta, vector }
     }
 
     #[test]
-    fn best_match_respects_threshold_and_dimension() {
-        let snapshot = Snapshot {
-            cameras: HashMap::new(),
-            faces: vec![face(1, vec![1.0, 0.0]), face(2, vec![0.6, 0.8]), face(3, vec![1.0, 0.0, 0.0])],
-        };
-        let hit = snapshot.best_match(&[0.8, 0.6], 0.5).unwrap();
-        assert_eq!(hit.face.face_id, 2);
-        assert!((hit.confidence - 0.96).abs() < 1e-6);
-        assert!(snapshot.best_match(&[0.8, 0.6], 0.97).is_none());
-        assert!(snapshot.best_match(&[0.0, 0.0, 1.0], 0.1).is_none());
+    fn dossier_replacement_and_mixed_dimensions() {
+        let mut data = GalleryData::default();
+        data.upsert_face(face(1, 10, vec![1.0, 0.0]));
+        data.upsert_face(face(2, 10, vec![0.0, 1.0, 0.0]));
+        data.upsert_face(face(3, 11, vec![0.0, 1.0]));
+        assert_eq!(data.face_count(), 3);
+        assert_eq!(data.best_match(&[0.0, 1.0, 0.0], 0.5).unwrap().face.face_id, 2);
+        data.replace_dossier(10, vec![face(4, 10, vec![0.0, 1.0])]);
+        assert_eq!(data.face_count(), 2);
+        assert!(data.best_match(&[1.0, 0.0], 0.5).is_none());
+        assert!(data.best_match(&[0.0, 1.0, 0.0], 0.5).is_none());
+        // The same face changing dimension moves between indexes.
+        data.upsert_face(face(3, 11, vec![1.0, 0.0, 0.0]));
+        assert_eq!(data.best_match(&[1.0, 0.0, 0.0], 0.5).unwrap().face.face_id, 3);
+        data.remove_face(3);
+        data.remove_face(4);
+        assert_eq!(data.face_count(), 0);
+        assert!(data.faces_of_dossier.is_empty() && data.indexes.is_empty());
     }
 }

@@ -4,20 +4,28 @@
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 use domain::bus::Bus;
-use domain::messages::{GalleryChanged, GalleryObject};
+use domain::config::RecognitionBackend;
 use domain::{Config, db, ops};
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+pub mod accept;
+pub mod cameras_list;
+pub mod external_detector;
+pub mod face_index;
 pub mod frame;
 pub mod frame_form;
 pub mod gallery;
+mod gallery_load;
 mod gallery_sync;
+pub mod in_flight;
 pub mod metrics;
+pub mod recognition;
 pub mod state;
+pub mod storage;
 pub mod worker_auth;
 
 use state::AppState;
@@ -28,39 +36,43 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
     if config.ffsecurity.video_detector_token.trim().is_empty() {
         anyhow::bail!("FFSECURITY.VIDEO_DETECTOR_TOKEN must be set for facerouter-ingest");
     }
+    if let Err((key, why)) = config.facerouter.validate(&config.ffsecurity.sf_api_address) {
+        anyhow::bail!("bad value for key {key}: {why}");
+    }
     let config = Arc::new(config);
     let pool = db::pool(&config)?;
     let metrics = metrics::IngestMetrics::new()?;
+    let media = storage::from_config(&config)?;
+    let recognizer: Arc<dyn recognition::Recognizer> = match config.facerouter.recognition_backend {
+        RecognitionBackend::Worker => Arc::new(recognition::WorkerBackend),
+        RecognitionBackend::Sfapi => Arc::new(recognition::sfapi::SfApiBackend::new(&config)?),
+    };
     let bus_stop = CancellationToken::new();
     let bus = Bus::start(&config, "facerouter-ingest", bus_stop.clone());
     let gallery = gallery::Gallery::default();
     let loaded = Arc::new(AtomicBool::new(false));
-    let wanted = Arc::new(Notify::new());
     let replica = uuid::Uuid::now_v7().simple().to_string();
 
     let background = CancellationToken::new();
-    let reloader = tokio::spawn(gallery_sync::run_reloader(
-        pool.clone(),
-        gallery.clone(),
-        wanted.clone(),
-        loaded.clone(),
-        metrics.clone(),
-        background.clone(),
-    ));
-    let listener_task = tokio::spawn({
-        let (bus, background) = (bus.clone(), background.clone());
-        async move {
-            // Ingest caches cameras and the dossier gallery; hook changes are not its business.
-            let relevant = |c: &GalleryChanged| c.object != GalleryObject::Hook;
-            domain::bus::watch_gallery(bus, "ingest", &replica, wanted, background, relevant).await;
-        }
-    });
+    let (changes_tx, changes_rx) = tokio::sync::mpsc::unbounded_channel();
+    let updater = gallery_sync::Updater {
+        pool,
+        gallery: gallery.clone(),
+        loaded: loaded.clone(),
+        metrics: metrics.clone(),
+        page_size: config.facerouter.gallery_page_size,
+        resync: Duration::from_secs(config.facerouter.gallery_resync_seconds),
+    };
+    let updater_task = tokio::spawn(updater.run(changes_rx, background.clone()));
+    let listener_task = tokio::spawn(gallery_sync::listen(bus.clone(), replica, changes_tx, background.clone()));
 
     let state = web::Data::new(AppState {
-        media: domain::media::LocalMedia::new(&config.media_root),
+        media,
+        recognizer,
         config: config.clone(),
         bus: bus.clone(),
         gallery,
+        in_flight: in_flight::InFlight::new(config.facerouter.max_in_flight, metrics.in_flight.clone()),
         metrics,
         gallery_loaded: loaded,
     });
@@ -71,6 +83,10 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
             .app_data(web::JsonConfig::default().error_handler(domain::error::json_error_handler))
             .route("/video-detector/frame", web::post().to(frame::post_frame))
             .route("/video-detector/frame/", web::post().to(frame::post_frame))
+            .route("/video-detector/cameras", web::get().to(cameras_list::get_cameras))
+            .route("/video-detector/cameras/", web::get().to(cameras_list::get_cameras))
+            .route("/events/faces/add", web::post().to(external_detector::post_external_face))
+            .route("/events/faces/add/", web::post().to(external_detector::post_external_face))
             .route("/health", web::get().to(get_health))
             .route("/metrics", web::get().to(get_metrics))
             .default_service(web::to(not_found))
@@ -88,7 +104,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
     let served = server.await;
     stopper.abort();
     background.cancel();
-    let _ = tokio::join!(reloader, listener_task);
+    let _ = tokio::join!(updater_task, listener_task);
     bus_stop.cancel();
     served?;
     tracing::info!("facerouter-ingest stopped");

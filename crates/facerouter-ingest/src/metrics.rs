@@ -1,16 +1,27 @@
 //! ingest's Prometheus figures.
 
 use domain::metrics::register;
-use prometheus::{Histogram, HistogramOpts, IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+
+const LATENCY_BUCKETS: [f64; 13] =
+    [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0];
 
 #[derive(Clone)]
 pub struct IngestMetrics {
     pub registry: Registry,
-    /// Frames by outcome: accepted, ignored, rejected_auth, rejected_input, unavailable.
+    /// Frames by outcome (accepted, ignored, rejected, unavailable, error) and reason (the error's
+    /// param or code, `matched`/`unmatched` when accepted).
     pub frames: IntCounterVec,
     pub accept_seconds: Histogram,
+    /// Per-stage latency: parse, store, recognise, match, publish.
+    pub stage_seconds: HistogramVec,
+    pub in_flight: IntGauge,
     pub gallery_faces: IntGauge,
     pub gallery_cameras: IntGauge,
+    /// Full re-reads of the gallery (start, reconnect, resync, list changes).
+    pub gallery_reloads: IntCounter,
+    /// Single changes applied without a full re-read (a face, a dossier, the camera list).
+    pub gallery_changes: IntCounter,
     pub bus_up: IntGauge,
 }
 
@@ -18,16 +29,23 @@ impl IngestMetrics {
     pub fn new() -> prometheus::Result<Self> {
         let registry = Registry::new();
         let frames = IntCounterVec::new(
-            Opts::new("ffsec_ingest_frames_total", "Frames posted by workers, by outcome"),
-            &["outcome"],
+            Opts::new("ffsec_ingest_frames_total", "Frames posted by workers, by outcome and reason"),
+            &["outcome", "reason"],
         )?;
         let accept_seconds = Histogram::with_opts(
             HistogramOpts::new("ffsec_ingest_accept_seconds", "Time from request to durable accept")
-                .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5]),
+                .buckets(LATENCY_BUCKETS.to_vec()),
+        )?;
+        let stage_seconds = HistogramVec::new(
+            HistogramOpts::new("ffsec_ingest_stage_seconds", "Time spent in each stage of accepting a face")
+                .buckets(LATENCY_BUCKETS.to_vec()),
+            &["stage"],
         )?;
         Ok(Self {
             frames: register(&registry, frames)?,
             accept_seconds: register(&registry, accept_seconds)?,
+            stage_seconds: register(&registry, stage_seconds)?,
+            in_flight: register(&registry, IntGauge::new("ffsec_ingest_in_flight", "Worker requests being handled")?)?,
             gallery_faces: register(
                 &registry,
                 IntGauge::new("ffsec_ingest_gallery_faces", "Dossier faces in this replica's gallery")?,
@@ -36,8 +54,23 @@ impl IngestMetrics {
                 &registry,
                 IntGauge::new("ffsec_ingest_gallery_cameras", "Cameras in this replica's cache")?,
             )?,
+            gallery_reloads: register(
+                &registry,
+                IntCounter::new("ffsec_ingest_gallery_reloads_total", "Full re-reads of the gallery")?,
+            )?,
+            gallery_changes: register(
+                &registry,
+                IntCounter::new("ffsec_ingest_gallery_changes_total", "Gallery changes applied one by one")?,
+            )?,
             bus_up: register(&registry, IntGauge::new("ffsec_bus_up", "1 while the RabbitMQ link is up")?)?,
             registry,
         })
+    }
+
+    /// Records how long `stage` took since `started`, and returns now for the next stage.
+    pub fn stage(&self, stage: &str, started: std::time::Instant) -> std::time::Instant {
+        let now = std::time::Instant::now();
+        self.stage_seconds.with_label_values(&[stage]).observe((now - started).as_secs_f64());
+        now
     }
 }

@@ -11,10 +11,12 @@ use tokio_util::sync::CancellationToken;
 
 pub mod admin;
 pub mod auth;
+pub mod event_loader;
 pub mod event_view;
 pub mod live;
 pub mod metrics;
 pub mod recorder;
+pub mod retention;
 pub mod routes;
 pub mod state;
 
@@ -47,6 +49,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
     let replica = uuid::Uuid::now_v7().simple().to_string();
     let recorder = tokio::spawn(recorder::run(state.clone(), background.clone()));
     let fanout = tokio::spawn(live::run_fanout(state.clone(), bus.clone(), replica, background.clone()));
+    let retention = tokio::spawn(retention::run_periodic(state.pool.clone(), config.clone(), background.clone()));
 
     let address = listener.local_addr()?;
     let app_state = state.clone();
@@ -77,7 +80,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
     let served = server.await;
     stopper.abort();
     background.cancel();
-    let _ = tokio::join!(recorder, fanout);
+    let _ = tokio::join!(recorder, fanout, retention);
     bus_stop.cancel();
     served?;
     tracing::info!("gateway-api stopped");

@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use actix_ws::{AggregatedMessage, Session};
+use domain::bus::topology::{ROUTE_EVENT_UPDATED, ROUTE_EVENTS_ACKNOWLEDGED};
 use domain::bus::{Bus, Source, ack, reject_poison, run_consumer};
-use domain::messages::{EventCreated, decode};
+use domain::messages::{DecodeError, EventCreated, EventUpdated, EventsAcknowledged, decode};
 use futures_util::StreamExt;
 use serde::Deserialize;
 use tokio::sync::broadcast;
@@ -22,6 +23,8 @@ const CLIENT_BUFFER: usize = 1024;
 const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
 const PING_EVERY: Duration = Duration::from_secs(15);
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(45);
+/// How long one frame may wait for room in a client's socket.
+const SEND_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Clone)]
 pub struct LiveFeed {
@@ -60,9 +63,8 @@ pub async fn run_fanout(state: web::Data<AppState>, bus: Bus, replica: String, c
                         _ => return,
                     },
                 };
-                match decode::<EventCreated>(&delivery.data) {
-                    Ok(EventCreated(event)) => {
-                        let frame = serde_json::json!({"type": "event_created", "data": event_view::from_event(&state, &event)});
+                match frame_of(&state, &delivery) {
+                    Ok(frame) => {
                         state.live.publish(frame.to_string());
                         ack(&delivery).await;
                     }
@@ -72,6 +74,24 @@ pub async fn run_fanout(state: web::Data<AppState>, bus: Bus, replica: String, c
         }
     })
     .await;
+}
+
+/// The WebSocket frame for a message of the events exchange, by its routing key.
+fn frame_of(state: &AppState, delivery: &lapin::message::Delivery) -> Result<serde_json::Value, DecodeError> {
+    Ok(match delivery.routing_key.as_str() {
+        ROUTE_EVENT_UPDATED => {
+            let EventUpdated { event } = decode(&delivery.data)?;
+            serde_json::json!({"type": "event_updated", "data": event})
+        }
+        ROUTE_EVENTS_ACKNOWLEDGED => {
+            let ack: EventsAcknowledged = decode(&delivery.data)?;
+            serde_json::json!({"type": "events_acknowledged", "data": ack})
+        }
+        _ => {
+            let EventCreated(event) = decode(&delivery.data)?;
+            serde_json::json!({"type": "event_created", "data": event_view::from_event(state, &event)})
+        }
+    })
 }
 
 #[derive(Deserialize)]
@@ -114,9 +134,19 @@ async fn run_session(
         tokio::select! {
             () = closing.cancelled() => break,
             frame = frames.recv() => match frame {
-                Ok(text) => if wants_events && session.text(text.to_string()).await.is_err() { break },
+                Ok(_) if !wants_events => {}
+                Ok(text) => {
+                    // A client that stops reading fills its socket; it is cut off rather than
+                    // left holding a task (it reconnects and re-reads the REST list).
+                    let sent = tokio::time::timeout(SEND_TIMEOUT, session.text(text.to_string())).await;
+                    if !matches!(sent, Ok(Ok(()))) {
+                        tracing::info!("disconnecting a WebSocket client that does not read");
+                        break;
+                    }
+                }
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
-                    tracing::warn!(missed, "slow WebSocket client missed {missed} frames");
+                    tracing::info!(missed, "disconnecting a WebSocket client that fell {missed} frames behind");
+                    break;
                 }
                 Err(broadcast::error::RecvError::Closed) => break,
             },

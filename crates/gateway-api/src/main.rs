@@ -29,6 +29,12 @@ enum Command {
         #[arg(long, env = "ADMIN_PASSWORD", hide_env_values = true)]
         password: String,
     },
+    /// Delete events older than --age days (matched and unmatched alike), with their images.
+    #[command(name = "cleanup_events")]
+    CleanupEvents {
+        #[arg(long)]
+        age: u32,
+    },
     /// Configuration commands.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -43,6 +49,13 @@ fn main() -> ExitCode {
             let pool = domain::db::pool(&config)?;
             let applied = domain::db::run_migrations(&pool).await?;
             println!("{applied} migrations applied");
+            Ok(())
+        }),
+        Command::CleanupEvents { age } => one_shot(&cli.config, |config| async move {
+            let pool = domain::db::pool(&config)?;
+            let purged =
+                gateway_api::retention::purge(&pool, &config.media_root, (age, age), config.retention.batch).await?;
+            println!("{} events and {} image files deleted", purged.events, purged.files);
             Ok(())
         }),
         Command::CreateAdmin { username, password } => one_shot(&cli.config, |config| async move {

@@ -1,94 +1,129 @@
-//! One signed HTTP POST to one hook, and its line in the delivery log.
+//! One signed HTTP POST to one hook.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use diesel_async::RunQueryDsl;
-use domain::db::DbPool;
-use domain::models::NewWebhookDelivery;
-use domain::schema::webhook_deliveries;
-use uuid::Uuid;
+use reqwest::Url;
+use reqwest::header::RETRY_AFTER;
 
-use crate::hooks_cache::ActiveHook;
+use crate::schedule::parse_retry_after;
 use crate::signing;
+use crate::ssrf::{Guard, GuardedResolver};
 
-/// Response bodies are not read; this much of an error text is kept in the log.
+/// Errors longer than this are cut in the delivery log.
 const ERROR_TEXT_LIMIT: usize = 500;
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Outcome {
     pub success: bool,
     pub status: Option<u16>,
     pub error: String,
+    pub response_body: String,
     pub duration: Duration,
+    pub retry_after: Option<Duration>,
+    /// `410 Gone`: the consumer says this hook is gone for good.
+    pub gone: bool,
 }
 
-/// A client that never follows redirects (a 3xx is a failure to retry, not a new target).
-pub fn client(timeout: Duration) -> reqwest::Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(timeout)
-        .user_agent(concat!("ffsec-webhooks/", env!("CARGO_PKG_VERSION")))
-        .build()
+#[derive(Clone)]
+pub struct Sender {
+    client: reqwest::Client,
+    guard: Arc<Guard>,
+    response_limit: usize,
 }
 
-pub async fn send(client: &reqwest::Client, hook: &ActiveHook, message_id: &str, body: Vec<u8>) -> Outcome {
-    let started = Instant::now();
-    let timestamp = chrono::Utc::now().timestamp();
-    let signature = signing::sign(&hook.key, message_id, timestamp, &body);
-    let result = client
-        .post(&hook.url)
-        .header("content-type", "application/json")
-        .header("webhook-id", message_id)
-        .header("webhook-timestamp", timestamp.to_string())
-        .header("webhook-signature", signature)
-        .body(body)
-        .send()
-        .await;
-    let duration = started.elapsed();
-    match result {
-        Ok(response) => {
-            let status = response.status();
-            Outcome {
-                success: status.is_success(),
-                status: Some(status.as_u16()),
-                error: if status.is_success() { String::new() } else { format!("HTTP {status}") },
-                duration,
+pub struct Settings {
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    pub response_limit: usize,
+    pub allowed_addresses: Vec<String>,
+}
+
+impl Sender {
+    /// Redirects are never followed (a 3xx is a failure, not a new target), proxies are off (the
+    /// SSRF guard must see the address actually connected to) and every name goes through the guard.
+    pub fn new(settings: &Settings) -> reqwest::Result<Self> {
+        let guard = Arc::new(Guard::new(&settings.allowed_addresses));
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .dns_resolver(Arc::new(GuardedResolver::new(guard.clone())))
+            .timeout(settings.timeout)
+            .connect_timeout(settings.connect_timeout)
+            .tcp_nodelay(true)
+            .user_agent(concat!("ffsec-webhooks/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self { client, guard, response_limit: settings.response_limit })
+    }
+
+    pub async fn send(&self, url: &str, keys: &[Vec<u8>], message_id: &str, body: Vec<u8>) -> Outcome {
+        let started = Instant::now();
+        let refused = |error: String| Outcome { error, duration: started.elapsed(), ..Outcome::default() };
+        let url = match Url::parse(url) {
+            Ok(url) => url,
+            Err(e) => return refused(format!("bad hook URL: {e}")),
+        };
+        // Literal addresses never reach the resolver, so they are checked here.
+        let literal = match url.host() {
+            Some(url::Host::Ipv4(ip)) => Some(std::net::IpAddr::V4(ip)),
+            Some(url::Host::Ipv6(ip)) => Some(std::net::IpAddr::V6(ip)),
+            _ => None,
+        };
+        if let Some(Err(e)) = literal.map(|ip| self.guard.check(ip)) {
+            return refused(e.to_string());
+        }
+        let timestamp = chrono::Utc::now().timestamp();
+        let request = self
+            .client
+            .post(url)
+            .header("content-type", "application/json")
+            .header("webhook-id", message_id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header("webhook-signature", signing::header(keys, message_id, timestamp, &body))
+            .body(body);
+        match request.send().await {
+            Ok(mut response) => {
+                let status = response.status();
+                let retry_after =
+                    response.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
+                let response_body = read_capped(&mut response, self.response_limit).await;
+                Outcome {
+                    success: status.is_success(),
+                    status: Some(status.as_u16()),
+                    error: if status.is_success() { String::new() } else { format!("HTTP {status}") },
+                    response_body,
+                    duration: started.elapsed(),
+                    retry_after,
+                    gone: status == reqwest::StatusCode::GONE,
+                }
             }
-        }
-        Err(e) => {
-            let mut error = e.to_string();
-            error.truncate(ERROR_TEXT_LIMIT);
-            Outcome { success: false, status: None, error, duration }
+            // Without the URL: a hook URL may carry credentials, and this text is logged and stored.
+            Err(e) => refused(describe(&e.without_url())),
         }
     }
 }
 
-pub async fn log(
-    pool: &DbPool,
-    hook: &ActiveHook,
-    message_id: &str,
-    event_ids: Vec<Uuid>,
-    attempt: u32,
-    outcome: &Outcome,
-) {
-    let row = NewWebhookDelivery {
-        hook_id: hook.id,
-        message_id: message_id.to_string(),
-        event_ids,
-        attempt: i32::try_from(attempt).unwrap_or(i32::MAX),
-        success: outcome.success,
-        response_status: outcome.status.map(i32::from),
-        error: outcome.error.clone(),
-        duration_ms: i32::try_from(outcome.duration.as_millis()).unwrap_or(i32::MAX),
-    };
-    let result = async {
-        let mut conn = pool.get().await?;
-        diesel::insert_into(webhook_deliveries::table).values(row).execute(&mut conn).await?;
-        anyhow::Ok(())
+/// The first `limit` bytes of the body; the rest is never read (a hook cannot make us buffer much).
+async fn read_capped(response: &mut reqwest::Response, limit: usize) -> String {
+    let mut kept = Vec::new();
+    while kept.len() < limit {
+        match response.chunk().await {
+            Ok(Some(chunk)) => kept.extend_from_slice(&chunk[..chunk.len().min(limit - kept.len())]),
+            _ => break,
+        }
     }
-    .await;
-    // The log is for operators; a delivery is not held back because its log line could not be written.
-    if let Err(e) = result {
-        tracing::warn!(hook.id = hook.id, error = %e, "cannot write delivery log for hook {}: {e}", hook.id);
+    String::from_utf8_lossy(&kept).into_owned()
+}
+
+/// The error with its causes (reqwest's own text hides whether it was a timeout or a refusal).
+fn describe(e: &reqwest::Error) -> String {
+    let mut text = if e.is_timeout() { "timed out".to_string() } else { e.to_string() };
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
     }
+    text.truncate(ERROR_TEXT_LIMIT);
+    text
 }

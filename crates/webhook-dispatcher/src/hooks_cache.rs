@@ -13,6 +13,7 @@ use domain::schema::hooks;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use crate::metrics::DispatcherMetrics;
 use crate::signing;
 
 const SAFETY_RELOAD: Duration = Duration::from_secs(60);
@@ -21,17 +22,34 @@ const SAFETY_RELOAD: Duration = Duration::from_secs(60);
 pub struct ActiveHook {
     pub id: i64,
     pub url: String,
+    pub batch_size: usize,
     pub send_attempts: u32,
     pub filters: EventFilters,
-    pub key: Vec<u8>,
+    /// The current secret's key first, then the previous one while its grace period lasts.
+    pub keys: Vec<Vec<u8>>,
+    /// The shared failure streak was running at the last reload (a success must reset it).
+    pub failing: bool,
 }
 
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct HookCache {
     hooks: Arc<RwLock<Arc<Vec<ActiveHook>>>>,
+    loaded: tokio::sync::watch::Sender<bool>,
+}
+
+impl Default for HookCache {
+    fn default() -> Self {
+        Self { hooks: Arc::default(), loaded: tokio::sync::watch::Sender::new(false) }
+    }
 }
 
 impl HookCache {
+    /// Returns once the first load from PostgreSQL has succeeded.
+    pub async fn wait_loaded(&self) {
+        let mut loaded = self.loaded.subscribe();
+        let _ = loaded.wait_for(|l| *l).await;
+    }
+
     pub fn current(&self) -> Arc<Vec<ActiveHook>> {
         match self.hooks.read() {
             Ok(g) => g.clone(),
@@ -59,7 +77,20 @@ impl HookCache {
                 let key = signing::secret_key(&h.secret)
                     .map_err(|e| tracing::error!(hook.id = h.id, error = %e, "hook {} has a bad secret: {e}", h.id))
                     .ok()?;
-                Some(ActiveHook { id: h.id, url: h.url, send_attempts: h.send_attempts.max(0) as u32, filters, key })
+                let mut keys = vec![key];
+                let grace_open = h.previous_secret_expires.is_some_and(|until| until > chrono::Utc::now());
+                if let (true, Some(previous)) = (grace_open, &h.previous_secret) {
+                    keys.extend(signing::secret_key(previous).ok());
+                }
+                Some(ActiveHook {
+                    id: h.id,
+                    url: h.url,
+                    batch_size: h.batch_size.max(1) as usize,
+                    send_attempts: h.send_attempts.max(0) as u32,
+                    filters,
+                    keys,
+                    failing: h.failed_attempts > 0,
+                })
             })
             .collect();
         let count = active.len();
@@ -67,6 +98,7 @@ impl HookCache {
             Ok(mut g) => *g = Arc::new(active),
             Err(p) => *p.into_inner() = Arc::new(active),
         }
+        self.loaded.send_replace(true);
         Ok(count)
     }
 }
@@ -75,13 +107,14 @@ pub async fn run_reloader(
     cache: HookCache,
     pool: DbPool,
     wanted: Arc<Notify>,
-    gauge: prometheus::IntGauge,
+    metrics: DispatcherMetrics,
     cancel: CancellationToken,
 ) {
     loop {
         match cache.reload(&pool).await {
             Ok(count) => {
-                gauge.set(count as i64);
+                metrics.active_hooks.set(count as i64);
+                metrics.hook_reloads.inc();
                 tracing::debug!(hooks = count, "hooks loaded: {count} active");
             }
             Err(e) => {

@@ -12,11 +12,19 @@ use domain::{Config, db, ops};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+pub mod deliverer;
 pub mod delivery;
+pub mod delivery_log;
+pub mod hook_health;
 pub mod hooks_cache;
+pub mod lanes;
 pub mod metrics;
+pub mod parking;
 pub mod payload;
+mod queue_depth;
+pub mod schedule;
 pub mod signing;
+pub mod ssrf;
 pub mod worker;
 
 struct OpsState {
@@ -40,7 +48,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
         hooks.clone(),
         pool.clone(),
         wanted.clone(),
-        metrics.active_hooks.clone(),
+        metrics.clone(),
         background.clone(),
     ));
     let watcher = tokio::spawn({
@@ -50,17 +58,42 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
             domain::bus::watch_gallery(bus, "dispatcher", &replica, wanted, background, relevant).await;
         }
     });
-    let worker = Arc::new(worker::Worker {
-        bus: bus.clone(),
+    let settings = &config.webhooks;
+    let sender = delivery::Sender::new(&delivery::Settings {
+        timeout: Duration::from_millis(settings.timeout_ms),
+        connect_timeout: Duration::from_millis(settings.connect_timeout_ms),
+        response_limit: settings.response_body_limit,
+        allowed_addresses: settings.allowed_addresses.clone(),
+    })?;
+    let (log, log_writer) = delivery_log::DeliveryLog::start(pool.clone());
+    let expiry = tokio::spawn(delivery_log::run_expiry(pool.clone(), settings.log_max_age_days, background.clone()));
+    let depths = tokio::spawn(queue_depth::run(bus.clone(), metrics.clone(), background.clone()));
+    let deliverer = Arc::new(deliverer::Deliverer::new(
+        bus.clone(),
         pool,
         hooks,
-        client: delivery::client(Duration::from_millis(config.webhooks.timeout_ms))?,
-        metrics: metrics.clone(),
-        external_base: config.external_base().to_string(),
-        retry_delays_ms: config.webhooks.retry_delays_ms.clone(),
-        concurrency: config.webhooks.concurrency,
-    });
+        sender,
+        log,
+        metrics.clone(),
+        schedule::Schedule::new(&settings.retry_delays_ms),
+        hook_health::Policy {
+            window: chrono::Duration::milliseconds(i64::try_from(settings.disable_after_ms).unwrap_or(i64::MAX)),
+            min_attempts: settings.disable_min_attempts,
+        },
+        settings.max_payload_bytes,
+    ));
     let deliveries = CancellationToken::new();
+    let worker = Arc::new(worker::Worker {
+        deliverer,
+        parking: Arc::new(parking::Parking::default()),
+        lanes: lanes::Lanes::new(
+            settings.hook_concurrency,
+            Duration::from_millis(settings.batch_linger_ms),
+            deliveries.clone(),
+        ),
+        external_base: config.external_base().to_string(),
+        concurrency: settings.concurrency,
+    });
     let worker_task = tokio::spawn(worker.run(deliveries.clone()));
 
     let state = web::Data::new(OpsState { bus: bus.clone(), metrics });
@@ -83,7 +116,11 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
     deliveries.cancel();
     let _ = worker_task.await;
     background.cancel();
-    let _ = tokio::join!(reloader, watcher);
+    let _ = tokio::join!(reloader, watcher, expiry, depths);
+    // The worker (and with it every log handle) is gone: the writer drains what is queued and ends.
+    if tokio::time::timeout(Duration::from_secs(10), log_writer).await.is_err() {
+        tracing::warn!("delivery log writer did not finish in time; some log rows may be missing");
+    }
     handle.stop(true).await;
     let _ = server_task.await;
     bus_stop.cancel();

@@ -1,15 +1,21 @@
 //! webhook-dispatcher's Prometheus figures.
 
 use domain::metrics::register;
-use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
 
 #[derive(Clone)]
 pub struct DispatcherMetrics {
     pub registry: Registry,
     /// Delivery attempts by result: success, failure.
     pub attempts: IntCounterVec,
-    pub gave_up: IntCounter,
+    /// Events by what became of them per hook: delivered, parked (for a retry), gave_up, dropped.
+    pub deliveries: IntCounterVec,
+    pub attempt_seconds: Histogram,
+    pub hooks_disabled: IntCounter,
     pub active_hooks: IntGauge,
+    pub hook_reloads: IntCounter,
+    /// Messages waiting, by queue: events, deliveries, retry_<ms>.
+    pub queue_depth: IntGaugeVec,
     pub bus_up: IntGauge,
 }
 
@@ -20,16 +26,38 @@ impl DispatcherMetrics {
             Opts::new("ffsec_webhook_attempts_total", "Webhook delivery attempts by result"),
             &["result"],
         )?;
+        let deliveries = IntCounterVec::new(
+            Opts::new(
+                "ffsec_webhook_deliveries_total",
+                "Events per hook by outcome: delivered, parked, gave_up, dropped",
+            ),
+            &["outcome"],
+        )?;
+        let attempt_seconds = Histogram::with_opts(
+            HistogramOpts::new("ffsec_webhook_attempt_seconds", "Duration of one delivery attempt")
+                .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
+        )?;
+        let queue_depth = IntGaugeVec::new(
+            Opts::new("ffsec_webhook_queue_depth", "Messages waiting in the dispatcher's queues"),
+            &["queue"],
+        )?;
         Ok(Self {
             attempts: register(&registry, attempts)?,
-            gave_up: register(
+            deliveries: register(&registry, deliveries)?,
+            attempt_seconds: register(&registry, attempt_seconds)?,
+            hooks_disabled: register(
                 &registry,
-                IntCounter::new("ffsec_webhook_gave_up_total", "Deliveries abandoned after send_attempts")?,
+                IntCounter::new("ffsec_webhook_hooks_disabled_total", "Hooks switched off by the dispatcher")?,
             )?,
             active_hooks: register(
                 &registry,
                 IntGauge::new("ffsec_webhook_active_hooks", "Active hooks in this replica's cache")?,
             )?,
+            hook_reloads: register(
+                &registry,
+                IntCounter::new("ffsec_webhook_hook_reloads_total", "Loads of the hook cache")?,
+            )?,
+            queue_depth: register(&registry, queue_depth)?,
             bus_up: register(&registry, IntGauge::new("ffsec_bus_up", "1 while the RabbitMQ link is up")?)?,
             registry,
         })

@@ -19,8 +19,3 @@ pub fn event_json(base: &str, e: &FaceEvent) -> Value {
         "acknowledged": false, "acknowledged_date": null, "acknowledged_by": null,
     })
 }
-
-pub fn body(base: &str, events: &[FaceEvent]) -> Vec<u8> {
-    let array: Vec<Value> = events.iter().map(|e| event_json(base, e)).collect();
-    serde_json::to_vec(&array).unwrap_or_default()
-}

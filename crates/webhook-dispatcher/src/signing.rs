@@ -26,6 +26,12 @@ pub fn sign(key: &[u8], message_id: &str, timestamp: i64, body: &[u8]) -> String
     format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()))
 }
 
+/// The `webhook-signature` header: one `v1,<sig>` per key, space-separated (during a secret
+/// rotation both the new and the old secret sign, so consumers on either verify).
+pub fn header(keys: &[Vec<u8>], message_id: &str, timestamp: i64, body: &[u8]) -> String {
+    keys.iter().map(|key| sign(key, message_id, timestamp, body)).collect::<Vec<_>>().join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,38 +1,34 @@
-//! Turns stored events into deliveries. Each event goes to every active hook whose filters match;
-//! a failed attempt is parked in a durable delay queue (message TTL, dead-lettered back into the
-//! deliveries queue) and tried again there. A message is acked only once every delivery it owes
-//! has either succeeded or been parked, so nothing is lost across restarts.
+//! The two consumers. New events (`event.created`) go to every active hook whose filters match;
+//! parked retries come back from the delay queues into the deliveries queue. A bus message is
+//! acked only once every delivery it owes has been made, durably parked, or given up.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use domain::bus::{Bus, Source, ack, reject_poison, run_consumer};
-use domain::db::DbPool;
+use domain::bus::topology::ROUTE_EVENT_CREATED;
+use domain::bus::{Source, ack, reject_poison, run_consumer};
 use domain::event::FaceEvent;
-use domain::messages::{DeliveryRetry, EventCreated, decode, encode};
+use domain::messages::{DeliveryRetry, EventCreated, decode};
 use futures_util::StreamExt;
 use lapin::message::Delivery;
 use lapin::options::BasicNackOptions;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, oneshot};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::hooks_cache::{ActiveHook, HookCache};
-use crate::metrics::DispatcherMetrics;
-use crate::{delivery, payload};
+use crate::deliverer::{Deliverer, message_id};
+use crate::lanes::{Item, Job, Lanes};
+use crate::parking::{Parking, is_group};
 
 pub struct Worker {
-    pub bus: Bus,
-    pub pool: DbPool,
-    pub hooks: HookCache,
-    pub client: reqwest::Client,
-    pub metrics: DispatcherMetrics,
+    pub deliverer: Arc<Deliverer>,
+    pub lanes: Lanes,
+    pub parking: Arc<Parking>,
     pub external_base: String,
-    pub retry_delays_ms: Vec<u64>,
+    /// Bus messages handled at once per consumer (also its prefetch).
     pub concurrency: usize,
 }
 
-/// What the consumer of a queue does with one message.
 #[derive(Clone, Copy)]
 enum Kind {
     NewEvent,
@@ -41,19 +37,25 @@ enum Kind {
 
 impl Worker {
     pub async fn run(self: Arc<Self>, cancel: CancellationToken) {
+        // Nothing is consumed before the hooks are known: an event handled against an empty cache
+        // would be acked with no delivery.
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            () = self.deliverer.hooks.wait_loaded() => {}
+        }
         let events = tokio::spawn(self.clone().consume(Kind::NewEvent, cancel.clone()));
         let retries = tokio::spawn(self.consume(Kind::Retry, cancel));
         let _ = tokio::join!(events, retries);
     }
 
     async fn consume(self: Arc<Self>, kind: Kind, cancel: CancellationToken) {
-        let names = self.bus.names();
+        let bus = self.deliverer.bus.clone();
         let queue = match kind {
-            Kind::NewEvent => names.webhooks_queue(),
-            Kind::Retry => names.deliveries_queue(),
+            Kind::NewEvent => bus.names().webhooks_queue(),
+            Kind::Retry => bus.names().deliveries_queue(),
         };
         let prefetch = u16::try_from(self.concurrency).unwrap_or(u16::MAX);
-        run_consumer(&self.bus.clone(), Source::Shared(queue), prefetch, &cancel, |mut consumer, _| {
+        run_consumer(&bus, Source::Shared(queue), prefetch, &cancel, |mut consumer, _| {
             let worker = self.clone();
             let cancel = cancel.clone();
             async move {
@@ -75,7 +77,7 @@ impl Worker {
                     });
                     while in_flight.try_join_next().is_some() {}
                 }
-                // Deliveries already started finish (and ack) before the link is closed.
+                // Messages already taken finish (and ack) before the link is closed.
                 while in_flight.join_next().await.is_some() {}
             }
         })
@@ -83,7 +85,12 @@ impl Worker {
     }
 
     async fn handle(&self, kind: Kind, message: Delivery) {
-        let handled = match kind {
+        // Deployments from before the binding was narrowed to event.created still route updates here.
+        if matches!(kind, Kind::NewEvent) && message.routing_key.as_str() != ROUTE_EVENT_CREATED {
+            ack(&message).await;
+            return;
+        }
+        let settled = match kind {
             Kind::NewEvent => match decode::<EventCreated>(&message.data) {
                 Ok(EventCreated(event)) => self.fan_out(event).await,
                 Err(e) => return reject_poison(&message, &e.to_string()).await,
@@ -93,88 +100,100 @@ impl Worker {
                 Err(e) => return reject_poison(&message, &e.to_string()).await,
             },
         };
-        if handled {
+        if settled {
             ack(&message).await;
         } else {
-            // Could not park a failed delivery (bus trouble): let the message come back later.
+            // A delivery could not be parked (bus trouble): the message comes back later.
             tokio::time::sleep(Duration::from_secs(1)).await;
             let _ = message.acker.nack(BasicNackOptions { requeue: true, multiple: false }).await;
         }
     }
 
-    /// First attempt to every matching hook. True when each one succeeded or was parked for retry.
     async fn fan_out(&self, event: FaceEvent) -> bool {
-        let hooks = self.hooks.current();
-        let matching: Vec<&ActiveHook> = hooks.iter().filter(|h| h.filters.matches(&event)).collect();
-        let event = Arc::new(event);
-        let attempts = matching.into_iter().map(|hook| {
-            let event = event.clone();
-            async move {
-                // Stable per (event, hook): consumers de-duplicate repeats with it.
-                let message_id = format!("msg_{}_{}", event.id.simple(), hook.id);
-                self.attempt(
-                    hook,
-                    DeliveryRetry { hook_id: hook.id, message_id, attempts: 0, events: vec![(*event).clone()] },
-                )
-                .await
-            }
+        let hooks = self.deliverer.hooks.current();
+        let matching: Vec<_> = hooks.iter().filter(|h| h.filters.matches(&event)).collect();
+        if matching.is_empty() {
+            return true;
+        }
+        let item = Item::new(&self.external_base, event);
+        let waits = matching.into_iter().map(|hook| {
+            let (done, outcome) = oneshot::channel();
+            let job = Job { items: vec![item.clone()], message_id: None, attempts: 0, deferrals: 0, done };
+            self.dispatch(hook.id, job, outcome)
         });
-        futures_util::future::join_all(attempts).await.into_iter().all(|ok| ok)
+        futures_util::future::join_all(waits).await.into_iter().all(|settled| settled)
     }
 
-    async fn retry(&self, retry: DeliveryRetry) -> bool {
-        match self.hooks.get(retry.hook_id) {
-            Some(hook) => self.attempt(&hook, retry).await,
-            None => {
-                tracing::info!(
-                    hook.id = retry.hook_id,
-                    "dropping retry for deleted or inactive hook {}",
-                    retry.hook_id
-                );
-                true
-            }
-        }
-    }
-
-    /// One attempt; on failure parks the next one. True when nothing more is owed by this message.
-    async fn attempt(&self, hook: &ActiveHook, mut retry: DeliveryRetry) -> bool {
-        retry.attempts += 1;
-        let body = payload::body(&self.external_base, &retry.events);
-        let outcome = delivery::send(&self.client, hook, &retry.message_id, body).await;
-        let event_ids = retry.events.iter().map(|e| e.id).collect();
-        delivery::log(&self.pool, hook, &retry.message_id, event_ids, retry.attempts, &outcome).await;
-        let label = if outcome.success { "success" } else { "failure" };
-        self.metrics.attempts.with_label_values(&[label]).inc();
-        if outcome.success {
+    async fn retry(&self, mut retry: DeliveryRetry) -> bool {
+        if self.deliverer.hook(retry.hook_id).is_none() {
+            tracing::info!(hook.id = retry.hook_id, webhook.message_id = %retry.message_id,
+                "dropping delivery {} for deleted or inactive hook {}", retry.message_id, retry.hook_id);
             return true;
         }
-        tracing::info!(hook.id = hook.id, attempt = retry.attempts, error = %outcome.error,
-            "delivery {} to hook {} failed (attempt {}): {}", retry.message_id, hook.id, retry.attempts, outcome.error);
-        if hook.send_attempts != 0 && retry.attempts >= hook.send_attempts {
-            tracing::warn!(
-                hook.id = hook.id,
-                "giving up delivery {} after {} attempts",
-                retry.message_id,
-                retry.attempts
-            );
-            self.metrics.gave_up.inc();
-            return true;
+        if is_group(&retry.message_id) {
+            // While the hook still fails, one event of the group probes it and the rest go back to
+            // the delay queue as one message: no per-event work for a dead hook's backlog.
+            let rest = if self.deliverer.is_failing(retry.hook_id) && retry.events.len() > 1 {
+                let rest = DeliveryRetry {
+                    events: retry.events.split_off(1),
+                    deferrals: retry.deferrals + 1,
+                    ..retry.clone()
+                };
+                let step = rest.deferrals.max(self.deliverer.failures(rest.hook_id));
+                Some((rest, step))
+            } else {
+                None
+            };
+            let parked_rest = async {
+                match &rest {
+                    Some((r, step)) => self.deliverer.park(r, *step, None).await,
+                    None => true,
+                }
+            };
+            // The others go back through the lane one by one, as new events do; a probe gets its
+            // webhook-id now, so it is attempted (or parked as a retry) even though the hook fails.
+            let probing = rest.is_some();
+            let waits = retry.events.into_iter().map(|event| {
+                let (done, outcome) = oneshot::channel();
+                let item = Item::new(&self.external_base, event);
+                let message_id = probing.then(|| message_id(retry.hook_id, &[&item]));
+                let job = Job { items: vec![item], message_id, attempts: 0, deferrals: retry.deferrals, done };
+                self.dispatch(retry.hook_id, job, outcome)
+            });
+            let (parked, settled) = tokio::join!(parked_rest, futures_util::future::join_all(waits));
+            return parked && settled.into_iter().all(|s| s);
         }
-        self.park(retry).await
+        let items: Vec<Item> = retry.events.into_iter().map(|e| Item::new(&self.external_base, e)).collect();
+        let (done, outcome) = oneshot::channel();
+        let job = Job {
+            items,
+            message_id: Some(retry.message_id),
+            attempts: retry.attempts,
+            deferrals: retry.deferrals,
+            done,
+        };
+        self.dispatch(retry.hook_id, job, outcome).await
     }
 
-    async fn park(&self, retry: DeliveryRetry) -> bool {
-        let index = (retry.attempts as usize).saturating_sub(1).min(self.retry_delays_ms.len().saturating_sub(1));
-        let Some(&delay) = self.retry_delays_ms.get(index) else { return false };
-        let names = self.bus.names();
-        let Ok(payload) = encode(&retry) else { return false };
-        // Straight into the delay queue through the default exchange; its TTL sends it back.
-        match self.bus.publish_raw("", &names.retry_queue(delay), &payload, &retry.message_id, None).await {
-            Ok(()) => true,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot park delivery {} for retry: {e}", retry.message_id);
-                false
+    /// Into the hook's lane or, when its lane stays full, to the delay queue (no attempt spent),
+    /// so this message never waits on a slow hook. New events for a hook whose last attempt
+    /// failed go to the delay queue at once: the retry path attempts them, without holding bus
+    /// messages for the dead hook's timeouts.
+    async fn dispatch(&self, hook_id: i64, job: Job, outcome: oneshot::Receiver<bool>) -> bool {
+        let fresh = job.message_id.is_none() && job.attempts == 0;
+        let job = if fresh && self.deliverer.is_failing(hook_id) {
+            job
+        } else {
+            match self.lanes.submit(&self.deliverer, hook_id, job).await {
+                Ok(()) => return outcome.await.unwrap_or(false),
+                Err(job) => job,
             }
+        };
+        if fresh {
+            self.parking.defer(&self.deliverer, hook_id, job);
+        } else {
+            crate::lanes::park_unattempted(&self.deliverer, hook_id, job).await;
         }
+        outcome.await.unwrap_or(false)
     }
 }

@@ -131,14 +131,15 @@ impl Bus {
         self.publish_raw(exchange, routing_key, &payload, message_id, None).await
     }
 
-    /// Like [`Bus::publish`] for an already encoded payload, optionally with a per-message TTL.
+    /// Like [`Bus::publish`] for an already encoded payload, optionally with a per-message TTL
+    /// (`expiration_ms`: the broker drops or dead-letters the message after that long).
     pub async fn publish_raw(
         &self,
         exchange: &str,
         routing_key: &str,
         payload: &[u8],
         message_id: &str,
-        headers: Option<lapin::types::FieldTable>,
+        expiration_ms: Option<u64>,
     ) -> Result<(), PublishError> {
         let link = match self.state() {
             BusState::Up(link) => link,
@@ -150,8 +151,8 @@ impl Bus {
             .with_delivery_mode(PERSISTENT)
             .with_content_type("application/json".into())
             .with_message_id(message_id.into());
-        if let Some(headers) = headers {
-            properties = properties.with_headers(headers);
+        if let Some(ms) = expiration_ms {
+            properties = properties.with_expiration(ms.to_string().into());
         }
         let confirmed = tokio::time::timeout(self.inner.confirm_timeout, async {
             link.publisher

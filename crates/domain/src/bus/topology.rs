@@ -7,6 +7,8 @@ use lapin::{Channel, ExchangeKind};
 
 pub const ROUTE_FACE_DETECTED: &str = "face.detected";
 pub const ROUTE_EVENT_CREATED: &str = "event.created";
+pub const ROUTE_EVENT_UPDATED: &str = "event.updated";
+pub const ROUTE_EVENTS_ACKNOWLEDGED: &str = "event.acknowledged";
 
 /// Exchange and queue names derived from `RABBITMQ.PREFIX`.
 #[derive(Debug, Clone)]
@@ -102,11 +104,12 @@ pub async fn declare(channel: &Channel, names: &Names) -> lapin::Result<()> {
         )
         .await?;
     channel.queue_declare(names.webhooks_queue().into(), durable_queue(), dead_lettering(names)).await?;
+    // Webhooks are sent for new events only; updates (acknowledgements) are for the live feed.
     channel
         .queue_bind(
             names.webhooks_queue().into(),
             names.events_exchange().into(),
-            "event.#".into(),
+            ROUTE_EVENT_CREATED.into(),
             QueueBindOptions::default(),
             none(),
         )

@@ -59,8 +59,30 @@ impl Config {
         if self.webhooks.retry_delays_ms.is_empty() {
             return Err(bad("WEBHOOKS.RETRY_DELAYS_MS", "needs at least one delay"));
         }
-        if self.webhooks.concurrency == 0 {
-            return Err(bad("WEBHOOKS.CONCURRENCY", "must be at least 1"));
+        let hooks = &self.webhooks;
+        for (key, value) in [
+            ("WEBHOOKS.CONCURRENCY", hooks.concurrency),
+            ("WEBHOOKS.HOOK_CONCURRENCY", hooks.hook_concurrency),
+            ("WEBHOOKS.MAX_PAYLOAD_BYTES", hooks.max_payload_bytes),
+            ("WEBHOOKS.CONNECT_TIMEOUT_MS", hooks.connect_timeout_ms as usize),
+        ] {
+            if value == 0 {
+                return Err(bad(key, "must be at least 1"));
+            }
+        }
+        if hooks.concurrency > usize::from(u16::MAX) {
+            return Err(bad("WEBHOOKS.CONCURRENCY", "must be at most 65535"));
+        }
+        if hooks.retry_delays_ms.contains(&0) {
+            return Err(bad("WEBHOOKS.RETRY_DELAYS_MS", "delays must be at least 1 ms"));
+        }
+        for entry in &hooks.allowed_addresses {
+            if crate::net::parse_block(entry).is_none() {
+                return Err(bad(
+                    "WEBHOOKS.ALLOWED_ADDRESSES",
+                    &format!("{entry:?} is not an IP address or CIDR block"),
+                ));
+            }
         }
         for (key, server) in [("SERVER", &self.server), ("INGEST", &self.ingest), ("DISPATCHER", &self.dispatcher)] {
             if server.workers == 0 {
@@ -81,6 +103,12 @@ impl Config {
         }
         if self.webhooks.timeout_ms == 0 {
             return Err(bad("WEBHOOKS.TIMEOUT_MS", "must be at least 1"));
+        }
+        if let Err((key, reason)) = self.facerouter.validate(&self.ffsecurity.sf_api_address) {
+            return Err(bad(key, reason));
+        }
+        if self.retention.batch == 0 {
+            return Err(bad("RETENTION.BATCH", "must be at least 1"));
         }
         if self.logging.level.trim().is_empty() {
             return Err(bad("LOGGING.LEVEL", "must not be empty"));

@@ -34,10 +34,12 @@ pub struct CameraBody {
     roi: String,
 }
 
-pub fn view(c: &Camera) -> Value {
+/// The external-detector token is a credential: only admins (who manage cameras) see it.
+pub fn view(c: &Camera, role: Role) -> Value {
+    let token = (role >= Role::Admin).then_some(c.external_detector_token.as_str());
     json!({
         "id": c.id, "name": c.name, "comment": c.comment, "url": c.url, "active": c.active,
-        "group": c.group_id, "external_detector_token": c.external_detector_token,
+        "group": c.group_id, "external_detector_token": token,
         "confidence_threshold": c.confidence_threshold.map(json_f32), "roi": c.roi,
         "created_date": c.created_date, "modified_date": c.modified_date,
     })
@@ -82,7 +84,7 @@ pub async fn post_camera(
     drop(conn);
     state.announce(GalleryObject::Camera, camera.id).await;
     tracing::info!(camera.id = camera.id, user.id = user.id, "camera {} created", camera.id);
-    Ok(HttpResponse::Created().json(view(&camera)))
+    Ok(HttpResponse::Created().json(view(&camera, user.role)))
 }
 
 pub async fn get_cameras(
@@ -103,7 +105,7 @@ pub async fn get_cameras(
         .load(&mut conn)
         .await
         .map_err(ApiError::internal)?;
-    let results: Vec<Value> = rows.iter().map(view).collect();
+    let results: Vec<Value> = rows.iter().map(|c| view(c, user.role)).collect();
     Ok(p::offset_list(&state, &req, &pairs, count, page, limit, results))
 }
 
@@ -120,5 +122,5 @@ pub async fn get_camera(
         .first(&mut conn)
         .await
         .map_err(|e| db_error::map(e, "id"))?;
-    Ok(HttpResponse::Ok().json(view(&camera)))
+    Ok(HttpResponse::Ok().json(view(&camera, user.role)))
 }

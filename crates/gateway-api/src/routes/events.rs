@@ -4,10 +4,14 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
+use diesel::dsl::sql;
 use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::sql_types::{Array, Bool, Double, Text};
 use diesel_async::RunQueryDsl;
 use domain::ApiError;
+use domain::bus::topology::{ROUTE_EVENT_UPDATED, ROUTE_EVENTS_ACKNOWLEDGED};
+use domain::messages::{EventUpdated, EventsAcknowledged};
 use domain::models::FaceEventRow;
 use domain::schema::face_events;
 use serde_json::Value;
@@ -19,6 +23,10 @@ use crate::event_view;
 use crate::state::AppState;
 
 type Boxed<'a> = face_events::BoxedQuery<'a, Pg>;
+
+/// The age attribute as a number; events without one never pass an age filter.
+const AGE: &str =
+    "(CASE WHEN jsonb_typeof(features -> 'age' -> 'name') = 'number' THEN (features -> 'age' ->> 'name')::float8 END)";
 
 struct EventQuery {
     cameras: Vec<i64>,
@@ -32,8 +40,21 @@ struct EventQuery {
     id_lt: Option<Uuid>,
     id_gt: Option<Uuid>,
     confidence_gte: Option<f32>,
+    /// Attribute filters on the `features` JSON: (attribute, accepted classes).
+    classes: Vec<(&'static str, Vec<String>)>,
+    age_gte: Option<f64>,
+    age_lte: Option<f64>,
     ascending: bool,
 }
+
+/// The attribute filters of the wire doc and the `features` key each reads.
+const CLASS_FILTERS: [(&str, &str); 5] = [
+    ("gender", "gender"),
+    ("emotions", "emotions"),
+    ("glasses", "glasses"),
+    ("beard", "beard"),
+    ("liveness", "liveness"),
+];
 
 fn parse_date(pairs: &QueryPairs, key: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
     p::single(pairs, key)
@@ -74,6 +95,15 @@ impl EventQuery {
             id_lt: p::parse_one(pairs, "id_lt")?,
             id_gt: p::parse_one(pairs, "id_gt")?,
             confidence_gte: p::parse_one(pairs, "confidence_gte")?,
+            classes: CLASS_FILTERS
+                .iter()
+                .filter_map(|(param, attribute)| {
+                    let values: Vec<String> = p::values(pairs, param).map(str::to_string).collect();
+                    (!values.is_empty()).then_some((*attribute, values))
+                })
+                .collect(),
+            age_gte: p::parse_one(pairs, "age_gte")?,
+            age_lte: p::parse_one(pairs, "age_lte")?,
             ascending,
         })
     }
@@ -112,6 +142,17 @@ impl EventQuery {
         }
         if let Some(c) = self.confidence_gte {
             q = q.filter(face_events::confidence.ge(c));
+        }
+        for (attribute, values) in &self.classes {
+            // `attribute` comes from CLASS_FILTERS, never from the request; values are bound.
+            let clause = format!("(features -> '{attribute}' ->> 'name') = ANY(");
+            q = q.filter(sql::<Bool>(&clause).bind::<Array<Text>, _>(values.clone()).sql(")"));
+        }
+        if let Some(age) = self.age_gte {
+            q = q.filter(sql::<Bool>(AGE).sql(" >= ").bind::<Double, _>(age));
+        }
+        if let Some(age) = self.age_lte {
+            q = q.filter(sql::<Bool>(AGE).sql(" <= ").bind::<Double, _>(age));
         }
         q
     }
@@ -165,4 +206,79 @@ pub async fn get_event(
         .map_err(ApiError::internal)?
         .ok_or_else(|| ApiError::not_found("event"))?;
     Ok(HttpResponse::Ok().json(event_view::from_row(&state, &row)))
+}
+
+#[derive(serde::Deserialize)]
+pub struct EventPatch {
+    #[serde(default, deserialize_with = "domain::flex::bool_opt")]
+    acknowledged: Option<bool>,
+}
+
+/// `PATCH /events/faces/{id}/ {"acknowledged": true}` records who acknowledged and when
+/// (`false` clears both); every gateway replica then pushes `event_updated` to its clients.
+pub async fn patch_event(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Json<EventPatch>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Role::Operator)?;
+    let id: Uuid = id.parse().map_err(|_| ApiError::not_found("event"))?;
+    let acknowledged =
+        body.acknowledged.ok_or_else(|| ApiError::bad_param("acknowledged", "acknowledged is required"))?;
+    let (date, by) = if acknowledged { (Some(Utc::now()), Some(user.id)) } else { (None, None) };
+    let mut conn = state.conn().await?;
+    let row: FaceEventRow = diesel::update(face_events::table.filter(face_events::id.eq(id)))
+        .set((
+            face_events::acknowledged.eq(acknowledged),
+            face_events::acknowledged_date.eq(date),
+            face_events::acknowledged_by_id.eq(by),
+        ))
+        .returning(FaceEventRow::as_returning())
+        .get_result(&mut conn)
+        .await
+        .optional()
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::not_found("event"))?;
+    drop(conn);
+    let view = event_view::from_row(&state, &row);
+    let message = EventUpdated { event: view.clone() };
+    let exchange = state.bus.names().events_exchange();
+    if let Err(e) = state.bus.publish(&exchange, ROUTE_EVENT_UPDATED, &message, &Uuid::now_v7().to_string()).await {
+        tracing::warn!(event.id = %id, error = %e, "cannot announce the update of event {id}: {e}");
+    }
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// `POST /events/faces/acknowledge/`: acknowledges every unacknowledged event, or those the query
+/// string's filters select (same filters as the list).
+pub async fn post_acknowledge_events(
+    req: HttpRequest,
+    user: AuthUser,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Role::Operator)?;
+    let pairs = p::query_pairs(&req)?;
+    let query = EventQuery::parse(&pairs)?;
+    let now = Utc::now();
+    let ids = query.filtered().filter(face_events::acknowledged.eq(false)).select(face_events::id);
+    let mut conn = state.conn().await?;
+    let count = diesel::update(face_events::table.filter(face_events::id.eq_any(ids)))
+        .set((
+            face_events::acknowledged.eq(true),
+            face_events::acknowledged_date.eq(Some(now)),
+            face_events::acknowledged_by_id.eq(Some(user.id)),
+        ))
+        .execute(&mut conn)
+        .await
+        .map_err(ApiError::internal)?;
+    drop(conn);
+    let message = EventsAcknowledged { acknowledged_by: user.id, acknowledged_date: now, count };
+    let exchange = state.bus.names().events_exchange();
+    if let Err(e) = state.bus.publish(&exchange, ROUTE_EVENTS_ACKNOWLEDGED, &message, &Uuid::now_v7().to_string()).await
+    {
+        tracing::warn!(error = %e, "cannot announce {count} acknowledged events: {e}");
+    }
+    tracing::info!(user.id = user.id, count, "user {} acknowledged {count} events", user.id);
+    Ok(HttpResponse::Ok().json(serde_json::json!({"acknowledged": count})))
 }

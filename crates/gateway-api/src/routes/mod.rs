@@ -9,6 +9,7 @@ pub mod dossier_faces;
 pub mod dossier_lists;
 pub mod dossiers;
 pub mod events;
+pub mod hook_deliveries;
 pub mod hooks;
 pub mod pagination;
 
@@ -28,7 +29,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/dossier-faces/", web::post().to(dossier_faces::post_dossier_face))
         .route("/hooks/", web::get().to(hooks::get_hooks))
         .route("/hooks/", web::post().to(hooks::post_hook))
+        .route("/hooks/{id}/", web::get().to(hooks::get_hook))
+        .route("/hooks/{id}/", web::patch().to(hooks::patch_hook))
+        .route("/hooks/{id}/", web::delete().to(hooks::delete_hook))
+        .route("/hooks/{id}/rotate-secret/", web::post().to(hooks::post_rotate_secret))
+        .route("/hooks/{id}/deliveries/", web::get().to(hook_deliveries::get_hook_deliveries))
+        .route("/hooks/{id}/deliveries/{delivery}/resend/", web::post().to(hook_deliveries::post_resend_delivery))
+        .route("/hooks/{id}/replay/", web::post().to(hook_deliveries::post_replay_hook))
         .route("/events/faces/", web::get().to(events::get_events))
+        .route("/events/faces/acknowledge/", web::post().to(events::post_acknowledge_events))
         .route("/events/faces/{id}/", web::get().to(events::get_event))
+        .route("/events/faces/{id}/", web::patch().to(events::patch_event))
         .route("/events/", web::get().to(crate::live::get_events_socket));
 }

@@ -1,0 +1,106 @@
+//! facerouter-ingest's own settings (`[FACEROUTER]`): back-pressure, image limits, the gallery load,
+//! where images go and which recognition backend fills in feature vectors.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum RecognitionBackend {
+    /// The worker posts the feature vector and attribute scores itself.
+    Worker,
+    /// The external recognition service at FFSECURITY.SF_API_ADDRESS (`POST /v2/detect`).
+    Sfapi,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Facerouter {
+    /// Requests a replica handles at once; the next one gets 503 + Retry-After.
+    #[serde(rename = "MAX_IN_FLIGHT")]
+    pub max_in_flight: usize,
+    /// Largest image part (face crop or full frame), in bytes.
+    #[serde(rename = "MAX_IMAGE_BYTES")]
+    pub max_image_bytes: usize,
+    /// Largest width × height an image header may declare (read without decoding).
+    #[serde(rename = "MAX_IMAGE_PIXELS")]
+    pub max_image_pixels: u64,
+    /// Dossier faces read per query when the gallery is loaded.
+    #[serde(rename = "GALLERY_PAGE_SIZE")]
+    pub gallery_page_size: i64,
+    /// Full gallery re-read period, catching notices lost while gateway-api's bus link was down.
+    #[serde(rename = "GALLERY_RESYNC_SECONDS")]
+    pub gallery_resync_seconds: u64,
+    /// Where images go: empty = MEDIA_ROOT on local disk; `s3://bucket/prefix?endpoint=...`
+    /// for an S3-compatible bucket.
+    #[serde(rename = "MEDIA_URL")]
+    pub media_url: String,
+    #[serde(rename = "RECOGNITION_BACKEND")]
+    pub recognition_backend: RecognitionBackend,
+    /// Time limit of one call to the recognition service, in milliseconds.
+    #[serde(rename = "SFAPI_TIMEOUT_MS")]
+    pub sfapi_timeout_ms: u64,
+    /// Retries of a failed call (network error, timeout or 5xx), within the request.
+    #[serde(rename = "SFAPI_RETRIES")]
+    pub sfapi_retries: u32,
+    /// Consecutive failed calls that open the circuit breaker.
+    #[serde(rename = "SFAPI_BREAKER_FAILURES")]
+    pub sfapi_breaker_failures: u32,
+    /// How long an open breaker answers 503 at once before letting one trial call through.
+    #[serde(rename = "SFAPI_BREAKER_COOLDOWN_MS")]
+    pub sfapi_breaker_cooldown_ms: u64,
+}
+
+impl Default for Facerouter {
+    fn default() -> Self {
+        Self {
+            max_in_flight: 256,
+            max_image_bytes: 8 * 1024 * 1024,
+            max_image_pixels: 40_000_000,
+            gallery_page_size: 10_000,
+            gallery_resync_seconds: 300,
+            media_url: String::new(),
+            recognition_backend: RecognitionBackend::Worker,
+            sfapi_timeout_ms: 1_000,
+            sfapi_retries: 1,
+            sfapi_breaker_failures: 5,
+            sfapi_breaker_cooldown_ms: 5_000,
+        }
+    }
+}
+
+impl Facerouter {
+    /// Checks the values; the error names the offending key.
+    pub fn validate(&self, sf_api_address: &str) -> Result<(), (&'static str, &'static str)> {
+        if self.max_in_flight == 0 {
+            return Err(("FACEROUTER.MAX_IN_FLIGHT", "must be at least 1"));
+        }
+        if self.max_image_bytes < 1024 {
+            return Err(("FACEROUTER.MAX_IMAGE_BYTES", "must be at least 1024"));
+        }
+        if self.max_image_pixels == 0 {
+            return Err(("FACEROUTER.MAX_IMAGE_PIXELS", "must be at least 1"));
+        }
+        if self.gallery_page_size < 1 {
+            return Err(("FACEROUTER.GALLERY_PAGE_SIZE", "must be at least 1"));
+        }
+        if self.gallery_resync_seconds == 0 {
+            return Err(("FACEROUTER.GALLERY_RESYNC_SECONDS", "must be at least 1"));
+        }
+        let url = self.media_url.trim();
+        if !url.is_empty() && !url.starts_with("s3://") && !url.starts_with("file://") {
+            return Err(("FACEROUTER.MEDIA_URL", "must be empty, file:///path or s3://bucket[/prefix][?endpoint=...]"));
+        }
+        if self.sfapi_timeout_ms == 0 {
+            return Err(("FACEROUTER.SFAPI_TIMEOUT_MS", "must be at least 1"));
+        }
+        if self.sfapi_breaker_failures == 0 {
+            return Err(("FACEROUTER.SFAPI_BREAKER_FAILURES", "must be at least 1"));
+        }
+        if self.recognition_backend == RecognitionBackend::Sfapi
+            && !(sf_api_address.starts_with("http://") || sf_api_address.starts_with("https://"))
+        {
+            return Err(("FFSECURITY.SF_API_ADDRESS", "RECOGNITION_BACKEND = \"sfapi\" needs an http(s):// address"));
+        }
+        Ok(())
+    }
+}

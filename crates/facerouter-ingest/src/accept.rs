@@ -1,0 +1,174 @@
+//! The path every face takes once its form is read, whichever endpoint it came through:
+//! recognise -> match -> (IGNORE_UNMATCHED) -> store images -> publish with a confirm. Only a
+//! confirmed publish is answered 2xx, so a 2xx face is never lost.
+
+use std::borrow::Cow;
+use std::time::Instant;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use domain::bus::PublishError;
+use domain::bus::topology::ROUTE_FACE_DETECTED;
+use domain::event::{BBox, BsType, FaceEvent, Features, IdName};
+use domain::image::ImageKind;
+use domain::messages::FaceDetected;
+use domain::{ApiError, ErrorCode};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::gallery::CameraEntry;
+use crate::recognition::Probe;
+use crate::state::AppState;
+
+/// A refused request and the reason it is counted under in `ffsec_ingest_frames_total`.
+#[derive(Debug)]
+pub struct Failure {
+    pub error: ApiError,
+    pub reason: Cow<'static, str>,
+}
+
+impl Failure {
+    pub fn new(error: ApiError, reason: &'static str) -> Self {
+        Self { error, reason: Cow::Borrowed(reason) }
+    }
+
+    pub fn outcome(&self) -> &'static str {
+        match self.error.code {
+            ErrorCode::ServiceUnavailable => "unavailable",
+            ErrorCode::Internal => "error",
+            _ => "rejected",
+        }
+    }
+}
+
+impl From<ApiError> for Failure {
+    fn from(error: ApiError) -> Self {
+        let reason = match &error.param {
+            Some(param) => Cow::Owned(param.clone()),
+            None => Cow::Owned(error.code.as_str().to_ascii_lowercase()),
+        };
+        Self { error, reason }
+    }
+}
+
+/// One face, validated, ready to be recognised, matched and published.
+pub struct FaceInput {
+    pub camera: CameraEntry,
+    pub bbox: BBox,
+    pub created_date: DateTime<Utc>,
+    pub detector_params: serde_json::Value,
+    pub bs_type: BsType,
+    pub crop: (Bytes, ImageKind),
+    /// The full frame; `None` when the worker sent none.
+    pub frame: Option<(Bytes, ImageKind)>,
+    /// The crop *is* the full frame (external detectors): store it once, for both roles.
+    pub crop_is_frame: bool,
+    pub vector: Option<Vec<f32>>,
+    pub features: Features,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Accepted {
+    /// Null when IGNORE_UNMATCHED dropped an unmatched face.
+    pub event_id: Option<Uuid>,
+    pub matched: bool,
+    pub matched_dossier: Option<i64>,
+    pub confidence: f32,
+}
+
+impl Accepted {
+    pub fn reason(&self) -> (&'static str, &'static str) {
+        match (self.event_id, self.matched) {
+            (None, _) => ("ignored", "unmatched"),
+            (Some(_), true) => ("accepted", "matched"),
+            (Some(_), false) => ("accepted", "unmatched"),
+        }
+    }
+}
+
+pub async fn accept_face(state: &AppState, input: FaceInput, mut timer: Instant) -> Result<Accepted, Failure> {
+    let settings = &state.config.ffsecurity;
+    let probe =
+        Probe { crop: input.crop.0.clone(), kind: input.crop.1, vector: input.vector, features: input.features };
+    let recognised = state.recognizer.recognise(probe).await?;
+    timer = state.metrics.stage("recognise", timer);
+
+    let fallback = input.camera.confidence_threshold.unwrap_or(settings.confidence_threshold);
+    let best = recognised.vector.as_deref().and_then(|v| state.gallery.read().best_match(v, fallback));
+    timer = state.metrics.stage("match", timer);
+    if best.is_none() && settings.ignore_unmatched {
+        return Ok(Accepted { event_id: None, matched: false, matched_dossier: None, confidence: 0.0 });
+    }
+
+    let id = Uuid::now_v7();
+    let created = input.created_date;
+    let thumbnail = store(state, &id, created, if input.crop_is_frame { "frame" } else { "face" }, input.crop).await?;
+    let fullframe = match (input.crop_is_frame, input.frame) {
+        (true, _) => thumbnail.clone(),
+        (false, Some(frame)) => store(state, &id, created, "frame", frame).await?,
+        (false, None) => String::new(),
+    };
+    timer = state.metrics.stage("store", timer);
+
+    let quality = input.detector_params.get("score").and_then(serde_json::Value::as_f64).unwrap_or(0.0) as f32;
+    let event = FaceEvent {
+        id,
+        created_date: created,
+        camera: IdName { id: input.camera.id, name: input.camera.name.clone() },
+        camera_group: input.camera.group.clone(),
+        bs_type: input.bs_type,
+        thumbnail,
+        fullframe,
+        matched: best.is_some(),
+        matched_dossier: best.as_ref().map(|m| m.face.dossier.clone()),
+        matched_face: best.as_ref().map(|m| m.face.face_id),
+        matched_face_photo: best.as_ref().map(|m| m.face.photo.clone()).unwrap_or_default(),
+        matched_lists: best.as_ref().map(|m| m.lists.clone()).unwrap_or_default(),
+        confidence: best.as_ref().map_or(0.0, |m| m.confidence),
+        quality,
+        frame_coords: input.bbox,
+        detector_params: input.detector_params,
+        features: recognised.features,
+    };
+    let accepted = Accepted {
+        event_id: Some(id),
+        matched: event.matched,
+        matched_dossier: event.matched_dossier.as_ref().map(|d| d.id),
+        confidence: event.confidence,
+    };
+    publish(state, event).await?;
+    state.metrics.stage("publish", timer);
+    Ok(accepted)
+}
+
+async fn publish(state: &AppState, event: FaceEvent) -> Result<(), Failure> {
+    let id = event.id.to_string();
+    let exchange = state.bus.names().faces_exchange();
+    match state.bus.publish(&exchange, ROUTE_FACE_DETECTED, &FaceDetected(event), &id).await {
+        Ok(()) => {
+            tracing::debug!(event.id = %id, "accepted face event {id}");
+            Ok(())
+        }
+        Err(PublishError::Encode(e)) => Err(ApiError::internal(e).into()),
+        Err(e) => {
+            // Outcome unknown: the worker retries and the recorder's idempotent insert absorbs a duplicate.
+            tracing::warn!(event.id = %id, error = %e, "face {id} not confirmed by the broker: {e}");
+            let error = ApiError::unavailable("message bus did not confirm the event; retry shortly");
+            Err(Failure::new(error, "bus_unconfirmed"))
+        }
+    }
+}
+
+async fn store(
+    state: &AppState,
+    id: &Uuid,
+    created: DateTime<Utc>,
+    role: &str,
+    (bytes, kind): (Bytes, ImageKind),
+) -> Result<String, Failure> {
+    let path = format!("events/{}/{id}_{role}.{}", created.format("%Y/%m/%d"), kind.extension());
+    state.media.put(path, bytes).await.map_err(|e| {
+        tracing::error!(event.id = %id, error = %e, "cannot store media of event {id}: {e}");
+        Failure::new(ApiError::unavailable("cannot store the image right now; retry shortly"), "storage")
+    })
+}

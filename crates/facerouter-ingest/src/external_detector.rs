@@ -1,0 +1,152 @@
+//! `POST /events/faces/add/`: full frames from external detectors (wire doc §1), authenticated by
+//! the camera's own `external_detector_token`. ffsec has no face detector of its own, so a frame
+//! can only become an event when the detector also sends the face's `bbox` and `facen` (our
+//! documented extension, docs/ingest.md); otherwise the answer carries an error entry.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use actix_multipart::Multipart;
+use actix_web::{HttpResponse, ResponseError, web};
+use bytes::Bytes;
+use chrono::Utc;
+use domain::event::BsType;
+use domain::{ApiError, multipart};
+use serde_json::{Value, json};
+
+use crate::accept::{FaceInput, Failure, accept_face};
+use crate::frame_form as form;
+use crate::state::AppState;
+use crate::worker_auth::tokens_equal;
+
+pub async fn post_external_face(state: web::Data<AppState>, body: Multipart) -> HttpResponse {
+    let started = Instant::now();
+    match add_faces(&state, body, started).await {
+        Ok(reply) => {
+            let (outcome, reason) = match (&reply.event, &reply.error) {
+                (Some(_), _) => ("accepted", "external"),
+                (None, Some(_)) => ("rejected", "no_detector"),
+                (None, None) => ("ignored", "unmatched"),
+            };
+            state.count(started, Ok((outcome, reason)));
+            let events: Vec<String> = reply.event.iter().map(ToString::to_string).collect();
+            HttpResponse::Ok().json(json!({"events": events, "errors": reply.error.into_iter().collect::<Vec<_>>()}))
+        }
+        Err(failure) => {
+            state.count(started, Err(&failure));
+            failure.error.error_response()
+        }
+    }
+}
+
+struct Reply {
+    event: Option<uuid::Uuid>,
+    error: Option<Value>,
+}
+
+async fn add_faces(state: &AppState, body: Multipart, started: Instant) -> Result<Reply, Failure> {
+    let _slot = state.in_flight.enter().map_err(|e| Failure::new(e, "overloaded"))?;
+    state.ready()?;
+    let limit = state.config.facerouter.max_image_bytes;
+    let mut parts = multipart::read_parts(body, &["fullframe", "facen"], limit).await?;
+    let fullframe = parts.remove("fullframe");
+    let text = |name: &str| multipart::text(&parts, name);
+    let camera_id: i64 = text("camera")?
+        .ok_or_else(|| ApiError::bad_param("camera", "camera is required"))?
+        .trim()
+        .parse()
+        .map_err(|_| ApiError::bad_param("camera", "camera must be a camera id"))?;
+    // Unknown camera and wrong token answer alike, so the answer does not tell which cameras exist.
+    let given = text("token")?.unwrap_or_default();
+    let camera = state
+        .gallery
+        .camera(camera_id)
+        .filter(|c| tokens_equal(given.trim(), &c.external_detector_token))
+        .ok_or_else(|| Failure::new(ApiError::forbidden("invalid token for this camera"), "token"))?;
+    if !camera.active {
+        return Err(ApiError::bad_param("camera", "camera is inactive").into());
+    }
+    let detector_params = detector_params(&parts)?;
+    let max_pixels = state.config.facerouter.max_image_pixels;
+    let frame = form::require_image("fullframe", fullframe, max_pixels)?;
+    let created_date = form::parse_timestamp(text("timestamp")?.as_deref(), Utc::now())?;
+    let vector = form::parse_facen(parts.get("facen"))?;
+    let (Some(bbox), Some(vector)) = (text("bbox")?, vector) else {
+        let desc = "ffsec has no face detector: send the face's bbox and facen with the frame (docs/ingest.md)";
+        return Ok(Reply { event: None, error: Some(json!({"code": "BAD_PARAM", "desc": desc, "param": "facen"})) });
+    };
+    let input = FaceInput {
+        bbox: form::parse_bbox(Some(&bbox))?,
+        created_date,
+        detector_params,
+        bs_type: BsType::Overall,
+        crop: frame,
+        frame: None,
+        crop_is_frame: true,
+        vector: Some(vector),
+        features: form::parse_attributes(text("attributes")?.as_deref(), &state.config.ffsecurity)?,
+        camera,
+    };
+    let timer = state.metrics.stage("parse", started);
+    let accepted = accept_face(state, input, timer).await?;
+    Ok(Reply { event: accepted.event_id, error: None })
+}
+
+/// `mf_selector`, `rotate` and `roi` are validated and kept with the event: without a detector
+/// of our own there is nothing to select, rotate or crop.
+fn detector_params(parts: &HashMap<String, Bytes>) -> Result<Value, ApiError> {
+    let text = |name: &str| multipart::text(parts, name).map(|v| v.map(|s| s.trim().to_string()));
+    let selector = text("mf_selector")?.filter(|s| !s.is_empty()).unwrap_or_else(|| "biggest".into());
+    if selector != "biggest" && selector != "all" {
+        return Err(ApiError::bad_param("mf_selector", "mf_selector must be biggest or all"));
+    }
+    let mut params = json!({"mf_selector": selector});
+    if let Some(rotate) = text("rotate")?.filter(|s| !s.is_empty()) {
+        let value = match domain::config::parse_bool(&rotate) {
+            Some(flag) => json!(flag),
+            None => match rotate.parse::<u16>() {
+                Ok(deg @ (0 | 90 | 180 | 270)) => json!(deg),
+                _ => return Err(ApiError::bad_param("rotate", "rotate must be a boolean or 0, 90, 180 or 270")),
+            },
+        };
+        params["rotate"] = value;
+    }
+    if let Some(roi) = text("roi")?.filter(|s| !s.is_empty()) {
+        params["roi"] = json!(parse_roi(&roi)?);
+    }
+    Ok(params)
+}
+
+/// `[left, top, right, bottom]` as JSON or comma-separated, like a bbox.
+fn parse_roi(raw: &str) -> Result<[i64; 4], ApiError> {
+    let bad = || ApiError::bad_param("roi", "roi must be left,top,right,bottom with left < right and top < bottom");
+    let trimmed = raw.trim().trim_start_matches('[').trim_end_matches(']');
+    let numbers: Vec<i64> =
+        trimmed.split(',').map(|n| n.trim().parse().map_err(|_| bad())).collect::<Result<_, _>>()?;
+    match numbers.as_slice() {
+        &[l, t, r, b] if l >= 0 && t >= 0 && l < r && t < b => Ok([l, t, r, b]),
+        _ => Err(bad()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_selector_rotate_and_roi() {
+        let parts: HashMap<String, Bytes> = [("mf_selector", "all"), ("rotate", "90"), ("roi", "[1, 2, 30, 40]")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), Bytes::from(v)))
+            .collect();
+        assert_eq!(
+            detector_params(&parts).unwrap(),
+            json!({"mf_selector": "all", "rotate": 90, "roi": [1, 2, 30, 40]})
+        );
+        for (name, bad) in [("mf_selector", "largest"), ("rotate", "45"), ("roi", "1,2,3")] {
+            let parts = HashMap::from([(name.to_string(), Bytes::from(bad))]);
+            assert_eq!(detector_params(&parts).unwrap_err().param.as_deref(), Some(name));
+        }
+        assert_eq!(detector_params(&HashMap::new()).unwrap(), json!({"mf_selector": "biggest"}));
+    }
+}

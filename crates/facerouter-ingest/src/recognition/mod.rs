@@ -1,0 +1,40 @@
+//! Recognition backends, chosen by FACEROUTER.RECOGNITION_BACKEND behind one trait: `worker` takes
+//! the vector and attribute scores the worker posted; `sfapi` asks the external recognition
+//! service for them.
+
+use bytes::Bytes;
+use domain::event::Features;
+use domain::image::ImageKind;
+use futures_util::future::BoxFuture;
+
+use crate::accept::Failure;
+
+pub mod breaker;
+pub mod sfapi;
+
+/// What a backend gets: the normalized face crop and whatever the worker computed itself.
+pub struct Probe {
+    pub crop: Bytes,
+    pub kind: ImageKind,
+    pub vector: Option<Vec<f32>>,
+    pub features: Features,
+}
+
+/// The face's feature vector (L2-normalised; `None` = cannot be matched) and attribute classes.
+pub struct Recognition {
+    pub vector: Option<Vec<f32>>,
+    pub features: Features,
+}
+
+pub trait Recognizer: Send + Sync {
+    fn recognise(&self, probe: Probe) -> BoxFuture<'_, Result<Recognition, Failure>>;
+}
+
+/// The worker did the work: pass its vector and attributes through.
+pub struct WorkerBackend;
+
+impl Recognizer for WorkerBackend {
+    fn recognise(&self, probe: Probe) -> BoxFuture<'_, Result<Recognition, Failure>> {
+        Box::pin(async move { Ok(Recognition { vector: probe.vector, features: probe.features }) })
+    }
+}

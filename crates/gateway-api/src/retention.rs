@@ -1,0 +1,134 @@
+//! Retention: events older than FFSECURITY.EVENTS_MAX_AGE days (unmatched ones after
+//! RETENTION.UNMATCHED_MAX_AGE, when set) are deleted in batches, with their image files.
+//! Runs every RETENTION.INTERVAL_MINUTES and as `gateway-api cleanup_events --age N`.
+
+use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use diesel::sql_types::{Bool, Integer, Text, Timestamptz};
+use diesel_async::RunQueryDsl;
+use domain::Config;
+use domain::db::DbPool;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Purged {
+    pub events: usize,
+    pub files: usize,
+}
+
+#[derive(diesel::QueryableByName)]
+struct Media {
+    #[diesel(sql_type = Text)]
+    thumbnail: String,
+    #[diesel(sql_type = Text)]
+    fullframe: String,
+}
+
+/// Age limits in days for matched and unmatched events.
+pub fn limits(config: &Config) -> (u32, u32) {
+    let matched = config.ffsecurity.events_max_age;
+    let unmatched = match config.retention.unmatched_max_age {
+        0 => matched,
+        days => days,
+    };
+    (matched, unmatched)
+}
+
+pub async fn purge(pool: &DbPool, media_root: &Path, limits: (u32, u32), batch: u32) -> anyhow::Result<Purged> {
+    let mut purged = Purged::default();
+    for (matched, days) in [(true, limits.0), (false, limits.1)] {
+        let cutoff = Utc::now() - chrono::Duration::days(i64::from(days));
+        loop {
+            let removed = purge_batch(pool, matched, cutoff, batch).await?;
+            let count = removed.len();
+            purged.events += count;
+            purged.files += remove_files(media_root, removed).await;
+            if count < batch as usize {
+                break;
+            }
+        }
+    }
+    Ok(purged)
+}
+
+async fn purge_batch(pool: &DbPool, matched: bool, cutoff: DateTime<Utc>, batch: u32) -> anyhow::Result<Vec<Media>> {
+    let mut conn = pool.get().await?;
+    let rows = diesel::sql_query(
+        "DELETE FROM face_events WHERE (id, created_date) IN \
+         (SELECT id, created_date FROM face_events WHERE matched = $1 AND created_date < $2 LIMIT $3) \
+         RETURNING thumbnail, fullframe",
+    )
+    .bind::<Bool, _>(matched)
+    .bind::<Timestamptz, _>(cutoff)
+    .bind::<Integer, _>(i32::try_from(batch).unwrap_or(i32::MAX))
+    .load::<Media>(&mut conn)
+    .await?;
+    Ok(rows)
+}
+
+/// A stored media path inside `root`, or `None` for anything that could leave it.
+pub fn media_file(root: &Path, relative: &str) -> Option<PathBuf> {
+    let path = Path::new(relative);
+    let plain = !relative.is_empty() && path.components().all(|c| matches!(c, Component::Normal(_)));
+    plain.then(|| root.join(path))
+}
+
+async fn remove_files(root: &Path, rows: Vec<Media>) -> usize {
+    let root = root.to_path_buf();
+    let paths: Vec<PathBuf> = rows
+        .iter()
+        .flat_map(|m| [m.thumbnail.as_str(), m.fullframe.as_str()])
+        .filter_map(|p| media_file(&root, p))
+        .collect();
+    tokio::task::spawn_blocking(move || {
+        paths
+            .iter()
+            .filter(|p| match std::fs::remove_file(p) {
+                Ok(()) => true,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+                Err(e) => {
+                    tracing::warn!(path = %p.display(), error = %e, "cannot remove {}: {e}", p.display());
+                    false
+                }
+            })
+            .count()
+    })
+    .await
+    .unwrap_or(0)
+}
+
+pub async fn run_periodic(pool: DbPool, config: std::sync::Arc<Config>, cancel: CancellationToken) {
+    let minutes = config.retention.interval_minutes;
+    if minutes == 0 {
+        return;
+    }
+    loop {
+        match purge(&pool, &config.media_root, limits(&config), config.retention.batch).await {
+            Ok(p) if p.events > 0 => {
+                tracing::info!(events = p.events, files = p.files, "purged {} old events", p.events)
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "event retention failed, will retry: {e}"),
+        }
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            () = tokio::time::sleep(Duration::from_secs(u64::from(minutes) * 60)) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn media_paths_cannot_leave_the_root() {
+        let root = Path::new("/media");
+        assert_eq!(media_file(root, "events/2026/a.jpg"), Some(PathBuf::from("/media/events/2026/a.jpg")));
+        for bad in ["", "/etc/passwd", "../x", "events/../../x", "./x"] {
+            assert_eq!(media_file(root, bad), None, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,202 @@
+//! gateway-api's event list filters, acknowledgement (REST and live frames) and retention.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use diesel::QueryDsl;
+use diesel_async::RunQueryDsl;
+use domain::models::FaceEventRow;
+use domain::schema::face_events;
+use ffsec_tests::{Stack, TestEnv};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+fn row(camera: i64, created: DateTime<Utc>, matched: Option<i64>, features: Value) -> FaceEventRow {
+    let id = uuid::Uuid::now_v7();
+    FaceEventRow {
+        id,
+        created_date: created,
+        camera_id: camera,
+        camera_group_id: 1,
+        bs_type: "overall".into(),
+        thumbnail: format!("events/t/{id}_face.jpg"),
+        fullframe: format!("events/t/{id}_frame.jpg"),
+        matched: matched.is_some(),
+        matched_dossier_id: matched,
+        matched_face_id: None,
+        matched_lists: vec![],
+        confidence: if matched.is_some() { 0.8 } else { 0.0 },
+        quality: 0.0,
+        frame_coords_left: 0,
+        frame_coords_top: 0,
+        frame_coords_right: 10,
+        frame_coords_bottom: 10,
+        detector_params: json!({}),
+        features,
+        acknowledged: false,
+        acknowledged_date: None,
+        acknowledged_by_id: None,
+    }
+}
+
+fn features(gender: &str, age: u32, emotion: &str, glasses: &str, beard: &str, liveness: &str) -> Value {
+    let attr = |name: Value| json!({"name": name, "confidence": 0.9});
+    json!({
+        "gender": attr(json!(gender)), "age": attr(json!(age)), "emotions": attr(json!(emotion)),
+        "glasses": attr(json!(glasses)), "beard": attr(json!(beard)), "liveness": attr(json!(liveness)),
+    })
+}
+
+async fn ids(stack: &Stack, query: &str) -> Vec<String> {
+    let page = stack.get(&format!("/events/faces/?limit=100&{query}")).await.unwrap();
+    let mut ids: Vec<String> =
+        page["results"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap().to_string()).collect();
+    ids.sort();
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn attribute_filters_acknowledgement_and_live_updates() {
+    crate::init_logs();
+    let mut env = TestEnv::new().await.unwrap();
+    let stack = Stack::start(&mut env).await.unwrap();
+    let now = Utc::now();
+    let a = row(1, now, Some(5), features("female", 30, "happy", "none", "none", "real"));
+    let b = row(1, now, None, features("male", 31, "sad", "sun", "beard", "fake"));
+    let c = row(2, now, None, json!({}));
+    let mut conn = env.connect_db().await.unwrap();
+    diesel::insert_into(face_events::table)
+        .values(vec![a.clone(), b.clone(), c.clone()])
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let (a_id, b_id, c_id) = (a.id.to_string(), b.id.to_string(), c.id.to_string());
+    let sorted = |mut v: Vec<&String>| {
+        v.sort();
+        v.into_iter().cloned().collect::<Vec<_>>()
+    };
+    let table: Vec<(&str, Vec<String>)> = vec![
+        ("gender=female", vec![a_id.clone()]),
+        ("gender=female&gender=male", sorted(vec![&a_id, &b_id])),
+        ("gender=female,male", sorted(vec![&a_id, &b_id])),
+        ("age_gte=30", sorted(vec![&a_id, &b_id])),
+        ("age_gte=31", vec![b_id.clone()]),
+        ("age_lte=30", vec![a_id.clone()]),
+        ("age_lte=29", vec![]),
+        ("emotions=sad", vec![b_id.clone()]),
+        ("glasses=none,eye", vec![a_id.clone()]),
+        ("beard=beard", vec![b_id.clone()]),
+        ("liveness=real", vec![a_id.clone()]),
+        ("gender=male&beard=none", vec![]),
+        ("cameras=2", vec![c_id.clone()]),
+        ("matched=true", vec![a_id.clone()]),
+        ("no_match=true", sorted(vec![&b_id, &c_id])),
+        ("matched_dossier=5", vec![a_id.clone()]),
+        ("confidence_gte=0.8", vec![a_id.clone()]),
+        ("camera_groups=1", sorted(vec![&a_id, &b_id, &c_id])),
+    ];
+    for (query, want) in table {
+        assert_eq!(ids(&stack, query).await, want, "{query}");
+    }
+    let bad = stack
+        .client
+        .get(stack.gateway.url("/events/faces/?age_gte=old"))
+        .header("Authorization", format!("Token {}", stack.token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    let body: Value = bad.json().await.unwrap();
+    assert_eq!((body["code"].as_str(), body["param"].as_str()), (Some("BAD_PARAM"), Some("age_gte")));
+
+    // A live client sees acknowledgements.
+    let (mut socket, _) =
+        tokio_tungstenite::connect_async(format!("ws://{}/events/", stack.gateway.addr)).await.unwrap();
+    socket.send(Message::text(json!({"type": "auth", "data": {"token": stack.token}}).to_string())).await.unwrap();
+    let me = stack.get("/users/me/").await.unwrap();
+    let response = stack
+        .client
+        .patch(stack.gateway.url(&format!("/events/faces/{a_id}/")))
+        .header("Authorization", format!("Token {}", stack.token))
+        .json(&json!({"acknowledged": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let updated: Value = response.json().await.unwrap();
+    assert_eq!(updated["acknowledged"], true);
+    assert_eq!(updated["acknowledged_by"], me["id"]);
+    assert!(updated["acknowledged_date"].is_string());
+    let response = stack
+        .client
+        .post(stack.gateway.url("/events/faces/acknowledge/?cameras=1"))
+        .header("Authorization", format!("Token {}", stack.token))
+        .send()
+        .await
+        .unwrap();
+    let all: Value = response.json().await.unwrap();
+    assert_eq!(all["acknowledged"], 1, "only b was still unacknowledged on camera 1");
+    assert_eq!(ids(&stack, "acknowledged=false").await, vec![c_id.clone()]);
+    let mut frames = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while frames.len() < 2 {
+            let Some(Ok(Message::Text(text))) = socket.next().await else { panic!("socket closed") };
+            let frame: Value = serde_json::from_str(&text).unwrap();
+            if frame["type"] != "ping" {
+                frames.push(frame);
+            }
+        }
+    })
+    .await
+    .expect("two live frames");
+    assert_eq!(frames[0]["type"], "event_updated");
+    assert_eq!(frames[0]["data"]["id"], a_id.as_str());
+    assert_eq!(frames[0]["data"]["acknowledged"], true);
+    assert_eq!(frames[1]["type"], "events_acknowledged");
+    assert_eq!(frames[1]["data"]["count"], 1);
+
+    stack.stop().await.unwrap();
+    env.cleanup().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_deletes_old_events_and_their_images() {
+    let env = TestEnv::new().await.unwrap();
+    let pool = domain::db::pool(&env.config).unwrap();
+    domain::db::run_migrations(&pool).await.unwrap();
+    let days = |n: i64| Utc::now() - chrono::Duration::days(n);
+    let old_matched = row(1, days(40), Some(1), json!({}));
+    let mid_matched = row(1, days(20), Some(1), json!({}));
+    let mid_unmatched = row(1, days(20), None, json!({}));
+    let old_unmatched = [row(1, days(45), None, json!({})), row(1, days(41), None, json!({}))];
+    let fresh = row(1, days(0), None, json!({}));
+    let mut rows = vec![old_matched.clone(), mid_matched.clone(), mid_unmatched.clone(), fresh.clone()];
+    rows.extend(old_unmatched.iter().cloned());
+    for r in &rows {
+        for path in [&r.thumbnail, &r.fullframe] {
+            let file = env.media_root.join(path);
+            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+            std::fs::write(&file, b"img").unwrap();
+        }
+    }
+    let mut conn = env.connect_db().await.unwrap();
+    diesel::insert_into(face_events::table).values(rows.clone()).execute(&mut conn).await.unwrap();
+    // Matched kept 30 days, unmatched 10; batches of 2 to go round the loop.
+    let purged = gateway_api::retention::purge(&pool, &env.media_root, (30, 10), 2).await.unwrap();
+    assert_eq!(purged, gateway_api::retention::Purged { events: 4, files: 8 });
+    let mut left: Vec<uuid::Uuid> = face_events::table.select(face_events::id).load(&mut conn).await.unwrap();
+    left.sort();
+    let mut want = vec![mid_matched.id, fresh.id];
+    want.sort();
+    assert_eq!(left, want);
+    for r in &rows {
+        let exists = env.media_root.join(&r.thumbnail).exists();
+        assert_eq!(exists, want.contains(&r.id), "image of {}", r.id);
+    }
+    let again = gateway_api::retention::purge(&pool, &env.media_root, (30, 10), 2).await.unwrap();
+    assert_eq!(again.events, 0);
+    drop(conn);
+    drop(pool);
+    env.cleanup().await.unwrap();
+}

@@ -1,0 +1,360 @@
+//! `ffsec-loadgen`: load for facerouter-ingest and the benchmarks of docs/benchmarks.md.
+//! - `seed`: cameras and M dossier faces written straight into PostgreSQL (100k in seconds; start
+//!   ingest afterwards so its start-up load reads them);
+//! - `run`: N simulated cameras posting faces (realistic multipart bodies, synthetic vectors, a
+//!   share of them matching seeded dossiers) at a target rate, or as fast as answered (`--rate 0`);
+//!   prints accepted/s, rejections by reason and p50/p95/p99 latency;
+//! - `broker`: the P1 anchor, raw lapin publishes with confirms awaited in batches of 1000;
+//! - `search`: P4, exact 1:N search over an in-process gallery.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use domain::event::IdName;
+use domain::models::{NewCamera, NewDossier, NewDossierFace};
+use domain::schema::{cameras, dossier_faces, dossier_list_members, dossier_lists, dossiers};
+use facerouter_ingest::face_index::{FaceMeta, ListEntry};
+use facerouter_ingest::gallery::{FaceRecord, GalleryData};
+use ffsec_tests::worker::{Face, facen, jpeg};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+#[derive(Parser)]
+#[command(version)]
+struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Writes `cameras` cameras and `faces` dossier faces (one dossier each, on one watch list).
+    Seed {
+        #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/ffsec")]
+        database_url: String,
+        #[arg(long, default_value_t = 10)]
+        cameras: usize,
+        #[arg(long, default_value_t = 100_000)]
+        faces: u64,
+        #[arg(long, default_value_t = 128)]
+        dim: usize,
+    },
+    /// Posts faces from simulated cameras.
+    Run {
+        #[arg(long, default_value = "http://127.0.0.1:18300/video-detector/frame/")]
+        url: String,
+        #[arg(long, env = "VIDEO_DETECTOR_TOKEN")]
+        token: String,
+        /// Camera ids to post for (comma-separated); `seed` prints them.
+        #[arg(long, value_delimiter = ',', default_value = "1")]
+        cameras: Vec<i64>,
+        /// Faces per second over all cameras; 0 = as fast as answered (closed loop).
+        #[arg(long, default_value_t = 0.0)]
+        rate: f64,
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        /// Requests in flight at most (closed loop: exactly).
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        /// Seeded gallery size, so that matching faces pick an enrolled dossier.
+        #[arg(long, default_value_t = 100_000)]
+        gallery: u64,
+        /// Share of faces that belong to a seeded dossier.
+        #[arg(long, default_value_t = 0.2)]
+        match_ratio: f64,
+        #[arg(long, default_value_t = 128)]
+        dim: usize,
+        /// Size of the face crop in bytes (the full frame is four times as big).
+        #[arg(long, default_value_t = 2048)]
+        crop_bytes: usize,
+    },
+    /// Raw publish-with-confirm rate of the broker (the P1 anchor).
+    Broker {
+        #[arg(long, default_value = "amqp://guest:guest@127.0.0.1:5672/%2f")]
+        url: String,
+        #[arg(long, default_value_t = 100_000)]
+        count: usize,
+    },
+    /// Exact 1:N search over `faces` random unit vectors, one thread.
+    Search {
+        #[arg(long, default_value_t = 1_000_000)]
+        faces: u64,
+        #[arg(long, default_value_t = 128)]
+        dim: usize,
+        #[arg(long, default_value_t = 200)]
+        queries: usize,
+    },
+}
+
+/// The vector of seeded dossier face `n`: the same on every run.
+fn gallery_vector(n: u64, dim: usize) -> Vec<f32> {
+    let mut rng = StdRng::seed_from_u64(n);
+    let v: Vec<f32> = (0..dim).map(|_| rng.r#gen::<f32>() - 0.5).collect();
+    domain::vector::normalise(v).unwrap_or_else(|| vec![1.0; dim])
+}
+
+/// A probe near gallery face `n` (cosine about 0.99).
+fn near(n: u64, dim: usize, rng: &mut StdRng) -> Vec<f32> {
+    let v: Vec<f32> = gallery_vector(n, dim).iter().map(|x| x + (rng.r#gen::<f32>() - 0.5) * 0.02).collect();
+    domain::vector::normalise(v).unwrap_or_else(|| vec![1.0; dim])
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Args::parse().command {
+        Command::Seed { database_url, cameras, faces, dim } => seed(&database_url, cameras, faces, dim).await,
+        Command::Run { url, token, cameras, rate, seconds, concurrency, gallery, match_ratio, dim, crop_bytes } => {
+            let load = Load { url, token, cameras, gallery, match_ratio, dim, crop_bytes };
+            run(Arc::new(load), rate, Duration::from_secs(seconds), concurrency).await
+        }
+        Command::Broker { url, count } => broker(&url, count).await,
+        Command::Search { faces, dim, queries } => {
+            search(faces, dim, queries);
+            Ok(())
+        }
+    }
+}
+
+async fn seed(url: &str, camera_count: usize, faces: u64, dim: usize) -> anyhow::Result<()> {
+    use diesel::ExpressionMethods;
+    let mut conn = AsyncPgConnection::establish(url).await?;
+    let new_cameras: Vec<NewCamera> = (0..camera_count)
+        .map(|n| NewCamera {
+            name: format!("loadgen {n}"),
+            comment: String::new(),
+            url: String::new(),
+            active: true,
+            group_id: 1,
+            external_detector_token: uuid::Uuid::now_v7().simple().to_string(),
+            confidence_threshold: None,
+            roi: String::new(),
+        })
+        .collect();
+    let camera_ids: Vec<i64> =
+        diesel::insert_into(cameras::table).values(&new_cameras).returning(cameras::id).get_results(&mut conn).await?;
+    let list: i64 = diesel::insert_into(dossier_lists::table)
+        .values(dossier_lists::name.eq(format!("loadgen {}", uuid::Uuid::now_v7().simple())))
+        .returning(dossier_lists::id)
+        .get_result(&mut conn)
+        .await?;
+    let started = Instant::now();
+    for batch in (0..faces).collect::<Vec<_>>().chunks(2_000) {
+        let rows: Vec<NewDossier> = batch
+            .iter()
+            .map(|n| NewDossier { name: format!("seeded {n}"), comment: String::new(), active: true })
+            .collect();
+        let ids: Vec<i64> =
+            diesel::insert_into(dossiers::table).values(&rows).returning(dossiers::id).get_results(&mut conn).await?;
+        let members: Vec<_> = ids
+            .iter()
+            .map(|d| (dossier_list_members::dossier_id.eq(*d), dossier_list_members::list_id.eq(list)))
+            .collect();
+        diesel::insert_into(dossier_list_members::table).values(&members).execute(&mut conn).await?;
+        let face_rows: Vec<NewDossierFace> = ids
+            .iter()
+            .zip(batch)
+            .map(|(dossier_id, n)| NewDossierFace {
+                dossier_id: *dossier_id,
+                source_photo: String::new(),
+                thumbnail: String::new(),
+                embedding: gallery_vector(*n, dim),
+                quality: 0.0,
+                active: true,
+            })
+            .collect();
+        diesel::insert_into(dossier_faces::table).values(&face_rows).execute(&mut conn).await?;
+    }
+    let ids = camera_ids.iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
+    println!("seeded {faces} faces of {dim} dimensions in {:.1?}; cameras: {ids}", started.elapsed());
+    Ok(())
+}
+
+struct Load {
+    url: String,
+    token: String,
+    cameras: Vec<i64>,
+    gallery: u64,
+    match_ratio: f64,
+    dim: usize,
+    crop_bytes: usize,
+}
+
+/// What one request came to: latency when accepted, else the reason.
+type Outcome = Result<Duration, String>;
+
+async fn post_one(client: &reqwest::Client, load: &Load, n: u64) -> Outcome {
+    let mut rng = StdRng::seed_from_u64(n ^ 0x5eed);
+    let camera = load.cameras[(n as usize) % load.cameras.len()];
+    let vector = if load.gallery > 0 && rng.r#gen::<f64>() < load.match_ratio {
+        near(rng.gen_range(0..load.gallery), load.dim, &mut rng)
+    } else {
+        gallery_vector(u64::MAX - n, load.dim)
+    };
+    let mut face = Face::new(camera, Some(facen(&vector)));
+    face.crop.resize(load.crop_bytes.max(face.crop.len()), 0x55);
+    let mut frame = jpeg(2);
+    frame.resize(load.crop_bytes * 4, 0x66);
+    face.photo = Some(frame);
+    face.timestamp = Some(chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3f").to_string());
+    let sent = Instant::now();
+    match face.post(client, &load.url, Some(&load.token)).await {
+        Ok(response) if response.status().is_success() => Ok(sent.elapsed()),
+        Ok(response) => {
+            let status = response.status().as_u16();
+            let body: serde_json::Value = response.json().await.unwrap_or_default();
+            Err(format!("{status} {}", body["code"].as_str().unwrap_or("?")))
+        }
+        Err(e) if e.is_timeout() => Err("client timeout".into()),
+        Err(e) if e.is_connect() => Err("connect error".into()),
+        Err(_) => Err("transport error".into()),
+    }
+}
+
+async fn run(load: Arc<Load>, rate: f64, duration: Duration, concurrency: usize) -> anyhow::Result<()> {
+    let client =
+        reqwest::Client::builder().pool_max_idle_per_host(concurrency).timeout(Duration::from_secs(3)).build()?;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Outcome>();
+    let next = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let deadline = started + duration;
+    let slots = Arc::new(tokio::sync::Semaphore::new(concurrency));
+    if rate <= 0.0 {
+        for _ in 0..concurrency {
+            let (client, load, tx, next) = (client.clone(), load.clone(), tx.clone(), next.clone());
+            tokio::spawn(async move {
+                while Instant::now() < deadline {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    let _ = tx.send(post_one(&client, &load, n).await);
+                }
+            });
+        }
+    } else {
+        let (client, load, tx, next) = (client.clone(), load.clone(), tx.clone(), next.clone());
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+            while Instant::now() < deadline {
+                ticker.tick().await;
+                let Ok(slot) = slots.clone().try_acquire_owned() else {
+                    let _ = tx.send(Err("loadgen saturated".into()));
+                    continue;
+                };
+                let (client, load, tx) = (client.clone(), load.clone(), tx.clone());
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                tokio::spawn(async move {
+                    let _ = tx.send(post_one(&client, &load, n).await);
+                    drop(slot);
+                });
+            }
+        });
+    }
+    drop(tx);
+    let mut latencies = Vec::new();
+    let mut rejected: BTreeMap<String, u64> = BTreeMap::new();
+    while let Some(outcome) = rx.recv().await {
+        match outcome {
+            Ok(latency) => latencies.push(latency),
+            Err(reason) => *rejected.entry(reason).or_default() += 1,
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort();
+    let pct =
+        |p: f64| latencies.get(((latencies.len() as f64 - 1.0) * p).round() as usize).copied().unwrap_or_default();
+    println!(
+        "run: {} cameras, {} s, rate {}, concurrency {concurrency}",
+        load.cameras.len(),
+        duration.as_secs(),
+        if rate > 0.0 { format!("{rate}/s") } else { "closed loop".into() }
+    );
+    println!("accepted: {} ({:.0}/s)", latencies.len(), latencies.len() as f64 / elapsed);
+    for (reason, count) in &rejected {
+        println!("rejected: {count} {reason}");
+    }
+    println!("latency of accepted: p50 {:.1?} p95 {:.1?} p99 {:.1?}", pct(0.50), pct(0.95), pct(0.99));
+    Ok(())
+}
+
+async fn broker(url: &str, count: usize) -> anyhow::Result<()> {
+    use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions, QueueDeleteOptions};
+    use lapin::types::FieldTable;
+    use lapin::{BasicProperties, Connection, ConnectionProperties};
+    let connection = Connection::connect(url, ConnectionProperties::default()).await?;
+    let channel = connection.create_channel().await?;
+    let queue = format!("ffsec.bench.{}", uuid::Uuid::now_v7().simple());
+    let durable = QueueDeclareOptions { durable: true, ..QueueDeclareOptions::default() };
+    channel.queue_declare(queue.as_str().into(), durable, FieldTable::default()).await?;
+    channel.confirm_select(ConfirmSelectOptions::default()).await?;
+    let payload = [7_u8; 64];
+    let started = Instant::now();
+    let mut pending = Vec::with_capacity(1000);
+    for _ in 0..count {
+        let properties = BasicProperties::default().with_delivery_mode(2);
+        let options = BasicPublishOptions::default();
+        pending.push(channel.basic_publish("".into(), queue.as_str().into(), options, &payload, properties).await?);
+        if pending.len() == 1000 {
+            for confirm in pending.drain(..) {
+                confirm.await?;
+            }
+        }
+    }
+    for confirm in pending.drain(..) {
+        confirm.await?;
+    }
+    let elapsed = started.elapsed();
+    println!(
+        "broker: {count} persistent 64-byte publishes in {elapsed:.2?}: {:.0} msg/s",
+        count as f64 / elapsed.as_secs_f64()
+    );
+    channel.queue_delete(queue.as_str().into(), QueueDeleteOptions::default()).await?;
+    Ok(())
+}
+
+/// Resident memory of this process, in bytes (Linux).
+fn resident_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    statm.split_whitespace().nth(1).and_then(|p| p.parse::<u64>().ok()).unwrap_or(0) * 4096
+}
+
+fn search(faces: u64, dim: usize, queries: usize) {
+    let before = resident_bytes();
+    let mut gallery = GalleryData::default();
+    let lists: Arc<[ListEntry]> = Arc::from(vec![ListEntry { id: 1, name: "bench".into(), threshold: None }]);
+    for n in 0..faces {
+        let meta = FaceMeta {
+            face_id: n as i64,
+            dossier: IdName { id: n as i64, name: format!("d{n}") },
+            lists: lists.clone(),
+            photo: String::new(),
+        };
+        gallery.upsert_face(FaceRecord { meta, vector: gallery_vector(n, dim) });
+    }
+    let per_face = (resident_bytes().saturating_sub(before)) as f64 / faces as f64;
+    let mut rng = StdRng::seed_from_u64(7);
+    let mut times = Vec::with_capacity(queries);
+    let mut found = 0;
+    for q in 0..queries {
+        // Half enrolled faces, half strangers.
+        let probe = if q % 2 == 0 {
+            near(rng.gen_range(0..faces), dim, &mut rng)
+        } else {
+            gallery_vector(u64::MAX - q as u64, dim)
+        };
+        let started = Instant::now();
+        found += usize::from(gallery.best_match(&probe, 0.739).is_some());
+        times.push(started.elapsed());
+    }
+    times.sort();
+    let pct = |p: f64| times[((times.len() as f64 - 1.0) * p).round() as usize];
+    println!(
+        "search: {faces} x {dim} exact f32, {queries} queries ({found} matched): p50 {:.2?} p99 {:.2?}; \
+         {per_face:.0} bytes resident per face ({} of them vector)",
+        pct(0.5),
+        pct(0.99),
+        dim * 4
+    );
+}

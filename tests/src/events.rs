@@ -1,0 +1,92 @@
+//! Events put straight on the bus, as the recorder announces them, for tests of the dispatcher.
+
+use domain::bus::Names;
+use domain::bus::topology::ROUTE_EVENT_CREATED;
+use domain::event::{BBox, BsType, FaceEvent, Features, IdName};
+use domain::messages::{EventCreated, encode};
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::{BasicProperties, Connection, ConnectionProperties};
+
+pub fn event(camera: i64, matched_dossier: Option<i64>) -> FaceEvent {
+    FaceEvent {
+        id: uuid::Uuid::now_v7(),
+        created_date: chrono::Utc::now(),
+        camera: IdName { id: camera, name: format!("camera {camera}") },
+        camera_group: IdName { id: 1, name: "Default".into() },
+        bs_type: BsType::Overall,
+        thumbnail: "events/x_face.jpg".into(),
+        fullframe: String::new(),
+        matched: matched_dossier.is_some(),
+        matched_dossier: matched_dossier.map(|id| IdName { id, name: format!("dossier {id}") }),
+        matched_face: None,
+        matched_face_photo: String::new(),
+        matched_lists: vec![],
+        confidence: if matched_dossier.is_some() { 0.9 } else { 0.0 },
+        quality: 0.0,
+        frame_coords: BBox { left: 1, top: 2, right: 30, bottom: 40 },
+        detector_params: serde_json::json!({}),
+        features: Features::default(),
+    }
+}
+
+/// A publisher of `event.created` messages on a test's bus.
+pub struct EventBus {
+    connection: Connection,
+    channel: lapin::Channel,
+    exchange: String,
+}
+
+impl EventBus {
+    pub async fn connect(url: &str, names: &Names) -> anyhow::Result<Self> {
+        let connection = Connection::connect(url, ConnectionProperties::default()).await?;
+        let channel = connection.create_channel().await?;
+        channel.confirm_select(ConfirmSelectOptions::default()).await?;
+        Ok(Self { connection, channel, exchange: names.events_exchange() })
+    }
+
+    pub async fn publish(&self, event: &FaceEvent) -> anyhow::Result<()> {
+        let payload = encode(&EventCreated(event.clone()))?;
+        let confirm = self
+            .channel
+            .basic_publish(
+                self.exchange.as_str().into(),
+                ROUTE_EVENT_CREATED.into(),
+                BasicPublishOptions::default(),
+                &payload,
+                BasicProperties::default().with_delivery_mode(2),
+            )
+            .await?
+            .await?;
+        anyhow::ensure!(confirm.is_ack(), "broker refused the event");
+        Ok(())
+    }
+
+    /// Publishes many, waiting for the broker's confirms in batches (as fast as the broker goes).
+    pub async fn publish_many(&self, events: &[FaceEvent]) -> anyhow::Result<()> {
+        for chunk in events.chunks(500) {
+            let mut pending = Vec::with_capacity(chunk.len());
+            for event in chunk {
+                let payload = encode(&EventCreated(event.clone()))?;
+                pending.push(
+                    self.channel
+                        .basic_publish(
+                            self.exchange.as_str().into(),
+                            ROUTE_EVENT_CREATED.into(),
+                            BasicPublishOptions::default(),
+                            &payload,
+                            BasicProperties::default().with_delivery_mode(2),
+                        )
+                        .await?,
+                );
+            }
+            for confirm in pending {
+                anyhow::ensure!(confirm.await?.is_ack(), "broker refused an event");
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn close(self) {
+        let _ = self.connection.close(200, "done".into()).await;
+    }
+}
