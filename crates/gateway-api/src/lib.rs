@@ -13,6 +13,7 @@ pub mod admin;
 pub mod auth;
 pub mod event_loader;
 pub mod event_view;
+pub mod json_body;
 pub mod live;
 pub mod metrics;
 pub mod recorder;

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 
 use super::{db_error, pagination as p};
 use crate::auth::{AuthUser, Role};
+use crate::json_body::JsonBody;
 use crate::state::AppState;
 
 #[derive(Deserialize)]
@@ -54,10 +55,10 @@ fn new_token() -> String {
 pub async fn post_camera(
     user: AuthUser,
     state: web::Data<AppState>,
-    body: web::Json<CameraBody>,
+    body: JsonBody<CameraBody>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(Role::Admin)?;
-    let body = body.into_inner();
+    let body = body.into_inner()?;
     if body.name.trim().is_empty() {
         return Err(ApiError::bad_param("name", "name must not be empty"));
     }
@@ -123,4 +124,85 @@ pub async fn get_camera(
         .await
         .map_err(|e| db_error::map(e, "id"))?;
     Ok(HttpResponse::Ok().json(view(&camera, user.role)))
+}
+
+#[derive(Deserialize)]
+pub struct CameraPatch {
+    name: Option<String>,
+    comment: Option<String>,
+    url: Option<String>,
+    #[serde(default, deserialize_with = "flex::bool_opt")]
+    active: Option<bool>,
+    group: Option<i64>,
+    confidence_threshold: Option<f32>,
+    roi: Option<String>,
+}
+
+#[derive(diesel::AsChangeset)]
+#[diesel(table_name = cameras)]
+struct CameraChanges {
+    name: Option<String>,
+    comment: Option<String>,
+    url: Option<String>,
+    active: Option<bool>,
+    group_id: Option<i64>,
+    confidence_threshold: Option<f32>,
+    roi: Option<String>,
+    modified_date: chrono::DateTime<chrono::Utc>,
+}
+
+pub async fn patch_camera(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    body: JsonBody<CameraPatch>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Role::Admin)?;
+    let id = id.into_inner();
+    let body = body.into_inner()?;
+    let name = match body.name.map(|n| n.trim().to_string()) {
+        Some(n) if n.is_empty() => return Err(ApiError::bad_param("name", "name must not be empty")),
+        other => other,
+    };
+    if body.confidence_threshold.is_some_and(|t| !(0.0..=1.0).contains(&t)) {
+        return Err(ApiError::bad_param("confidence_threshold", "confidence_threshold must be between 0 and 1"));
+    }
+    let changes = CameraChanges {
+        name,
+        comment: body.comment,
+        url: body.url,
+        active: body.active,
+        group_id: body.group,
+        confidence_threshold: body.confidence_threshold,
+        roi: body.roi,
+        modified_date: chrono::Utc::now(),
+    };
+    let mut conn = state.conn().await?;
+    let camera: Camera = diesel::update(cameras::table.find(id))
+        .set(changes)
+        .returning(Camera::as_returning())
+        .get_result(&mut conn)
+        .await
+        .map_err(|e| db_error::map(e, "group"))?;
+    drop(conn);
+    state.announce(GalleryObject::Camera, id).await;
+    Ok(HttpResponse::Ok().json(view(&camera, user.role)))
+}
+
+/// Events keep the camera's id after it is deleted (they have no foreign key).
+pub async fn delete_camera(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Role::Admin)?;
+    let id = id.into_inner();
+    let mut conn = state.conn().await?;
+    let deleted = diesel::delete(cameras::table.find(id)).execute(&mut conn).await.map_err(ApiError::internal)?;
+    drop(conn);
+    if deleted == 0 {
+        return Err(ApiError::not_found("camera"));
+    }
+    state.announce(GalleryObject::Camera, id).await;
+    Ok(HttpResponse::NoContent().finish())
 }

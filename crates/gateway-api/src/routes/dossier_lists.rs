@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 
 use super::{db_error, pagination as p};
 use crate::auth::{AuthUser, Role};
+use crate::json_body::JsonBody;
 use crate::state::AppState;
 
 #[derive(Deserialize)]
@@ -43,10 +44,10 @@ pub fn view(l: &DossierList, confidence_threshold: Option<f32>) -> Value {
 pub async fn post_dossier_list(
     user: AuthUser,
     state: web::Data<AppState>,
-    body: web::Json<DossierListBody>,
+    body: JsonBody<DossierListBody>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(Role::Operator)?;
-    let body = body.into_inner();
+    let body = body.into_inner()?;
     if body.name.trim().is_empty() {
         return Err(ApiError::bad_param("name", "name must not be empty"));
     }

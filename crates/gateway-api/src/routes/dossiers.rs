@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 use super::{db_error, pagination as p};
 use crate::auth::{AuthUser, Role};
+use crate::json_body::JsonBody;
 use crate::state::AppState;
 
 #[derive(Deserialize)]
@@ -36,10 +37,10 @@ pub fn view(d: &Dossier, lists: &[i64]) -> Value {
 pub async fn post_dossier(
     user: AuthUser,
     state: web::Data<AppState>,
-    body: web::Json<DossierBody>,
+    body: JsonBody<DossierBody>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(Role::Operator)?;
-    let body = body.into_inner();
+    let body = body.into_inner()?;
     if body.name.trim().is_empty() {
         return Err(ApiError::bad_param("name", "name must not be empty"));
     }
@@ -130,4 +131,92 @@ pub async fn get_dossier(
         .map_err(|e| db_error::map(e, "id"))?;
     let lists: Vec<i64> = lists_of(&mut conn, &[id]).await?.into_iter().map(|(_, l)| l).collect();
     Ok(HttpResponse::Ok().json(view(&dossier, &lists)))
+}
+
+#[derive(Deserialize)]
+pub struct DossierPatch {
+    name: Option<String>,
+    comment: Option<String>,
+    #[serde(default, deserialize_with = "flex::bool_opt")]
+    active: Option<bool>,
+    /// Replaces the dossier's watch lists.
+    dossier_lists: Option<Vec<i64>>,
+}
+
+#[derive(diesel::AsChangeset)]
+#[diesel(table_name = dossiers)]
+struct DossierChanges {
+    name: Option<String>,
+    comment: Option<String>,
+    active: Option<bool>,
+    modified_date: chrono::DateTime<chrono::Utc>,
+}
+
+pub async fn patch_dossier(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    body: JsonBody<DossierPatch>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Role::Operator)?;
+    let id = id.into_inner();
+    let body = body.into_inner()?;
+    let name = match body.name.map(|n| n.trim().to_string()) {
+        Some(n) if n.is_empty() => return Err(ApiError::bad_param("name", "name must not be empty")),
+        other => other,
+    };
+    let lists = body.dossier_lists.map(|mut l| {
+        l.sort_unstable();
+        l.dedup();
+        l
+    });
+    if lists.as_ref().is_some_and(Vec::is_empty) {
+        return Err(ApiError::bad_param("dossier_lists", "a dossier must be on at least one watch list"));
+    }
+    let changes =
+        DossierChanges { name, comment: body.comment, active: body.active, modified_date: chrono::Utc::now() };
+    let mut conn = state.conn().await?;
+    let members = lists.clone();
+    let dossier = conn
+        .transaction::<Dossier, diesel::result::Error, _>(async move |conn| {
+            let dossier: Dossier = diesel::update(dossiers::table.find(id))
+                .set(changes)
+                .returning(Dossier::as_returning())
+                .get_result(conn)
+                .await?;
+            if let Some(members) = members {
+                diesel::delete(dossier_list_members::table.filter(dossier_list_members::dossier_id.eq(id)))
+                    .execute(conn)
+                    .await?;
+                let rows: Vec<_> = members
+                    .iter()
+                    .map(|list| (dossier_list_members::dossier_id.eq(id), dossier_list_members::list_id.eq(*list)))
+                    .collect();
+                diesel::insert_into(dossier_list_members::table).values(rows).execute(conn).await?;
+            }
+            Ok(dossier)
+        })
+        .await
+        .map_err(|e| db_error::map(e, "dossier_lists"))?;
+    let lists: Vec<i64> = lists_of(&mut conn, &[id]).await?.into_iter().map(|(_, l)| l).collect();
+    drop(conn);
+    state.announce(GalleryObject::Dossier, id).await;
+    Ok(HttpResponse::Ok().json(view(&dossier, &lists)))
+}
+
+pub async fn delete_dossier(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Role::Operator)?;
+    let id = id.into_inner();
+    let mut conn = state.conn().await?;
+    let deleted = diesel::delete(dossiers::table.find(id)).execute(&mut conn).await.map_err(ApiError::internal)?;
+    drop(conn);
+    if deleted == 0 {
+        return Err(ApiError::not_found("dossier"));
+    }
+    state.announce(GalleryObject::Dossier, id).await;
+    Ok(HttpResponse::NoContent().finish())
 }

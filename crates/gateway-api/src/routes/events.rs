@@ -20,6 +20,7 @@ use uuid::Uuid;
 use super::pagination::{self as p, QueryPairs};
 use crate::auth::{AuthUser, Role};
 use crate::event_view;
+use crate::json_body::JsonBody;
 use crate::state::AppState;
 
 type Boxed<'a> = face_events::BoxedQuery<'a, Pg>;
@@ -220,9 +221,10 @@ pub async fn patch_event(
     user: AuthUser,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    body: web::Json<EventPatch>,
+    body: JsonBody<EventPatch>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(Role::Operator)?;
+    let body = body.into_inner()?;
     let id: Uuid = id.parse().map_err(|_| ApiError::not_found("event"))?;
     let acknowledged =
         body.acknowledged.ok_or_else(|| ApiError::bad_param("acknowledged", "acknowledged is required"))?;

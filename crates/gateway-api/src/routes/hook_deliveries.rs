@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use super::pagination as p;
 use crate::auth::{AuthUser, Role};
 use crate::event_loader;
+use crate::json_body::JsonBody;
 use crate::state::AppState;
 
 /// A replay queues at most this many events per call; the answer says where to go on from.
@@ -146,9 +147,10 @@ pub async fn post_replay_hook(
     user: AuthUser,
     state: web::Data<AppState>,
     id: web::Path<i64>,
-    body: web::Json<ReplayBody>,
+    body: JsonBody<ReplayBody>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(Role::Admin)?;
+    let body = body.into_inner()?;
     let hook_id = id.into_inner();
     let hook = hook_of(&state, hook_id).await?;
     if !hook.active {

@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 
 use super::{db_error, pagination as p};
 use crate::auth::{AuthUser, Role};
+use crate::json_body::JsonBody;
 use crate::state::AppState;
 
 #[derive(Deserialize)]
@@ -85,10 +86,10 @@ pub fn new_secret() -> String {
 pub async fn post_hook(
     user: AuthUser,
     state: web::Data<AppState>,
-    body: web::Json<HookBody>,
+    body: JsonBody<HookBody>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(Role::Admin)?;
-    let body = body.into_inner();
+    let body = body.into_inner()?;
     if body.name.trim().is_empty() {
         return Err(ApiError::bad_param("name", "name must not be empty"));
     }
@@ -186,11 +187,11 @@ pub async fn patch_hook(
     user: AuthUser,
     state: web::Data<AppState>,
     id: web::Path<i64>,
-    body: web::Json<HookPatch>,
+    body: JsonBody<HookPatch>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(Role::Admin)?;
     let id = id.into_inner();
-    let body = body.into_inner();
+    let body = body.into_inner()?;
     if let Some(name) = &body.name
         && name.trim().is_empty()
     {

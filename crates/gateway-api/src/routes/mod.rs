@@ -3,6 +3,7 @@
 use actix_web::web;
 
 pub mod auth;
+pub mod camera_groups;
 pub mod cameras;
 mod db_error;
 pub mod dossier_faces;
@@ -12,19 +13,34 @@ pub mod events;
 pub mod hook_deliveries;
 pub mod hooks;
 pub mod pagination;
+pub mod users;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/auth/login/", web::post().to(auth::post_login))
         .route("/auth/logout/", web::post().to(auth::post_logout))
         .route("/users/me/", web::get().to(auth::get_me))
+        .route("/users/", web::get().to(users::get_users))
+        .route("/users/", web::post().to(users::post_user))
+        .route("/users/{id}/", web::get().to(users::get_user))
+        .route("/users/{id}/", web::patch().to(users::patch_user))
+        .route("/users/{id}/", web::delete().to(users::delete_user))
+        .route("/camera-groups/", web::get().to(camera_groups::get_camera_groups))
+        .route("/camera-groups/", web::post().to(camera_groups::post_camera_group))
+        .route("/camera-groups/{id}/", web::get().to(camera_groups::get_camera_group))
+        .route("/camera-groups/{id}/", web::patch().to(camera_groups::patch_camera_group))
+        .route("/camera-groups/{id}/", web::delete().to(camera_groups::delete_camera_group))
         .route("/cameras/", web::get().to(cameras::get_cameras))
         .route("/cameras/", web::post().to(cameras::post_camera))
         .route("/cameras/{id}/", web::get().to(cameras::get_camera))
+        .route("/cameras/{id}/", web::patch().to(cameras::patch_camera))
+        .route("/cameras/{id}/", web::delete().to(cameras::delete_camera))
         .route("/dossier-lists/", web::get().to(dossier_lists::get_dossier_lists))
         .route("/dossier-lists/", web::post().to(dossier_lists::post_dossier_list))
         .route("/dossiers/", web::get().to(dossiers::get_dossiers))
         .route("/dossiers/", web::post().to(dossiers::post_dossier))
         .route("/dossiers/{id}/", web::get().to(dossiers::get_dossier))
+        .route("/dossiers/{id}/", web::patch().to(dossiers::patch_dossier))
+        .route("/dossiers/{id}/", web::delete().to(dossiers::delete_dossier))
         .route("/dossier-faces/", web::get().to(dossier_faces::get_dossier_faces))
         .route("/dossier-faces/", web::post().to(dossier_faces::post_dossier_face))
         .route("/hooks/", web::get().to(hooks::get_hooks))
