@@ -200,3 +200,49 @@ async fn retention_deletes_old_events_and_their_images() {
     drop(pool);
     env.cleanup().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_recorder_stores_a_redelivered_face_once() {
+    use domain::bus::topology::ROUTE_FACE_DETECTED;
+    use domain::messages::{FaceDetected, encode};
+    use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+    crate::init_logs();
+    let mut env = TestEnv::new().await.unwrap();
+    let stack = Stack::start(&mut env).await.unwrap();
+    let face = ffsec_tests::events::event(1, None);
+    let payload = encode(&FaceDetected(face.clone())).unwrap();
+    let connection =
+        lapin::Connection::connect(&env.config.rabbitmq.url, lapin::ConnectionProperties::default()).await.unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    channel.confirm_select(ConfirmSelectOptions::default()).await.unwrap();
+    // The same accepted face twice, as after a redelivery, then a marker face after it.
+    let marker = ffsec_tests::events::event(2, None);
+    let marker_payload = encode(&FaceDetected(marker.clone())).unwrap();
+    for body in [&payload, &payload, &marker_payload] {
+        let confirm = channel
+            .basic_publish(
+                env.names().faces_exchange().as_str().into(),
+                ROUTE_FACE_DETECTED.into(),
+                BasicPublishOptions::default(),
+                body,
+                lapin::BasicProperties::default().with_delivery_mode(2),
+            )
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+        assert!(confirm.is_ack());
+    }
+    let page = ffsec_tests::wait_until("the marker event stored", Duration::from_secs(10), || async {
+        let page = stack.get("/events/faces/").await.ok()?;
+        let ids: Vec<String> =
+            page["results"].as_array()?.iter().filter_map(|e| e["id"].as_str().map(str::to_string)).collect();
+        ids.contains(&marker.id.to_string()).then_some(page)
+    })
+    .await
+    .unwrap();
+    assert_eq!(page["count"], 2, "the repeated face is stored once: {page}");
+    let _ = connection.close(200, "done".into()).await;
+    stack.stop().await.unwrap();
+    env.cleanup().await.unwrap();
+}

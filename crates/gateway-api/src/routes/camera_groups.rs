@@ -13,7 +13,8 @@ use domain::{ApiError, flex};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{db_error, pagination as p};
+use super::db_error;
+use super::pagination::list_table;
 use crate::auth::{AuthUser, Role};
 use crate::json_body::JsonBody;
 use crate::state::AppState;
@@ -81,19 +82,7 @@ pub async fn get_camera_groups(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(Role::Viewer)?;
-    let pairs = p::query_pairs(&req)?;
-    let (limit, page) = (p::limit(&pairs)?, p::page(&pairs)?);
-    let mut conn = state.conn().await?;
-    let count: i64 = camera_groups::table.count().get_result(&mut conn).await.map_err(ApiError::internal)?;
-    let rows: Vec<CameraGroup> = camera_groups::table
-        .order(camera_groups::id)
-        .limit(limit)
-        .offset((page - 1) * limit)
-        .select(CameraGroup::as_select())
-        .load(&mut conn)
-        .await
-        .map_err(ApiError::internal)?;
-    Ok(p::offset_list(&state, &req, &pairs, count, page, limit, rows.iter().map(view).collect()))
+    list_table!(&state, &req, camera_groups, CameraGroup, view)
 }
 
 pub async fn get_camera_group(

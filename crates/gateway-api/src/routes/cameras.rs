@@ -13,7 +13,8 @@ use rand::RngCore;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{db_error, pagination as p};
+use super::db_error;
+use super::pagination::list_table;
 use crate::auth::{AuthUser, Role};
 use crate::json_body::JsonBody;
 use crate::state::AppState;
@@ -94,20 +95,7 @@ pub async fn get_cameras(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(Role::Viewer)?;
-    let pairs = p::query_pairs(&req)?;
-    let (limit, page) = (p::limit(&pairs)?, p::page(&pairs)?);
-    let mut conn = state.conn().await?;
-    let count: i64 = cameras::table.count().get_result(&mut conn).await.map_err(ApiError::internal)?;
-    let rows: Vec<Camera> = cameras::table
-        .order(cameras::id)
-        .limit(limit)
-        .offset((page - 1) * limit)
-        .select(Camera::as_select())
-        .load(&mut conn)
-        .await
-        .map_err(ApiError::internal)?;
-    let results: Vec<Value> = rows.iter().map(|c| view(c, user.role)).collect();
-    Ok(p::offset_list(&state, &req, &pairs, count, page, limit, results))
+    list_table!(&state, &req, cameras, Camera, |c| view(c, user.role))
 }
 
 pub async fn get_camera(

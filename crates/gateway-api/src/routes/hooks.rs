@@ -16,7 +16,8 @@ use rand::RngCore;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{db_error, pagination as p};
+use super::db_error;
+use super::pagination::list_table;
 use crate::auth::{AuthUser, Role};
 use crate::json_body::JsonBody;
 use crate::state::AppState;
@@ -126,20 +127,7 @@ pub async fn post_hook(
 
 pub async fn get_hooks(req: HttpRequest, user: AuthUser, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     user.require(Role::Admin)?;
-    let pairs = p::query_pairs(&req)?;
-    let (limit, page) = (p::limit(&pairs)?, p::page(&pairs)?);
-    let mut conn = state.conn().await?;
-    let count: i64 = hooks::table.count().get_result(&mut conn).await.map_err(ApiError::internal)?;
-    let rows: Vec<Hook> = hooks::table
-        .order(hooks::id)
-        .limit(limit)
-        .offset((page - 1) * limit)
-        .select(Hook::as_select())
-        .load(&mut conn)
-        .await
-        .map_err(ApiError::internal)?;
-    let results: Vec<Value> = rows.iter().map(view).collect();
-    Ok(p::offset_list(&state, &req, &pairs, count, page, limit, results))
+    list_table!(&state, &req, hooks, Hook, view)
 }
 
 async fn load(state: &AppState, id: i64) -> Result<Hook, ApiError> {

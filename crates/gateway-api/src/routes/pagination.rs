@@ -95,3 +95,25 @@ pub fn offset_list<T: Serialize>(
     let next = (page * limit < count).then(|| url_with(state, req, pairs, "page", &(page + 1).to_string()));
     list(count, next, results)
 }
+
+/// A whole table as an offset-paginated list in id order: `count`, the page's rows rendered by
+/// `$view`. The same few lines for every plain resource, written once.
+macro_rules! list_table {
+    ($state:expr, $req:expr, $table:ident, $model:ty, $view:expr) => {{
+        let pairs = $crate::routes::pagination::query_pairs($req)?;
+        let (limit, page) = ($crate::routes::pagination::limit(&pairs)?, $crate::routes::pagination::page(&pairs)?);
+        let mut conn = $state.conn().await?;
+        let count: i64 = $table::table.count().get_result(&mut conn).await.map_err(ApiError::internal)?;
+        let rows: Vec<$model> = $table::table
+            .order($table::id)
+            .limit(limit)
+            .offset((page - 1) * limit)
+            .select(<$model>::as_select())
+            .load(&mut conn)
+            .await
+            .map_err(ApiError::internal)?;
+        let results: Vec<serde_json::Value> = rows.iter().map($view).collect();
+        Ok($crate::routes::pagination::offset_list($state, $req, &pairs, count, page, limit, results))
+    }};
+}
+pub(crate) use list_table;

@@ -12,7 +12,8 @@ use domain::{ApiError, flex};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{db_error, pagination as p};
+use super::db_error;
+use super::pagination::list_table;
 use crate::auth::{AuthUser, Role, password};
 use crate::json_body::JsonBody;
 use crate::state::AppState;
@@ -79,19 +80,7 @@ pub async fn post_user(
 
 pub async fn get_users(req: HttpRequest, user: AuthUser, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     user.require(Role::Admin)?;
-    let pairs = p::query_pairs(&req)?;
-    let (limit, page) = (p::limit(&pairs)?, p::page(&pairs)?);
-    let mut conn = state.conn().await?;
-    let count: i64 = users::table.count().get_result(&mut conn).await.map_err(ApiError::internal)?;
-    let rows: Vec<User> = users::table
-        .order(users::id)
-        .limit(limit)
-        .offset((page - 1) * limit)
-        .select(User::as_select())
-        .load(&mut conn)
-        .await
-        .map_err(ApiError::internal)?;
-    Ok(p::offset_list(&state, &req, &pairs, count, page, limit, rows.iter().map(view).collect()))
+    list_table!(&state, &req, users, User, view)
 }
 
 pub async fn get_user(
