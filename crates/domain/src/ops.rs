@@ -1,7 +1,9 @@
 //! Bodies of `/health` and `/metrics`, shared by the three services (their handlers stay local).
 
 use actix_web::HttpResponse;
+use actix_web::dev::Server;
 use prometheus::Registry;
+use tokio_util::sync::CancellationToken;
 
 use crate::bus::{Bus, BusState};
 
@@ -21,4 +23,22 @@ pub fn health(service: &str, bus: &Bus) -> HttpResponse {
 
 pub fn metrics(registry: &Registry) -> HttpResponse {
     HttpResponse::Ok().content_type(crate::metrics::CONTENT_TYPE).body(crate::metrics::render(registry))
+}
+
+/// Runs an HTTP server until `shutdown`, then stops it gracefully: no new connections, requests in
+/// flight finish. Returns once the server has stopped.
+pub async fn serve_until(server: Server, shutdown: CancellationToken) -> std::io::Result<()> {
+    let handle = server.handle();
+    let stopper = tokio::spawn(async move {
+        shutdown.cancelled().await;
+        handle.stop(true).await;
+    });
+    let served = server.await;
+    stopper.abort();
+    served
+}
+
+/// The default service: every unknown route is a `NOT_FOUND` in the usual error body.
+pub async fn not_found() -> Result<HttpResponse, crate::ApiError> {
+    Err(crate::ApiError::not_found("route"))
 }

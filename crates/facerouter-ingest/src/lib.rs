@@ -89,20 +89,14 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
             .route("/events/faces/add/", web::post().to(external_detector::post_external_face))
             .route("/health", web::get().to(get_health))
             .route("/metrics", web::get().to(get_metrics))
-            .default_service(web::to(not_found))
+            .default_service(web::to(ops::not_found))
     })
     .workers(config.ingest.workers)
     .disable_signals()
     .listen(listener)?
     .run();
     tracing::info!(%address, "facerouter-ingest listening on {address}");
-    let handle = server.handle();
-    let stopper = tokio::spawn(async move {
-        shutdown.cancelled().await;
-        handle.stop(true).await;
-    });
-    let served = server.await;
-    stopper.abort();
+    let served = ops::serve_until(server, shutdown).await;
     background.cancel();
     let _ = tokio::join!(updater_task, listener_task);
     bus_stop.cancel();
@@ -118,8 +112,4 @@ async fn get_health(state: web::Data<AppState>) -> HttpResponse {
 async fn get_metrics(state: web::Data<AppState>) -> HttpResponse {
     state.metrics.bus_up.set(i64::from(state.bus.is_up()));
     ops::metrics(&state.metrics.registry)
-}
-
-async fn not_found() -> Result<HttpResponse, domain::ApiError> {
-    Err(domain::ApiError::not_found("route"))
 }

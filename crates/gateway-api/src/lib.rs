@@ -66,20 +66,14 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
             .route("/health", web::get().to(get_health))
             .route("/metrics", web::get().to(get_metrics))
             .service(actix_files::Files::new("/uploads", &media_root))
-            .default_service(web::to(not_found))
+            .default_service(web::to(ops::not_found))
     })
     .workers(config.server.workers)
     .disable_signals()
     .listen(listener)?
     .run();
     tracing::info!(%address, "gateway-api listening on {address}");
-    let handle = server.handle();
-    let stopper = tokio::spawn(async move {
-        shutdown.cancelled().await;
-        handle.stop(true).await;
-    });
-    let served = server.await;
-    stopper.abort();
+    let served = ops::serve_until(server, shutdown).await;
     background.cancel();
     let _ = tokio::join!(recorder, fanout, retention);
     bus_stop.cancel();
@@ -95,8 +89,4 @@ async fn get_health(state: web::Data<AppState>) -> HttpResponse {
 async fn get_metrics(state: web::Data<AppState>) -> HttpResponse {
     state.metrics.bus_up.set(i64::from(state.bus.is_up()));
     ops::metrics(&state.metrics.registry)
-}
-
-async fn not_found() -> Result<HttpResponse, domain::ApiError> {
-    Err(domain::ApiError::not_found("route"))
 }
