@@ -55,6 +55,9 @@ async fn measure(run: &Run, count: usize) {
     let mut env = TestEnv::new().await.unwrap();
     env.config.logging.level = "error".into();
     env.config.dispatcher.workers = 1;
+    if let Some(n) = std::env::var("P3_CONCURRENCY").ok().and_then(|v| v.parse().ok()) {
+        env.config.webhooks.concurrency = n;
+    }
     // The production retry ladder (tests use a fast one).
     env.config.webhooks.retry_delays_ms = domain::config::Webhooks::default().retry_delays_ms;
     let stack = Stack::start(&mut env).await.unwrap();
@@ -79,6 +82,7 @@ async fn measure(run: &Run, count: usize) {
     let slice = if run.rate > 0 { (run.rate / 20).max(1) as usize } else { 500 };
     let rate = run.rate;
     let events: Vec<_> = (0..count).map(|n| event((n % 10) as i64, None)).collect();
+    let cpu_before = (process_cpu_ms("self"), broker_cpu_ms());
     let started = Instant::now();
     let publishing = {
         let events = events.clone();
@@ -109,6 +113,8 @@ async fn measure(run: &Run, count: usize) {
     .await
     .unwrap();
     let elapsed = started.elapsed();
+    let cpu_ms = process_cpu_ms("self") - cpu_before.0;
+    let broker_ms = broker_cpu_ms() - cpu_before.1;
     let received = receiver.received();
     publishing.await.unwrap();
     let mut latencies: Vec<f64> = received
@@ -134,6 +140,14 @@ async fn measure(run: &Run, count: usize) {
         pct(0.5),
         pct(0.99)
     );
+    // CPU per event is what a saturating burst is bound by, and unlike events/s it does not move
+    // when other work shares the machine: this process (the three services and the receiver) and
+    // the RabbitMQ node (shared with anything else using the broker meanwhile).
+    println!(
+        "    cpu per event: services+receiver {:.3} ms, broker {:.3} ms",
+        cpu_ms / count as f64,
+        broker_ms / count as f64
+    );
     let metrics = reqwest::get(stack.dispatcher.url("/metrics")).await.unwrap().text().await.unwrap();
     for line in metrics.lines().filter(|l| {
         l.starts_with("ffsec_webhook_attempt_seconds_sum")
@@ -152,4 +166,22 @@ async fn measure(run: &Run, count: usize) {
 
 fn batch(body: &[u8]) -> Vec<Value> {
     serde_json::from_slice::<Vec<Value>>(body).unwrap_or_default()
+}
+
+/// utime + stime of a process in milliseconds, from /proc (0 where it cannot be read).
+fn process_cpu_ms(pid: &str) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0.0 };
+    // The command name may hold spaces: fields are counted after its closing parenthesis.
+    let Some((_, rest)) = stat.rsplit_once(')') else { return 0.0 };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11..13).map_or(0.0, |f| f.iter().filter_map(|v| v.parse::<f64>().ok()).sum());
+    ticks * 10.0 // USER_HZ is 100 on Linux
+}
+
+fn broker_cpu_ms() -> f64 {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return 0.0 };
+    dir.filter_map(Result::ok)
+        .filter(|e| std::fs::read_to_string(e.path().join("comm")).is_ok_and(|c| c.trim() == "beam.smp"))
+        .map(|e| process_cpu_ms(&e.file_name().to_string_lossy()))
+        .sum()
 }

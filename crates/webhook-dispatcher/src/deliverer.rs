@@ -31,8 +31,6 @@ pub struct Deliverer {
     /// its lane and wait in the delay queue (a dead hook never holds bus messages for a timeout),
     /// on a rung that grows with the streak.
     failing: Mutex<HashMap<i64, u32>>,
-    /// When each hook last finished an attempt (any outcome), to tell a busy lane from a stuck one.
-    finished: Mutex<HashMap<i64, tokio::time::Instant>>,
 }
 
 /// Stable per (events, hook): consumers de-duplicate repeats by it.
@@ -57,19 +55,7 @@ impl Deliverer {
         policy: Policy,
         max_payload: usize,
     ) -> Self {
-        Self {
-            bus,
-            pool,
-            hooks,
-            sender,
-            log,
-            metrics,
-            schedule,
-            policy,
-            max_payload,
-            failing: Mutex::default(),
-            finished: Mutex::default(),
-        }
+        Self { bus, pool, hooks, sender, log, metrics, schedule, policy, max_payload, failing: Mutex::default() }
     }
 
     pub fn hook(&self, id: i64) -> Option<ActiveHook> {
@@ -82,22 +68,6 @@ impl Deliverer {
 
     pub fn is_failing(&self, hook_id: i64) -> bool {
         self.failures(hook_id) > 0
-    }
-
-    /// Starts the idle clock of a new lane (as if it had just finished an attempt).
-    pub fn touch(&self, hook_id: i64) {
-        if let Ok(mut finished) = self.finished.lock() {
-            finished.entry(hook_id).or_insert_with(tokio::time::Instant::now);
-        }
-    }
-
-    /// Time since the hook last finished an attempt (or since its lane started).
-    pub fn idle_for(&self, hook_id: i64, now: tokio::time::Instant) -> std::time::Duration {
-        self.finished
-            .lock()
-            .ok()
-            .and_then(|f| f.get(&hook_id).map(|t| now.saturating_duration_since(*t)))
-            .unwrap_or_default()
     }
 
     pub fn failures(&self, hook_id: i64) -> u32 {
@@ -138,9 +108,6 @@ impl Deliverer {
         } else {
             self.sender.send(&hook.url, &hook.keys, &message_id, body).await
         };
-        if let Ok(mut finished) = self.finished.lock() {
-            finished.insert(hook.id, tokio::time::Instant::now());
-        }
         self.record(hook, &message_id, &items, attempts, &outcome);
         let settled = self.settle(hook, &message_id, &items, attempts, &outcome).await;
         for job in jobs {

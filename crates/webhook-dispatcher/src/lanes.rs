@@ -11,6 +11,8 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::deliverer::Deliverer;
+use crate::lane_clock::LaneClocks;
+use crate::parking::Parking;
 
 /// One event with its webhook JSON, rendered once and shared by every hook it goes to.
 #[derive(Clone)]
@@ -49,19 +51,18 @@ impl Job {
     }
 }
 
-/// How long a message waits for room in a busy lane before its delivery is parked instead: long
-/// enough for a healthy hook's slots to turn over, short enough that a dead hook holds a bus
-/// message only briefly.
+/// How long a message waits for room in a full lane before its delivery is parked instead. Lanes
+/// hold as many jobs as the consumers take messages, so one is full only when it holds them all.
 const LANE_WAIT: Duration = Duration::from_millis(50);
 
-/// A lane that stayed full and has finished no attempt for this long is stuck (its hook hangs):
-/// new events then skip it without waiting, so a dead hook costs other hooks' messages nothing.
-/// A lane that is merely busy keeps finishing attempts and keeps its backpressure.
-const STUCK_AFTER: Duration = Duration::from_secs(1);
+/// How often a lane waiting for a free slot asks its clock whether to park what waits in it.
+const RECHECK: Duration = Duration::from_millis(20);
 
 pub struct Lanes {
     lanes: Mutex<HashMap<i64, mpsc::Sender<Job>>>,
-    saturated: Mutex<HashMap<i64, tokio::time::Instant>>,
+    clocks: Arc<LaneClocks>,
+    parking: Arc<Parking>,
+    hold: Duration,
     capacity: usize,
     linger: Duration,
     hook_concurrency: usize,
@@ -71,38 +72,62 @@ pub struct Lanes {
 }
 
 impl Lanes {
-    pub fn new(hook_concurrency: usize, linger: Duration, closing: CancellationToken) -> Self {
-        // Enough to keep every slot busy, small enough that a dead hook holds few bus messages:
-        // the rest are parked in the delay queues.
+    /// `messages` is how many bus messages the consumers hold at once: a lane that can queue that
+    /// many never makes a message wait for room, only (when its hook keeps up) for its turn.
+    pub fn new(
+        hook_concurrency: usize,
+        messages: usize,
+        linger: Duration,
+        hold: Duration,
+        parking: Arc<Parking>,
+        closing: CancellationToken,
+    ) -> Self {
         Self {
             lanes: Mutex::new(HashMap::new()),
-            saturated: Mutex::new(HashMap::new()),
-            capacity: hook_concurrency * 2,
+            clocks: Arc::default(),
+            parking,
+            hold,
+            capacity: messages.max(hook_concurrency * 2),
             linger,
             hook_concurrency,
             closing,
         }
     }
 
-    /// Hands `job` to the hook's lane, waiting up to [`LANE_WAIT`] for room; gives it back when the
-    /// lane stays full (a hook that is down or far behind), so the caller can park it instead.
+    /// The least delay for work parked because a lane does not admit it: a hook whose attempts
+    /// hang tells nothing new before they time out, so its backlog should not come back sooner.
+    pub fn hold(&self) -> Duration {
+        self.hold
+    }
+
+    /// Whether the hook's lane takes more work now (see [`LaneClocks::admits`]).
+    pub fn admits(&self, hook_id: i64) -> bool {
+        let queued = self
+            .lanes
+            .lock()
+            .ok()
+            .and_then(|lanes| lanes.get(&hook_id).map(|s| self.capacity - s.capacity()))
+            .unwrap_or(0);
+        self.clocks.admits(hook_id, queued, self.hook_concurrency)
+    }
+
+    /// Hands `job` to the hook's lane; gives it back when the lane does not admit it (its hook
+    /// hangs or lags) or stays full, so the caller can park it instead.
     pub async fn submit(&self, deliverer: &Arc<Deliverer>, hook_id: i64, job: Job) -> Result<(), Job> {
-        let now = tokio::time::Instant::now();
-        let was_full = self.saturated.lock().is_ok_and(|s| s.contains_key(&hook_id));
-        if was_full && job.is_fresh() && deliverer.idle_for(hook_id, now) > STUCK_AFTER {
-            return Err(job);
-        }
         let sender = {
             let Ok(mut lanes) = self.lanes.lock() else { return Err(job) };
             lanes
                 .entry(hook_id)
                 .or_insert_with(|| {
-                    deliverer.touch(hook_id);
                     let (sender, receiver) = mpsc::channel(self.capacity);
                     let lane = Lane {
                         hook_id,
                         linger: self.linger,
                         slots: Arc::new(Semaphore::new(self.hook_concurrency)),
+                        hook_concurrency: self.hook_concurrency,
+                        clocks: self.clocks.clone(),
+                        parking: self.parking.clone(),
+                        hold: self.hold,
                         closing: self.closing.clone(),
                     };
                     tokio::spawn(lane.run(receiver, deliverer.clone()));
@@ -110,16 +135,12 @@ impl Lanes {
                 })
                 .clone()
         };
-        let result = sender.send_timeout(job, LANE_WAIT).await.map_err(|e| match e {
-            mpsc::error::SendTimeoutError::Timeout(job) | mpsc::error::SendTimeoutError::Closed(job) => job,
-        });
-        if let Ok(mut saturated) = self.saturated.lock() {
-            match result {
-                Err(_) => saturated.insert(hook_id, now),
-                Ok(()) => saturated.remove(&hook_id),
-            };
+        if !self.clocks.admits(hook_id, self.capacity - sender.capacity(), self.hook_concurrency) {
+            return Err(job);
         }
-        result
+        sender.send_timeout(job, LANE_WAIT).await.map_err(|e| match e {
+            mpsc::error::SendTimeoutError::Timeout(job) | mpsc::error::SendTimeoutError::Closed(job) => job,
+        })
     }
 }
 
@@ -127,6 +148,10 @@ struct Lane {
     hook_id: i64,
     linger: Duration,
     slots: Arc<Semaphore>,
+    hook_concurrency: usize,
+    clocks: Arc<LaneClocks>,
+    parking: Arc<Parking>,
+    hold: Duration,
     closing: CancellationToken,
 }
 
@@ -142,7 +167,7 @@ impl Lane {
                 },
             };
             if self.closing.is_cancelled() {
-                park_unattempted(&deliverer, self.hook_id, first).await;
+                park_unattempted(&deliverer, self.hook_id, first, None).await;
                 continue;
             }
             let Some(hook) = deliverer.hook(self.hook_id) else {
@@ -150,15 +175,27 @@ impl Lane {
                 let _ = first.done.send(true);
                 continue;
             };
-            // Wait for a slot before batching, so a busy hook's batches fill up meanwhile.
-            let slot = tokio::select! {
-                slot = self.slots.clone().acquire_owned() => slot,
-                () = self.closing.cancelled() => {
-                    park_unattempted(&deliverer, self.hook_id, first).await;
-                    continue;
+            // Wait for a slot before batching, so a busy hook's batches fill up meanwhile; what
+            // waits here is parked once the hook hangs or lags.
+            let turn = loop {
+                tokio::select! {
+                    slot = self.slots.clone().acquire_owned() => break slot.ok(),
+                    () = self.closing.cancelled() => break None,
+                    () = tokio::time::sleep(RECHECK) => {
+                        if !self.clocks.admits(self.hook_id, receiver.len() + 1, self.hook_concurrency) {
+                            break None;
+                        }
+                    }
                 }
             };
-            let Ok(slot) = slot else { return };
+            let Some(slot) = turn else {
+                if self.closing.is_cancelled() {
+                    park_unattempted(&deliverer, self.hook_id, first, None).await;
+                } else {
+                    self.spill(&deliverer, first, &mut receiver).await;
+                }
+                continue;
+            };
             let mut batch = vec![first];
             if batch[0].is_fresh() && hook.batch_size > 1 {
                 let mut size = batch[0].body_len();
@@ -177,17 +214,39 @@ impl Lane {
                     }
                 }
             }
-            let deliverer = deliverer.clone();
+            let (deliverer, clocks) = (deliverer.clone(), self.clocks.clone());
+            clocks.started(self.hook_id);
             tokio::spawn(async move {
+                let started = tokio::time::Instant::now();
                 deliverer.deliver(&hook, batch).await;
+                clocks.finished(hook.id, started.elapsed());
                 drop(slot);
             });
         }
     }
 }
 
+impl Lane {
+    /// Parks the jobs waiting in a lane whose hook hangs or lags, oldest first, until it admits
+    /// again: fresh events in groups, retries one by one (no attempt spent either way).
+    async fn spill(&self, deliverer: &Arc<Deliverer>, first: Job, receiver: &mut mpsc::Receiver<Job>) {
+        let mut next = Some(first);
+        while let Some(job) = next.take() {
+            if job.is_fresh() {
+                self.parking.defer(deliverer, self.hook_id, job, Some(self.hold));
+            } else {
+                park_unattempted(deliverer, self.hook_id, job, Some(self.hold)).await;
+            }
+            if !self.clocks.admits(self.hook_id, receiver.len(), self.hook_concurrency) {
+                next = receiver.try_recv().ok();
+            }
+        }
+    }
+}
+
 /// A job that gets no attempt now (hook failing or saturated, or shutdown) goes to the delay queue.
-pub async fn park_unattempted(deliverer: &Deliverer, hook_id: i64, job: Job) {
+/// `hold`: the least delay, for a hook whose attempts hang (see [`Lanes::hold`]).
+pub async fn park_unattempted(deliverer: &Deliverer, hook_id: i64, job: Job, hold: Option<Duration>) {
     let items: Vec<&Item> = job.items.iter().collect();
     let retry = domain::messages::DeliveryRetry {
         hook_id,
@@ -198,6 +257,6 @@ pub async fn park_unattempted(deliverer: &Deliverer, hook_id: i64, job: Job) {
     };
     // Wait longer the more often it was deferred and the longer its hook has been failing.
     let rung = retry.deferrals.max(deliverer.failures(hook_id));
-    let parked = deliverer.park(&retry, rung, None).await;
+    let parked = deliverer.park(&retry, rung, hold).await;
     let _ = job.done.send(parked);
 }

@@ -17,6 +17,7 @@ pub mod delivery;
 pub mod delivery_log;
 pub mod hook_health;
 pub mod hooks_cache;
+mod lane_clock;
 pub mod lanes;
 pub mod metrics;
 pub mod parking;
@@ -83,12 +84,17 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
         settings.max_payload_bytes,
     ));
     let deliveries = CancellationToken::new();
+    let parking = Arc::new(parking::Parking::default());
     let worker = Arc::new(worker::Worker {
         deliverer,
-        parking: Arc::new(parking::Parking::default()),
+        parking: parking.clone(),
         lanes: lanes::Lanes::new(
             settings.hook_concurrency,
+            // Two consumers (new events and retries), each holding this many messages.
+            settings.concurrency * 2,
             Duration::from_millis(settings.batch_linger_ms),
+            Duration::from_millis(settings.timeout_ms),
+            parking,
             deliveries.clone(),
         ),
         external_base: config.external_base().to_string(),

@@ -22,6 +22,7 @@ struct Group {
     items: Vec<Item>,
     dones: Vec<oneshot::Sender<bool>>,
     deferrals: u32,
+    hold: Option<Duration>,
 }
 
 #[derive(Default)]
@@ -36,7 +37,7 @@ pub fn is_group(message_id: &str) -> bool {
 
 impl Parking {
     /// Adds a fresh job to its hook's group; `job.done` fires when the group is parked.
-    pub fn defer(self: &Arc<Self>, deliverer: &Arc<Deliverer>, hook_id: i64, job: Job) {
+    pub fn defer(self: &Arc<Self>, deliverer: &Arc<Deliverer>, hook_id: i64, job: Job, hold: Option<Duration>) {
         let (first, full) = {
             let Ok(mut groups) = self.groups.lock() else {
                 let _ = job.done.send(false);
@@ -47,6 +48,7 @@ impl Parking {
             group.items.extend(job.items);
             group.dones.push(job.done);
             group.deferrals = group.deferrals.max(job.deferrals);
+            group.hold = group.hold.max(hold);
             (first, group.items.len() >= GROUP)
         };
         if first || full {
@@ -74,7 +76,7 @@ impl Parking {
             events: group.items.iter().map(|i| (*i.event).clone()).collect(),
         };
         let step = retry.deferrals.max(deliverer.failures(hook_id));
-        let parked = deliverer.park(&retry, step, None).await;
+        let parked = deliverer.park(&retry, step, group.hold).await;
         for done in group.dones {
             let _ = done.send(parked);
         }

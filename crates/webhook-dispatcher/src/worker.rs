@@ -131,8 +131,14 @@ impl Worker {
             return true;
         }
         if is_group(&retry.message_id) {
-            // While the hook still fails, one event of the group probes it and the rest go back to
-            // the delay queue as one message: no per-event work for a dead hook's backlog.
+            // While the hook hangs or lags (attempts still running), the whole group goes back to
+            // the delay queue as one message. While it fails, one event of the group probes it
+            // and the rest go back. Either way a dead hook's backlog costs no per-event work.
+            if !self.deliverer.is_failing(retry.hook_id) && !self.lanes.admits(retry.hook_id) {
+                retry.deferrals += 1;
+                let step = retry.deferrals.max(self.deliverer.failures(retry.hook_id));
+                return self.deliverer.park(&retry, step, Some(self.lanes.hold())).await;
+            }
             let rest = if self.deliverer.is_failing(retry.hook_id) && retry.events.len() > 1 {
                 let rest = DeliveryRetry {
                     events: retry.events.split_off(1),
@@ -181,18 +187,18 @@ impl Worker {
     /// messages for the dead hook's timeouts.
     async fn dispatch(&self, hook_id: i64, job: Job, outcome: oneshot::Receiver<bool>) -> bool {
         let fresh = job.message_id.is_none() && job.attempts == 0;
-        let job = if fresh && self.deliverer.is_failing(hook_id) {
-            job
+        let (job, hold) = if fresh && self.deliverer.is_failing(hook_id) {
+            (job, None)
         } else {
             match self.lanes.submit(&self.deliverer, hook_id, job).await {
                 Ok(()) => return outcome.await.unwrap_or(false),
-                Err(job) => job,
+                Err(job) => (job, Some(self.lanes.hold())),
             }
         };
         if fresh {
-            self.parking.defer(&self.deliverer, hook_id, job);
+            self.parking.defer(&self.deliverer, hook_id, job, hold);
         } else {
-            crate::lanes::park_unattempted(&self.deliverer, hook_id, job).await;
+            crate::lanes::park_unattempted(&self.deliverer, hook_id, job, hold).await;
         }
         outcome.await.unwrap_or(false)
     }
