@@ -3,6 +3,7 @@
 
 mod gateway_events;
 mod gateway_resources;
+mod gateway_watch_lists;
 mod ingest_backpressure;
 mod ingest_gallery;
 mod ingest_protocols;

@@ -163,8 +163,10 @@ pub fn path_error_handler(err: actix_web::error::PathError, _req: &actix_web::Ht
     ApiError::new(ErrorCode::NotFound, "no such object").into()
 }
 
-/// Best-effort name of the offending field in a serde_json error ("missing field `name`").
+/// Best-effort name of the offending field in a serde_json error ("missing field `name`"). Only
+/// field errors name a field in backticks; in "invalid type: integer `5`" they quote the value.
 fn json_param(e: &serde_json::Error) -> String {
     let text = e.to_string();
-    text.split('`').nth(1).map_or_else(|| "body".to_string(), str::to_string)
+    let names_field = ["missing field", "unknown field", "duplicate field"].iter().any(|p| text.starts_with(p));
+    text.split('`').nth(1).filter(|_| names_field).map_or_else(|| "body".to_string(), str::to_string)
 }
