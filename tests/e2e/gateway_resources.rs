@@ -78,6 +78,10 @@ async fn users_roles_groups_edits_and_the_permission_matrix() {
         call(&stack, Some(&admin), Method::POST, "/hooks/", Some(json!({"name": "h", "url": "http://127.0.0.1:9/"})))
             .await;
     let (c, g, d, h) = (camera["id"].clone(), group["id"].clone(), dossier["id"].clone(), hook["id"].clone());
+    // A list the matrix may purge and delete, and a face id nobody has (404 is fine: only 401 and
+    // 403 are checked).
+    let (_, spare) = call(&stack, Some(&admin), Method::POST, "/dossier-lists/", Some(json!({"name": "m"}))).await;
+    let (l, m, f) = (list["id"].clone(), spare["id"].clone(), 999_999);
 
     // (method, path, body, least role that may call it); "none" = any authenticated user.
     let matrix: Vec<(Method, String, Option<Value>, &str)> = vec![
@@ -92,10 +96,18 @@ async fn users_roles_groups_edits_and_the_permission_matrix() {
         (Method::PATCH, format!("/cameras/{c}/"), Some(json!({})), "admin"),
         (Method::GET, "/dossier-lists/".into(), None, "viewer"),
         (Method::POST, "/dossier-lists/".into(), Some(json!({"name": ""})), "operator"),
+        (Method::GET, format!("/dossier-lists/{l}/"), None, "viewer"),
+        (Method::PATCH, format!("/dossier-lists/{l}/"), Some(json!({})), "operator"),
+        (Method::POST, format!("/dossier-lists/{m}/purge/"), None, "operator"),
+        (Method::DELETE, format!("/dossier-lists/{m}/"), None, "operator"),
         (Method::GET, "/dossiers/".into(), None, "viewer"),
         (Method::POST, "/dossiers/".into(), Some(json!({"name": ""})), "operator"),
         (Method::PATCH, format!("/dossiers/{d}/"), Some(json!({})), "operator"),
         (Method::GET, "/dossier-faces/".into(), None, "viewer"),
+        (Method::GET, format!("/dossier-faces/{f}/"), None, "viewer"),
+        (Method::PATCH, format!("/dossier-faces/{f}/"), Some(json!({"active": false})), "operator"),
+        (Method::DELETE, format!("/dossier-faces/{f}/"), None, "operator"),
+        (Method::GET, "/uploads/events/none.jpg".into(), None, "viewer"),
         (Method::GET, "/hooks/".into(), None, "admin"),
         (Method::POST, "/hooks/".into(), Some(json!({"name": ""})), "admin"),
         (Method::GET, format!("/hooks/{h}/deliveries/"), None, "admin"),

@@ -2,7 +2,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod gateway_events;
+mod gateway_login_limits;
+mod gateway_media;
 mod gateway_resources;
+mod gateway_watch_lists;
 mod ingest_backpressure;
 mod ingest_gallery;
 mod ingest_protocols;

@@ -231,6 +231,21 @@ pub struct Auth {
     pub admin_username: String,
     #[serde(rename = "ADMIN_PASSWORD")]
     pub admin_password: String,
+    /// Failed logins for one username within LOGIN_WINDOW_SECONDS before further attempts get 429.
+    #[serde(rename = "LOGIN_MAX_FAILURES_PER_USER")]
+    pub login_max_failures_per_user: u32,
+    /// Failed logins from one client address within LOGIN_WINDOW_SECONDS before 429.
+    #[serde(rename = "LOGIN_MAX_FAILURES_PER_ADDRESS")]
+    pub login_max_failures_per_address: u32,
+    /// The sliding window the failure limits count over, in seconds.
+    #[serde(rename = "LOGIN_WINDOW_SECONDS")]
+    pub login_window_seconds: u64,
+    /// Usernames (and, separately, addresses) tracked at once; bounds the limiter's memory.
+    #[serde(rename = "LOGIN_TRACKED_KEYS")]
+    pub login_tracked_keys: usize,
+    /// How long a signed media URL stays valid at least, in seconds (it may last up to twice this).
+    #[serde(rename = "MEDIA_URL_TTL_SECONDS")]
+    pub media_url_ttl_seconds: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -380,7 +395,16 @@ impl Default for Webhooks {
 
 impl Default for Auth {
     fn default() -> Self {
-        Self { token_ttl_hours: 24 * 7, admin_username: String::new(), admin_password: String::new() }
+        Self {
+            token_ttl_hours: 24 * 7,
+            admin_username: String::new(),
+            admin_password: String::new(),
+            login_max_failures_per_user: 5,
+            login_max_failures_per_address: 30,
+            login_window_seconds: 300,
+            login_tracked_keys: 10_000,
+            media_url_ttl_seconds: 3_600,
+        }
     }
 }
 

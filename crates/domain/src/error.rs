@@ -18,6 +18,8 @@ pub enum ErrorCode {
     NotFound,
     Conflict,
     PayloadTooLarge,
+    /// Too many failed logins for one username or one client address; see `Retry-After`.
+    TooManyRequests,
     UnsupportedMediaType,
     /// We cannot accept durably right now (broker or database down); retry after a moment.
     ServiceUnavailable,
@@ -33,6 +35,7 @@ impl ErrorCode {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Conflict => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -48,6 +51,7 @@ impl ErrorCode {
             Self::NotFound => "NOT_FOUND",
             Self::Conflict => "CONFLICT",
             Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            Self::TooManyRequests => "TOO_MANY_REQUESTS",
             Self::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             Self::ServiceUnavailable => "SERVICE_UNAVAILABLE",
             Self::Internal => "INTERNAL",
@@ -62,15 +66,18 @@ pub struct ApiError {
     pub desc: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub param: Option<String>,
+    /// Seconds for the `Retry-After` header of a `TOO_MANY_REQUESTS` answer.
+    #[serde(skip)]
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
     pub fn new(code: ErrorCode, desc: impl Into<String>) -> Self {
-        Self { code, desc: desc.into(), param: None }
+        Self { code, desc: desc.into(), param: None, retry_after: None }
     }
 
     pub fn bad_param(param: &str, desc: impl Into<String>) -> Self {
-        Self { code: ErrorCode::BadParam, desc: desc.into(), param: Some(param.to_string()) }
+        Self { code: ErrorCode::BadParam, desc: desc.into(), param: Some(param.to_string()), retry_after: None }
     }
 
     pub fn with_param(mut self, param: &str) -> Self {
@@ -88,6 +95,11 @@ impl ApiError {
 
     pub fn not_found(what: &str) -> Self {
         Self::new(ErrorCode::NotFound, format!("{what} not found"))
+    }
+
+    /// 429 with `Retry-After: seconds` (at least 1).
+    pub fn too_many_requests(desc: impl Into<String>, seconds: u64) -> Self {
+        Self { retry_after: Some(seconds.max(1)), ..Self::new(ErrorCode::TooManyRequests, desc) }
     }
 
     pub fn unavailable(desc: impl Into<String>) -> Self {
@@ -115,6 +127,9 @@ impl ResponseError for ApiError {
             }
             ErrorCode::Unauthorized => {
                 response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Token")));
+            }
+            ErrorCode::TooManyRequests => {
+                response.insert_header((header::RETRY_AFTER, self.retry_after.unwrap_or(1).max(1).to_string()));
             }
             _ => {}
         }
@@ -148,8 +163,10 @@ pub fn path_error_handler(err: actix_web::error::PathError, _req: &actix_web::Ht
     ApiError::new(ErrorCode::NotFound, "no such object").into()
 }
 
-/// Best-effort name of the offending field in a serde_json error ("missing field `name`").
+/// Best-effort name of the offending field in a serde_json error ("missing field `name`"). Only
+/// field errors name a field in backticks; in "invalid type: integer `5`" they quote the value.
 fn json_param(e: &serde_json::Error) -> String {
     let text = e.to_string();
-    text.split('`').nth(1).map_or_else(|| "body".to_string(), str::to_string)
+    let names_field = ["missing field", "unknown field", "duplicate field"].iter().any(|p| text.starts_with(p));
+    text.split('`').nth(1).filter(|_| names_field).map_or_else(|| "body".to_string(), str::to_string)
 }

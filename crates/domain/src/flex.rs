@@ -21,3 +21,9 @@ fn to_bool<E: serde::de::Error>(value: BoolOrText) -> Result<bool, E> {
 pub fn bool_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
     Option::<BoolOrText>::deserialize(d)?.map(to_bool).transpose()
 }
+
+/// A PATCH field that may be cleared: absent (with `#[serde(default)]`) = `None`, `null` =
+/// `Some(None)`, a value = `Some(Some(v))`.
+pub fn double_option<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}

@@ -12,6 +12,7 @@ pub mod flex;
 pub mod image;
 pub mod image_header;
 pub mod media;
+pub mod media_link;
 pub mod messages;
 pub mod metrics;
 pub mod models;

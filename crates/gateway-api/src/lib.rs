@@ -15,6 +15,7 @@ pub mod event_loader;
 pub mod event_view;
 pub mod json_body;
 pub mod live;
+pub mod media;
 pub mod metrics;
 pub mod recorder;
 pub mod retention;
@@ -46,6 +47,8 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
         live: live::LiveFeed::new(shutdown.clone()),
         media: domain::media::LocalMedia::new(&config.media_root),
         metrics: metrics::GatewayMetrics::new()?,
+        login_limiter: auth::login_limit::LoginLimiter::new(&config.auth),
+        media_signer: media::signer(&config),
     });
     let replica = uuid::Uuid::now_v7().simple().to_string();
     let recorder = tokio::spawn(recorder::run(state.clone(), background.clone()));
@@ -54,7 +57,6 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
 
     let address = listener.local_addr()?;
     let app_state = state.clone();
-    let media_root = config.media_root.clone();
     let max_body = config.server.max_body_bytes;
     let server = HttpServer::new(move || {
         App::new()
@@ -65,7 +67,8 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
             .configure(routes::configure)
             .route("/health", web::get().to(get_health))
             .route("/metrics", web::get().to(get_metrics))
-            .service(actix_files::Files::new("/uploads", &media_root))
+            .route("/uploads/{path:.*}", web::get().to(media::get_media))
+            .route("/uploads/{path:.*}", web::head().to(media::get_media))
             .default_service(web::to(ops::not_found))
     })
     .workers(config.server.workers)

@@ -44,7 +44,7 @@ pub async fn purge(pool: &DbPool, media_root: &Path, limits: (u32, u32), batch: 
             let removed = purge_batch(pool, matched, cutoff, batch).await?;
             let count = removed.len();
             purged.events += count;
-            purged.files += remove_files(media_root, removed).await;
+            purged.files += remove_files(media_root, event_files(removed)).await;
             if count < batch as usize {
                 break;
             }
@@ -75,13 +75,14 @@ pub fn media_file(root: &Path, relative: &str) -> Option<PathBuf> {
     plain.then(|| root.join(path))
 }
 
-async fn remove_files(root: &Path, rows: Vec<Media>) -> usize {
-    let root = root.to_path_buf();
-    let paths: Vec<PathBuf> = rows
-        .iter()
-        .flat_map(|m| [m.thumbnail.as_str(), m.fullframe.as_str()])
-        .filter_map(|p| media_file(&root, p))
-        .collect();
+fn event_files(rows: Vec<Media>) -> Vec<String> {
+    rows.into_iter().flat_map(|m| [m.thumbnail, m.fullframe]).collect()
+}
+
+/// Removes stored media files (best effort, logged); returns how many were removed. Also used
+/// for the photos of deleted dossier faces.
+pub async fn remove_files(root: &Path, relative: Vec<String>) -> usize {
+    let paths: Vec<PathBuf> = relative.iter().filter_map(|p| media_file(root, p)).collect();
     tokio::task::spawn_blocking(move || {
         paths
             .iter()

@@ -6,8 +6,10 @@ use domain::Config;
 use domain::bus::Bus;
 use domain::db::{DbConn, DbPool};
 use domain::media::LocalMedia;
+use domain::media_link::{MediaSigner, unix_now};
 use domain::messages::{GalleryChanged, GalleryObject};
 
+use crate::auth::login_limit::LoginLimiter;
 use crate::live::LiveFeed;
 use crate::metrics::GatewayMetrics;
 
@@ -18,6 +20,8 @@ pub struct AppState {
     pub live: LiveFeed,
     pub media: LocalMedia,
     pub metrics: GatewayMetrics,
+    pub login_limiter: LoginLimiter,
+    pub media_signer: MediaSigner,
 }
 
 impl AppState {
@@ -40,8 +44,12 @@ impl AppState {
         }
     }
 
-    /// Absolute URL of a media path, or null for an empty one.
+    /// Absolute, signed URL of a media path (loadable without a token until it expires), or null
+    /// for an empty one.
     pub fn media_url(&self, path: &str) -> Option<String> {
-        (!path.is_empty()).then(|| format!("{}/uploads/{path}", self.config.external_base()))
+        (!path.is_empty()).then(|| {
+            let query = self.media_signer.query(path, unix_now());
+            format!("{}/uploads/{path}?{query}", self.config.external_base())
+        })
     }
 }

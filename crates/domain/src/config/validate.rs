@@ -56,6 +56,18 @@ impl Config {
         if self.rabbitmq.prefetch == 0 {
             return Err(bad("RABBITMQ.PREFETCH", "must be at least 1"));
         }
+        let auth = &self.auth;
+        for (key, value) in [
+            ("AUTH.LOGIN_MAX_FAILURES_PER_USER", u64::from(auth.login_max_failures_per_user)),
+            ("AUTH.LOGIN_MAX_FAILURES_PER_ADDRESS", u64::from(auth.login_max_failures_per_address)),
+            ("AUTH.LOGIN_WINDOW_SECONDS", auth.login_window_seconds),
+            ("AUTH.LOGIN_TRACKED_KEYS", auth.login_tracked_keys as u64),
+            ("AUTH.MEDIA_URL_TTL_SECONDS", auth.media_url_ttl_seconds),
+        ] {
+            if value == 0 {
+                return Err(bad(key, "must be at least 1"));
+            }
+        }
         if self.webhooks.retry_delays_ms.is_empty() {
             return Err(bad("WEBHOOKS.RETRY_DELAYS_MS", "needs at least one delay"));
         }

@@ -1,3 +1,4 @@
+pub mod login_limit;
 pub mod password;
 pub mod token;
 pub mod user;

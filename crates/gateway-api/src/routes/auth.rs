@@ -32,6 +32,9 @@ fn basic_credentials(req: &HttpRequest) -> Option<(String, String)> {
 pub async fn post_login(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let (username, pass) =
         basic_credentials(&req).ok_or_else(|| ApiError::unauthorized("login needs HTTP Basic credentials"))?;
+    // The TCP peer, not X-Forwarded-For: a header the client writes must not pick its own bucket.
+    let address = req.peer_addr().map_or_else(|| "unknown".to_string(), |a| a.ip().to_string());
+    state.login_limiter.attempt(&username, &address)?;
     let mut conn = state.conn().await?;
     let user: Option<User> = users::table
         .filter(users::username.eq(&username))
@@ -48,6 +51,7 @@ pub async fn post_login(req: HttpRequest, state: web::Data<AppState>) -> Result<
         tracing::info!(username = %username, "failed login for {username}");
         return Err(ApiError::unauthorized("invalid username or password"));
     };
+    state.login_limiter.succeeded(&username, &address);
     let (token, expires) =
         token::issue(&mut conn, user.id, state.config.auth.token_ttl_hours).await.map_err(ApiError::internal)?;
     diesel::update(users::table.find(user.id))

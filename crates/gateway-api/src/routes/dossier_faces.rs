@@ -11,11 +11,13 @@ use domain::image::ImageKind;
 use domain::messages::GalleryObject;
 use domain::models::{DossierFace, NewDossierFace};
 use domain::schema::dossier_faces;
-use domain::{ApiError, multipart, vector};
+use domain::{ApiError, flex, multipart, vector};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{db_error, pagination as p};
 use crate::auth::{AuthUser, Role};
+use crate::json_body::JsonBody;
 use crate::state::AppState;
 
 pub fn view(state: &AppState, f: &DossierFace) -> Value {
@@ -120,4 +122,73 @@ pub async fn get_dossier_faces(
         .map_err(ApiError::internal)?;
     let results: Vec<Value> = rows.iter().map(|f| view(&state, f)).collect();
     Ok(p::offset_list(&state, &req, &pairs, count, page, limit, results))
+}
+
+pub async fn get_dossier_face(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Role::Viewer)?;
+    let mut conn = state.conn().await?;
+    let face: DossierFace = dossier_faces::table
+        .find(id.into_inner())
+        .select(DossierFace::as_select())
+        .first(&mut conn)
+        .await
+        .map_err(|e| db_error::map(e, "id"))?;
+    Ok(HttpResponse::Ok().json(view(&state, &face)))
+}
+
+/// Only `active` can change: the photo, vector and quality belong together, so a different photo
+/// is a new face.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DossierFacePatch {
+    #[serde(default, deserialize_with = "flex::bool_opt")]
+    active: Option<bool>,
+}
+
+/// `active: false` keeps the face but ingest stops matching it once the notice arrives.
+pub async fn patch_dossier_face(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    body: JsonBody<DossierFacePatch>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Role::Operator)?;
+    let id = id.into_inner();
+    let active = body.into_inner()?.active.ok_or_else(|| ApiError::bad_param("active", "active is required"))?;
+    let mut conn = state.conn().await?;
+    let face: DossierFace = diesel::update(dossier_faces::table.find(id))
+        .set((dossier_faces::active.eq(active), dossier_faces::modified_date.eq(chrono::Utc::now())))
+        .returning(DossierFace::as_returning())
+        .get_result(&mut conn)
+        .await
+        .map_err(|e| db_error::map(e, "id"))?;
+    drop(conn);
+    state.announce(GalleryObject::DossierFace, id).await;
+    Ok(HttpResponse::Ok().json(view(&state, &face)))
+}
+
+/// Deletes the face and, once that committed and ingest was told, its photo file.
+pub async fn delete_dossier_face(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Role::Operator)?;
+    let id = id.into_inner();
+    let mut conn = state.conn().await?;
+    let photos: Option<(String, String)> = diesel::delete(dossier_faces::table.find(id))
+        .returning((dossier_faces::source_photo, dossier_faces::thumbnail))
+        .get_result(&mut conn)
+        .await
+        .optional()
+        .map_err(ApiError::internal)?;
+    drop(conn);
+    let (source_photo, thumbnail) = photos.ok_or_else(|| ApiError::not_found("dossier face"))?;
+    state.announce(GalleryObject::DossierFace, id).await;
+    crate::retention::remove_files(&state.config.media_root, vec![source_photo, thumbnail]).await;
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -1,0 +1,111 @@
+//! `GET /uploads/<path>`: stored images (MEDIA_ROOT), for a caller with a token or a valid signed
+//! URL (`domain::media_link`). The path is checked as a sequence of plain segments before any
+//! file system call, so nothing outside MEDIA_ROOT can be named; the content type comes from the
+//! file's first bytes, never from the name.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, web};
+use domain::image::ImageKind;
+use domain::media_link::{LinkError, MediaSigner, safe_relative, unix_now};
+use domain::{ApiError, Config};
+use rand::RngCore;
+use serde::Deserialize;
+use tokio::io::AsyncReadExt;
+
+use crate::auth::user::{authenticate, header_token};
+use crate::state::AppState;
+
+/// The URL signer: keyed with SECRET_KEY, or with a random key when it is empty.
+pub fn signer(config: &Config) -> MediaSigner {
+    let key = if config.secret_key.is_empty() {
+        tracing::warn!(
+            "SECRET_KEY is empty: media URLs are signed with a random key, valid on this replica until it restarts"
+        );
+        let mut key = vec![0_u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut key);
+        key
+    } else {
+        config.secret_key.as_bytes().to_vec()
+    };
+    MediaSigner::new(key, config.auth.media_url_ttl_seconds)
+}
+
+#[derive(Deserialize)]
+struct SignedQuery {
+    expires: Option<String>,
+    signature: Option<String>,
+}
+
+/// Whether the caller may read `path`; on success the seconds a private cache may keep it.
+/// A token header wins over a signature (a logged-in client with a stale URL still gets the
+/// file); without either the answer is 401, with a bad or expired signature 403.
+async fn authorise(req: &HttpRequest, state: &AppState, path: &str) -> Result<u64, ApiError> {
+    if let Some(token) = header_token(req) {
+        authenticate(state, &token).await?;
+        return Ok(state.config.auth.media_url_ttl_seconds);
+    }
+    let query: SignedQuery =
+        serde_urlencoded::from_str(req.query_string()).map_err(|_| ApiError::forbidden("invalid media link"))?;
+    let Some(signature) = query.signature else {
+        return Err(ApiError::unauthorized("media needs a token or a signed URL"));
+    };
+    let expires: u64 =
+        query.expires.and_then(|e| e.parse().ok()).ok_or_else(|| ApiError::forbidden("invalid media link"))?;
+    state.media_signer.verify(path, expires, &signature, unix_now()).map_err(|e| match e {
+        LinkError::Expired => ApiError::forbidden("media link expired; fetch the object again for a fresh one"),
+        LinkError::BadSignature => ApiError::forbidden("invalid media link"),
+    })
+}
+
+/// The content type of a stored file from its first bytes; anything not a known image is served
+/// as opaque bytes, so a planted file can never be rendered as HTML or script.
+async fn content_type(path: &std::path::Path) -> std::io::Result<&'static str> {
+    let mut head = [0_u8; 16];
+    let mut file = tokio::fs::File::open(path).await?;
+    let mut filled = 0;
+    while filled < head.len() {
+        let read = file.read(&mut head[filled..]).await?;
+        if read == 0 {
+            break;
+        }
+        filled += read;
+    }
+    Ok(match ImageKind::sniff(&head[..filled]) {
+        Some(ImageKind::Jpeg) => "image/jpeg",
+        Some(ImageKind::Png) => "image/png",
+        Some(ImageKind::Webp) => "image/webp",
+        None => "application/octet-stream",
+    })
+}
+
+pub async fn get_media(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    // The raw, undecoded path: `%2e%2e` stays four plain characters that safe_relative refuses.
+    let raw = req.uri().path().strip_prefix("/uploads/").unwrap_or_default();
+    let max_age = authorise(&req, &state, raw).await?;
+    let relative = safe_relative(raw).ok_or_else(|| ApiError::not_found("file"))?;
+    let root = &state.config.media_root;
+    let file = root.join(relative);
+    // Defence in depth against a symlink planted inside MEDIA_ROOT.
+    let (Ok(real_root), Ok(real_file)) = (tokio::fs::canonicalize(root).await, tokio::fs::canonicalize(&file).await)
+    else {
+        return Err(ApiError::not_found("file"));
+    };
+    if !real_file.starts_with(&real_root) || !real_file.is_file() {
+        return Err(ApiError::not_found("file"));
+    }
+    let kind = content_type(&real_file).await.map_err(|_| ApiError::not_found("file"))?;
+    let named = actix_files::NamedFile::open_async(&real_file)
+        .await
+        .map_err(|_| ApiError::not_found("file"))?
+        .use_etag(true)
+        .use_last_modified(true);
+    let mut response = named.into_response(&req);
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    // Private: the image is only for this caller; stored files never change, so caching for as
+    // long as the authorisation lasts is safe.
+    let cache = HeaderValue::from_str(&format!("private, max-age={max_age}")).map_err(ApiError::internal)?;
+    headers.insert(header::CACHE_CONTROL, cache);
+    Ok(response)
+}
