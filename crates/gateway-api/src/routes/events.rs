@@ -58,7 +58,10 @@ impl EventQuery {
         if !f.camera_groups.is_empty() {
             q = q.filter(face_events::camera_group_id.eq_any(f.camera_groups.clone()));
         }
-        if let Some(m) = f.matched {
+        // Only matched events have a dossier or watch lists, so asking for one implies `matched`,
+        // which lets PostgreSQL use the small partial index of matched events.
+        let matched = f.matched.or((!f.matched_dossier.is_empty() || !f.matched_lists.is_empty()).then_some(true));
+        if let Some(m) = matched {
             q = q.filter(face_events::matched.eq(m));
         }
         if !f.matched_dossier.is_empty() {
