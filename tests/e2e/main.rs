@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod gateway_events;
+mod gateway_live;
 mod gateway_login_limits;
 mod gateway_media;
 mod gateway_resources;

@@ -1,9 +1,10 @@
-//! Events put straight on the bus, as the recorder announces them, for tests of the dispatcher.
+//! Events put straight on the bus: as the recorder announces them (tests of the dispatcher and the
+//! live feed), or as ingest hands accepted faces to the recorder.
 
 use domain::bus::Names;
-use domain::bus::topology::ROUTE_EVENT_CREATED;
+use domain::bus::topology::{ROUTE_EVENT_CREATED, ROUTE_FACE_DETECTED};
 use domain::event::{BBox, BsType, FaceEvent, Features, IdName};
-use domain::messages::{EventCreated, encode};
+use domain::messages::{BusMessage, EventCreated, FaceDetected, encode};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::{BasicProperties, Connection, ConnectionProperties};
 
@@ -34,6 +35,7 @@ pub struct EventBus {
     connection: Connection,
     channel: lapin::Channel,
     exchange: String,
+    faces_exchange: String,
 }
 
 impl EventBus {
@@ -41,7 +43,7 @@ impl EventBus {
         let connection = Connection::connect(url, ConnectionProperties::default()).await?;
         let channel = connection.create_channel().await?;
         channel.confirm_select(ConfirmSelectOptions::default()).await?;
-        Ok(Self { connection, channel, exchange: names.events_exchange() })
+        Ok(Self { connection, channel, exchange: names.events_exchange(), faces_exchange: names.faces_exchange() })
     }
 
     pub async fn publish(&self, event: &FaceEvent) -> anyhow::Result<()> {
@@ -63,15 +65,30 @@ impl EventBus {
 
     /// Publishes many, waiting for the broker's confirms in batches (as fast as the broker goes).
     pub async fn publish_many(&self, events: &[FaceEvent]) -> anyhow::Result<()> {
+        self.publish_batches(&self.exchange, ROUTE_EVENT_CREATED, events, |e| EventCreated(e.clone())).await
+    }
+
+    /// Hands accepted faces to the recorder, as ingest does: the recorder stores and announces them.
+    pub async fn publish_detected(&self, events: &[FaceEvent]) -> anyhow::Result<()> {
+        self.publish_batches(&self.faces_exchange, ROUTE_FACE_DETECTED, events, |e| FaceDetected(e.clone())).await
+    }
+
+    async fn publish_batches<M: BusMessage>(
+        &self,
+        exchange: &str,
+        route: &str,
+        events: &[FaceEvent],
+        message: impl Fn(&FaceEvent) -> M,
+    ) -> anyhow::Result<()> {
         for chunk in events.chunks(500) {
             let mut pending = Vec::with_capacity(chunk.len());
             for event in chunk {
-                let payload = encode(&EventCreated(event.clone()))?;
+                let payload = encode(&message(event))?;
                 pending.push(
                     self.channel
                         .basic_publish(
-                            self.exchange.as_str().into(),
-                            ROUTE_EVENT_CREATED.into(),
+                            exchange.into(),
+                            route.into(),
                             BasicPublishOptions::default(),
                             &payload,
                             BasicProperties::default().with_delivery_mode(2),

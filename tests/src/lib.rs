@@ -4,6 +4,7 @@
 
 pub mod env;
 pub mod events;
+pub mod live;
 pub mod process;
 pub mod receiver;
 pub mod service;

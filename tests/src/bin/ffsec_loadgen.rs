@@ -5,7 +5,8 @@
 //!   share of them matching seeded dossiers) at a target rate, or as fast as answered (`--rate 0`);
 //!   prints accepted/s, rejections by reason and p50/p95/p99 latency;
 //! - `broker`: the P1 anchor, raw lapin publishes with confirms awaited in batches of 1000;
-//! - `search`: P4, exact 1:N search over an in-process gallery.
+//! - `search`: P4, exact 1:N search over an in-process gallery;
+//! - `seed-events`, `list`, `live`: the event list and live feed benchmarks (`loadgen/event_bench.rs`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -22,6 +23,9 @@ use facerouter_ingest::gallery::{FaceRecord, GalleryData};
 use ffsec_tests::worker::{Face, facen, jpeg};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+
+#[path = "../loadgen/event_bench.rs"]
+mod event_bench;
 
 #[derive(Parser)]
 #[command(version)]
@@ -79,6 +83,49 @@ enum Command {
         #[arg(long, default_value_t = 100_000)]
         count: usize,
     },
+    /// Writes `count` face events straight into PostgreSQL (one generate_series insert).
+    SeedEvents {
+        #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/ffsec")]
+        database_url: String,
+        #[arg(long, default_value_t = 1_000_000)]
+        count: i64,
+        #[arg(long, default_value_t = 10.0)]
+        days: f64,
+        #[arg(long, default_value_t = 20)]
+        cameras: i64,
+    },
+    /// `GET /events/faces/` with the common filters: p50/p99 of first and following pages.
+    List {
+        #[arg(long, default_value = "http://127.0.0.1:8002")]
+        base: String,
+        #[arg(long, default_value = "admin")]
+        user: String,
+        #[arg(long, env = "FFSEC_PASSWORD")]
+        password: String,
+        /// Walks per query.
+        #[arg(long, default_value_t = 50)]
+        requests: usize,
+        /// Pages followed after the first.
+        #[arg(long, default_value_t = 3)]
+        walk: usize,
+    },
+    /// N WebSocket clients of `/events/`: frames, cut-offs, accept -> receipt latency.
+    Live {
+        /// host:port of gateway-api.
+        #[arg(long, default_value = "127.0.0.1:8002")]
+        addr: String,
+        #[arg(long, default_value = "admin")]
+        user: String,
+        #[arg(long, env = "FFSEC_PASSWORD")]
+        password: String,
+        #[arg(long, default_value_t = 1)]
+        clients: usize,
+        /// Query strings handed out round-robin (`;`-separated), e.g. `cameras=1;matched=true`.
+        #[arg(long, value_delimiter = ';')]
+        filters: Vec<String>,
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+    },
     /// Exact 1:N search over `faces` random unit vectors, one thread.
     Search {
         #[arg(long, default_value_t = 1_000_000)]
@@ -112,6 +159,15 @@ async fn main() -> anyhow::Result<()> {
             run(Arc::new(load), rate, Duration::from_secs(seconds), concurrency).await
         }
         Command::Broker { url, count } => broker(&url, count).await,
+        Command::SeedEvents { database_url, count, days, cameras } => {
+            event_bench::seed_events(&database_url, count, days, cameras).await
+        }
+        Command::List { base, user, password, requests, walk } => {
+            event_bench::list(&base, &user, &password, requests, walk).await
+        }
+        Command::Live { addr, user, password, clients, filters, seconds } => {
+            event_bench::live(&addr, &format!("http://{addr}"), &user, &password, clients, &filters, seconds).await
+        }
         Command::Search { faces, dim, queries } => {
             search(faces, dim, queries);
             Ok(())

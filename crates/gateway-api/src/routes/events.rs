@@ -3,7 +3,7 @@
 //! a cursor stays stable while new events arrive.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use diesel::dsl::sql;
 use diesel::pg::Pg;
 use diesel::prelude::*;
@@ -11,6 +11,7 @@ use diesel::sql_types::{Array, Bool, Double, Text};
 use diesel_async::RunQueryDsl;
 use domain::ApiError;
 use domain::bus::topology::{ROUTE_EVENT_UPDATED, ROUTE_EVENTS_ACKNOWLEDGED};
+use domain::list_filters::EventListFilters;
 use domain::messages::{EventUpdated, EventsAcknowledged};
 use domain::models::FaceEventRow;
 use domain::schema::face_events;
@@ -29,54 +30,14 @@ type Boxed<'a> = face_events::BoxedQuery<'a, Pg>;
 const AGE: &str =
     "(CASE WHEN jsonb_typeof(features -> 'age' -> 'name') = 'number' THEN (features -> 'age' ->> 'name')::float8 END)";
 
+/// The list's filters (shared with the live feed, which evaluates them in memory) and its order.
 struct EventQuery {
-    cameras: Vec<i64>,
-    camera_groups: Vec<i64>,
-    matched: Option<bool>,
-    matched_dossier: Vec<i64>,
-    matched_lists: Vec<i64>,
-    acknowledged: Option<bool>,
-    created_gte: Option<DateTime<Utc>>,
-    created_lte: Option<DateTime<Utc>>,
-    id_lt: Option<Uuid>,
-    id_gt: Option<Uuid>,
-    confidence_gte: Option<f32>,
-    /// Attribute filters on the `features` JSON: (attribute, accepted classes).
-    classes: Vec<(&'static str, Vec<String>)>,
-    age_gte: Option<f64>,
-    age_lte: Option<f64>,
+    filters: EventListFilters,
     ascending: bool,
-}
-
-/// The attribute filters of the wire doc and the `features` key each reads.
-const CLASS_FILTERS: [(&str, &str); 5] = [
-    ("gender", "gender"),
-    ("emotions", "emotions"),
-    ("glasses", "glasses"),
-    ("beard", "beard"),
-    ("liveness", "liveness"),
-];
-
-fn parse_date(pairs: &QueryPairs, key: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
-    p::single(pairs, key)
-        .map(|v| {
-            DateTime::parse_from_rfc3339(v)
-                .map(|d| d.with_timezone(&Utc))
-                .map_err(|_| ApiError::bad_param(key, format!("{key} must be an RFC 3339 date-time")))
-        })
-        .transpose()
 }
 
 impl EventQuery {
     fn parse(pairs: &QueryPairs) -> Result<Self, ApiError> {
-        let mut cameras: Vec<i64> = p::parse_many(pairs, "cameras")?;
-        cameras.extend(p::parse_many::<i64>(pairs, "camera")?);
-        let no_match = p::parse_bool(pairs, "no_match")?;
-        let matched = match (p::parse_bool(pairs, "matched")?, no_match) {
-            (Some(m), _) => Some(m),
-            (None, Some(no)) => Some(!no),
-            (None, None) => None,
-        };
         let ascending = match p::single(pairs, "ordering") {
             None | Some("-id") | Some("-created_date") => false,
             Some("id") | Some("created_date") => true,
@@ -84,75 +45,58 @@ impl EventQuery {
                 return Err(ApiError::bad_param("ordering", "ordering must be id, -id, created_date or -created_date"));
             }
         };
-        Ok(Self {
-            cameras,
-            camera_groups: p::parse_many(pairs, "camera_groups")?,
-            matched,
-            matched_dossier: p::parse_many(pairs, "matched_dossier")?,
-            matched_lists: p::parse_many(pairs, "matched_lists")?,
-            acknowledged: p::parse_bool(pairs, "acknowledged")?,
-            created_gte: parse_date(pairs, "created_date_gte")?,
-            created_lte: parse_date(pairs, "created_date_lte")?,
-            id_lt: p::parse_one(pairs, "id_lt")?,
-            id_gt: p::parse_one(pairs, "id_gt")?,
-            confidence_gte: p::parse_one(pairs, "confidence_gte")?,
-            classes: CLASS_FILTERS
-                .iter()
-                .filter_map(|(param, attribute)| {
-                    let values: Vec<String> = p::values(pairs, param).map(str::to_string).collect();
-                    (!values.is_empty()).then_some((*attribute, values))
-                })
-                .collect(),
-            age_gte: p::parse_one(pairs, "age_gte")?,
-            age_lte: p::parse_one(pairs, "age_lte")?,
-            ascending,
-        })
+        Ok(Self { filters: EventListFilters::parse(pairs)?, ascending })
     }
 
+    /// The SQL form of [`EventListFilters::matches`]: keep the two in step.
     fn filtered(&self) -> Boxed<'static> {
+        let f = &self.filters;
         let mut q = face_events::table.into_boxed();
-        if !self.cameras.is_empty() {
-            q = q.filter(face_events::camera_id.eq_any(self.cameras.clone()));
+        if !f.cameras.is_empty() {
+            q = q.filter(face_events::camera_id.eq_any(f.cameras.clone()));
         }
-        if !self.camera_groups.is_empty() {
-            q = q.filter(face_events::camera_group_id.eq_any(self.camera_groups.clone()));
+        if !f.camera_groups.is_empty() {
+            q = q.filter(face_events::camera_group_id.eq_any(f.camera_groups.clone()));
         }
-        if let Some(m) = self.matched {
+        // Only matched events have a dossier or watch lists, so asking for one implies `matched`,
+        // which lets PostgreSQL use the small partial index of matched events.
+        let matched = f.matched.or((!f.matched_dossier.is_empty() || !f.matched_lists.is_empty()).then_some(true));
+        if let Some(m) = matched {
             q = q.filter(face_events::matched.eq(m));
         }
-        if !self.matched_dossier.is_empty() {
-            q = q.filter(face_events::matched_dossier_id.eq_any(self.matched_dossier.clone()));
+        if !f.matched_dossier.is_empty() {
+            q = q.filter(face_events::matched_dossier_id.eq_any(f.matched_dossier.clone()));
         }
-        if !self.matched_lists.is_empty() {
-            q = q.filter(face_events::matched_lists.overlaps_with(self.matched_lists.clone()));
+        if !f.matched_lists.is_empty() {
+            q = q.filter(face_events::matched_lists.overlaps_with(f.matched_lists.clone()));
         }
-        if let Some(a) = self.acknowledged {
+        if let Some(a) = f.acknowledged {
             q = q.filter(face_events::acknowledged.eq(a));
         }
-        if let Some(d) = self.created_gte {
+        if let Some(d) = f.created_gte {
             q = q.filter(face_events::created_date.ge(d));
         }
-        if let Some(d) = self.created_lte {
+        if let Some(d) = f.created_lte {
             q = q.filter(face_events::created_date.le(d));
         }
-        if let Some(id) = self.id_lt {
+        if let Some(id) = f.id_lt {
             q = q.filter(face_events::id.lt(id));
         }
-        if let Some(id) = self.id_gt {
+        if let Some(id) = f.id_gt {
             q = q.filter(face_events::id.gt(id));
         }
-        if let Some(c) = self.confidence_gte {
+        if let Some(c) = f.confidence_gte {
             q = q.filter(face_events::confidence.ge(c));
         }
-        for (attribute, values) in &self.classes {
+        for (attribute, values) in &f.classes {
             // `attribute` comes from CLASS_FILTERS, never from the request; values are bound.
             let clause = format!("(features -> '{attribute}' ->> 'name') = ANY(");
             q = q.filter(sql::<Bool>(&clause).bind::<Array<Text>, _>(values.clone()).sql(")"));
         }
-        if let Some(age) = self.age_gte {
+        if let Some(age) = f.age_gte {
             q = q.filter(sql::<Bool>(AGE).sql(" >= ").bind::<Double, _>(age));
         }
-        if let Some(age) = self.age_lte {
+        if let Some(age) = f.age_lte {
             q = q.filter(sql::<Bool>(AGE).sql(" <= ").bind::<Double, _>(age));
         }
         q

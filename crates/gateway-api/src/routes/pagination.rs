@@ -9,47 +9,11 @@ use crate::state::AppState;
 pub const DEFAULT_LIMIT: i64 = 20;
 pub const MAX_LIMIT: i64 = 1000;
 
-/// The query string as ordered pairs: filters may repeat a key (`cameras=1&cameras=2`).
-pub type QueryPairs = Vec<(String, String)>;
+pub use domain::query_params::{QueryPairs, parse_bool, parse_many, parse_one, single, values};
 
 pub fn query_pairs(req: &HttpRequest) -> Result<QueryPairs, ApiError> {
     serde_urlencoded::from_str(req.query_string())
         .map_err(|e| ApiError::bad_param("query", format!("invalid query string: {e}")))
-}
-
-pub fn values<'a>(pairs: &'a QueryPairs, key: &str) -> impl Iterator<Item = &'a str> + 'a {
-    let key = key.to_string();
-    pairs
-        .iter()
-        .filter(move |(k, _)| *k == key)
-        .flat_map(|(_, v)| v.split(','))
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-}
-
-pub fn single<'a>(pairs: &'a QueryPairs, key: &str) -> Option<&'a str> {
-    pairs.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
-}
-
-pub fn parse_one<T: std::str::FromStr>(pairs: &QueryPairs, key: &str) -> Result<Option<T>, ApiError> {
-    single(pairs, key)
-        .map(|v| v.parse::<T>().map_err(|_| ApiError::bad_param(key, format!("{key} has an invalid value {v:?}"))))
-        .transpose()
-}
-
-pub fn parse_many<T: std::str::FromStr>(pairs: &QueryPairs, key: &str) -> Result<Vec<T>, ApiError> {
-    values(pairs, key)
-        .map(|v| v.parse::<T>().map_err(|_| ApiError::bad_param(key, format!("{key} has an invalid value {v:?}"))))
-        .collect()
-}
-
-pub fn parse_bool(pairs: &QueryPairs, key: &str) -> Result<Option<bool>, ApiError> {
-    single(pairs, key)
-        .map(|v| {
-            domain::config::parse_bool(v)
-                .ok_or_else(|| ApiError::bad_param(key, format!("{key} must be true or false")))
-        })
-        .transpose()
 }
 
 pub fn limit(pairs: &QueryPairs) -> Result<i64, ApiError> {

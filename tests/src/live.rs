@@ -1,0 +1,69 @@
+//! A WebSocket client of gateway-api's live feed (wire doc §4), for tests and the benchmarks.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+pub type Socket = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
+
+pub struct LiveClient {
+    pub socket: Socket,
+}
+
+impl LiveClient {
+    /// Connects to `ws://<addr>/events/<query>` (`query` empty or starting with `?`) and sends the
+    /// auth message.
+    pub async fn connect(addr: &str, token: &str, query: &str) -> anyhow::Result<Self> {
+        let (mut socket, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/events/{query}")).await?;
+        let auth = json!({"type": "auth", "data": {"token": token, "msg_groups": {"ws_events": true}}});
+        socket.send(Message::text(auth.to_string())).await?;
+        Ok(Self { socket })
+    }
+
+    pub async fn send(&mut self, message: Value) -> anyhow::Result<()> {
+        Ok(self.socket.send(Message::text(message.to_string())).await?)
+    }
+
+    /// The next frame that is not a `ping` (answered with `pong`), or an error when the socket
+    /// closes or nothing comes within `deadline`.
+    pub async fn next_frame(&mut self, deadline: Duration) -> anyhow::Result<Value> {
+        tokio::time::timeout(deadline, async {
+            loop {
+                match self.socket.next().await {
+                    Some(Ok(Message::Text(text))) => {
+                        let frame: Value = serde_json::from_str(&text)?;
+                        if frame["type"] == "ping" {
+                            self.send(json!({"type": "pong", "data": frame["data"]})).await?;
+                            continue;
+                        }
+                        return Ok(frame);
+                    }
+                    Some(Ok(Message::Close(_))) | None => anyhow::bail!("the socket closed"),
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => return Err(e.into()),
+                }
+            }
+        })
+        .await
+        .map_err(|_| anyhow::anyhow!("no frame within {deadline:?}"))?
+    }
+
+    /// Reads what is left until the server closes the socket; returns how many text frames came.
+    pub async fn drain_until_closed(&mut self, deadline: Duration) -> anyhow::Result<usize> {
+        tokio::time::timeout(deadline, async {
+            let mut frames = 0;
+            loop {
+                match self.socket.next().await {
+                    Some(Ok(Message::Text(_))) => frames += 1,
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return frames,
+                    Some(Ok(_)) => {}
+                }
+            }
+        })
+        .await
+        .map_err(|_| anyhow::anyhow!("the socket was still open after {deadline:?}"))
+    }
+}
