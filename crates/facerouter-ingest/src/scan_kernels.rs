@@ -107,6 +107,13 @@ mod x86 {
                 unsafe {
                     let qv = _mm256_loadu_ps(q.add(k));
                     let row = base.add(r * dim + k);
+                    // The next group of four rows: a prefetch is a hint and never faults, so the
+                    // address may run past the end.
+                    let ahead = row.wrapping_add(4 * dim).cast::<i8>();
+                    _mm_prefetch::<_MM_HINT_T0>(ahead);
+                    _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(dim * 4));
+                    _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(dim * 8));
+                    _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(dim * 12));
                     a0 = _mm256_fmadd_ps(_mm256_loadu_ps(row), qv, a0);
                     a1 = _mm256_fmadd_ps(_mm256_loadu_ps(row.add(dim)), qv, a1);
                     a2 = _mm256_fmadd_ps(_mm256_loadu_ps(row.add(2 * dim)), qv, a2);
@@ -163,6 +170,12 @@ mod x86 {
                     let qv = _mm256_loadu_si256(q.add(k).cast());
                     let abs_q = _mm256_sign_epi8(qv, qv);
                     let row = base.add(r * dim + k);
+                    // Prefetch the next group of rows, as in `scores_f32`.
+                    let ahead = row.wrapping_add(4 * dim);
+                    _mm_prefetch::<_MM_HINT_T0>(ahead);
+                    _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(dim));
+                    _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(2 * dim));
+                    _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(3 * dim));
                     a0 = madd_i8(abs_q, qv, _mm256_loadu_si256(row.cast()), a0);
                     a1 = madd_i8(abs_q, qv, _mm256_loadu_si256(row.add(dim).cast()), a1);
                     a2 = madd_i8(abs_q, qv, _mm256_loadu_si256(row.add(2 * dim).cast()), a2);
