@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 mod env;
 pub use env::parse_bool;
 mod ingest;
-pub use ingest::{Facerouter, RecognitionBackend};
+pub use ingest::{Facerouter, GalleryIndex, RecognitionBackend};
 mod validate;
 
 pub use validate::ConfigError;

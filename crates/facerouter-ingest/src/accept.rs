@@ -94,7 +94,10 @@ pub async fn accept_face(state: &AppState, input: FaceInput, mut timer: Instant)
     timer = state.metrics.stage("recognise", timer);
 
     let fallback = input.camera.confidence_threshold.unwrap_or(settings.confidence_threshold);
-    let best = recognised.vector.as_deref().and_then(|v| state.gallery.read().best_match(v, fallback));
+    let best = match recognised.vector {
+        Some(vector) => state.gallery.search(vector, fallback).await.map_err(ApiError::internal)?,
+        None => None,
+    };
     timer = state.metrics.stage("match", timer);
     if best.is_none() && settings.ignore_unmatched {
         return Ok(Accepted { event_id: None, matched: false, matched_dossier: None, confidence: 0.0 });

@@ -1,11 +1,32 @@
-//! Exact 1:N search over one dimension's dossier faces, laid out flat: every vector sits in one
-//! contiguous `Vec<f32>` at `slot * dim`, so a scan streams memory in order and the dot product
-//! vectorises. Removal swaps the last face into the freed slot (O(dim)), so there are no holes.
+//! Exhaustive 1:N search over one dimension's dossier faces. Columns, one entry per slot: every
+//! vector sits in one contiguous `Vec<f32>` at `slot * dim` (so a scan streams memory in order),
+//! beside it only the face id, a small dossier handle and the photo path. What all faces of a
+//! dossier share (name, lists, threshold bound) lives once per dossier and is read only for a face
+//! that beats the running best. Removal swaps the last face into the freed slot, so there are no
+//! holes.
+//!
+//! With [`GalleryIndex::Int8`] an 8-bit copy of every vector (one scale per row) is scanned
+//! instead, a quarter of the memory traffic; the best [`INT8_CANDIDATES`] are then rescored in f32,
+//! so the reported confidence is exact and the winner is the exact one unless more than that many
+//! faces score within the quantisation error of it.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use domain::config::GalleryIndex;
 use domain::event::IdName;
+use domain::vector::MAX_DIMENSIONS;
+
+use crate::scan_kernels::{dot, scores_f32, scores_i8};
+
+/// Rows scored per kernel call: the scores stay on the stack, the loop over them stays in cache.
+const BLOCK: usize = 256;
+/// Candidates of the 8-bit scan rescored in f32.
+pub const INT8_CANDIDATES: usize = 16;
+/// Bound on the error of an 8-bit score for unit vectors of up to 4096 dimensions (each code is
+/// off by at most half a step of max|x| / 127; the worst case at 128–512 dimensions is ~0.025):
+/// a face is kept as a candidate when its 8-bit score is within this of its threshold.
+const INT8_MARGIN: f32 = 0.05;
 
 /// A watch list a dossier is on, with its own threshold when it has one.
 #[derive(Debug, Clone, PartialEq)]
@@ -15,7 +36,7 @@ pub struct ListEntry {
     pub threshold: Option<f32>,
 }
 
-/// What a match reports about a face (everything but its vector).
+/// What a match reports about a face (everything but its vector); also what a face is added with.
 #[derive(Debug, Clone)]
 pub struct FaceMeta {
     pub face_id: i64,
@@ -33,6 +54,13 @@ struct Bound {
     any_unset: bool,
 }
 
+/// The bound of no list at all: nothing matches.
+impl Default for Bound {
+    fn default() -> Self {
+        Self { list_min: f32::INFINITY, any_unset: false }
+    }
+}
+
 impl Bound {
     fn of(lists: &[ListEntry]) -> Self {
         let list_min = lists.iter().filter_map(|l| l.threshold).fold(f32::INFINITY, f32::min);
@@ -46,13 +74,37 @@ impl Bound {
     }
 }
 
+/// What every face of one dossier shares, held once.
+#[derive(Debug)]
+struct Dossier {
+    id: i64,
+    name: Box<str>,
+    lists: Arc<[ListEntry]>,
+    bound: Bound,
+    /// Faces pointing here; the record is freed at zero.
+    faces: u32,
+}
+
 #[derive(Debug, Default)]
 pub struct FaceIndex {
     dim: usize,
+    kind: GalleryIndex,
     vectors: Vec<f32>,
-    meta: Vec<FaceMeta>,
-    bounds: Vec<Bound>,
-    slot_of: HashMap<i64, usize>,
+    /// Int8 only: `dim` codes per slot in -127..=127, and the factor turning a code back into f32.
+    codes: Vec<i8>,
+    code_scales: Vec<f32>,
+    face_ids: Vec<i64>,
+    /// Index into `dossiers` per slot.
+    owners: Vec<u32>,
+    photos: Vec<Box<str>>,
+    slot_of: HashMap<i64, u32>,
+    /// Dossier records, reused through `free`.
+    dossiers: Vec<Option<Dossier>>,
+    free: Vec<u32>,
+    dossier_slot: HashMap<i64, u32>,
+    /// No face needs less than this (given the fallback when `any_unset`); never raised on
+    /// removal, so it stays a safe lower bound and most rows are rejected by one comparison.
+    floor: Bound,
 }
 
 #[derive(Debug, Clone)]
@@ -63,85 +115,275 @@ pub struct Match {
     pub lists: Vec<IdName>,
 }
 
+/// The best few (approximate score, slot) pairs seen, unordered; `floor` is the smallest kept
+/// once full, so most rows are rejected by one comparison.
+struct TopK {
+    items: [(f32, usize); INT8_CANDIDATES],
+    len: usize,
+    floor: f32,
+}
+
+impl TopK {
+    fn new() -> Self {
+        Self { items: [(f32::NEG_INFINITY, 0); INT8_CANDIDATES], len: 0, floor: f32::NEG_INFINITY }
+    }
+
+    fn push(&mut self, score: f32, slot: usize) {
+        if self.len < INT8_CANDIDATES {
+            self.items[self.len] = (score, slot);
+            self.len += 1;
+        } else if let Some(weakest) = self.items.iter_mut().min_by(|a, b| a.0.total_cmp(&b.0)) {
+            *weakest = (score, slot);
+        }
+        if self.len == INT8_CANDIDATES {
+            self.floor = self.items.iter().map(|i| i.0).fold(f32::INFINITY, f32::min);
+        }
+    }
+}
+
+/// `v` as codes in -127..=127 (one step = max|x| / 127, the finest that fits) written to `out`,
+/// and the factor that turns a code back into f32.
+fn quantise_into(v: &[f32], out: &mut [i8]) -> f32 {
+    let max = v.iter().fold(0.0_f32, |m, x| m.max(x.abs()));
+    if max <= 0.0 || !max.is_finite() {
+        out.fill(0);
+        return 0.0;
+    }
+    let scale = 127.0 / max;
+    for (code, x) in out.iter_mut().zip(v) {
+        *code = (x * scale).round().clamp(-127.0, 127.0) as i8;
+    }
+    max / 127.0
+}
+
 impl FaceIndex {
-    pub fn new(dim: usize) -> Self {
-        Self { dim, ..Self::default() }
+    pub fn new(dim: usize, kind: GalleryIndex) -> Self {
+        Self { dim, kind, ..Self::default() }
     }
 
     pub fn len(&self) -> usize {
-        self.meta.len()
+        self.face_ids.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.meta.is_empty()
+        self.face_ids.is_empty()
+    }
+
+    pub fn contains(&self, face_id: i64) -> bool {
+        self.slot_of.contains_key(&face_id)
     }
 
     /// Adds or replaces a face. `vector` must have this index's dimension and be L2-normalised.
     pub fn upsert(&mut self, meta: FaceMeta, vector: &[f32]) {
         debug_assert_eq!(vector.len(), self.dim);
-        let bound = Bound::of(&meta.lists);
-        if let Some(&slot) = self.slot_of.get(&meta.face_id) {
-            self.vectors[slot * self.dim..(slot + 1) * self.dim].copy_from_slice(vector);
-            self.meta[slot] = meta;
-            self.bounds[slot] = bound;
+        // Take the new dossier first, so a face staying in its dossier never frees the record.
+        let owner = self.acquire(&meta);
+        let photo = meta.photo.into_boxed_str();
+        let Some(&slot) = self.slot_of.get(&meta.face_id) else {
+            self.slot_of.insert(meta.face_id, self.face_ids.len() as u32);
+            self.vectors.extend_from_slice(vector);
+            if self.kind == GalleryIndex::Int8 {
+                let start = self.codes.len();
+                self.codes.resize(start + self.dim, 0);
+                let scale = quantise_into(vector, &mut self.codes[start..]);
+                self.code_scales.push(scale);
+            }
+            self.face_ids.push(meta.face_id);
+            self.owners.push(owner);
+            self.photos.push(photo);
             return;
+        };
+        let slot = slot as usize;
+        self.release(self.owners[slot]);
+        self.owners[slot] = owner;
+        self.photos[slot] = photo;
+        let range = slot * self.dim..(slot + 1) * self.dim;
+        self.vectors[range.clone()].copy_from_slice(vector);
+        if self.kind == GalleryIndex::Int8 {
+            self.code_scales[slot] = quantise_into(vector, &mut self.codes[range]);
         }
-        self.slot_of.insert(meta.face_id, self.meta.len());
-        self.vectors.extend_from_slice(vector);
-        self.meta.push(meta);
-        self.bounds.push(bound);
     }
 
     pub fn remove(&mut self, face_id: i64) -> bool {
         let Some(slot) = self.slot_of.remove(&face_id) else { return false };
-        let last = self.meta.len() - 1;
+        let slot = slot as usize;
+        self.release(self.owners[slot]);
+        let last = self.len() - 1;
+        let dim = self.dim;
         if slot != last {
-            self.vectors.copy_within(last * self.dim..(last + 1) * self.dim, slot * self.dim);
-            self.meta.swap(slot, last);
-            self.bounds.swap(slot, last);
-            self.slot_of.insert(self.meta[slot].face_id, slot);
+            self.vectors.copy_within(last * dim..(last + 1) * dim, slot * dim);
+            if self.kind == GalleryIndex::Int8 {
+                self.codes.copy_within(last * dim..(last + 1) * dim, slot * dim);
+            }
+            self.slot_of.insert(self.face_ids[last], slot as u32);
         }
-        self.vectors.truncate(last * self.dim);
-        self.meta.truncate(last);
-        self.bounds.truncate(last);
+        self.vectors.truncate(last * dim);
+        if self.kind == GalleryIndex::Int8 {
+            self.codes.truncate(last * dim);
+            self.code_scales.swap_remove(slot);
+        }
+        self.face_ids.swap_remove(slot);
+        self.owners.swap_remove(slot);
+        self.photos.swap_remove(slot);
         true
+    }
+
+    /// The faces of one dossier (a pass over the 4-byte owner column: dossier changes are rare,
+    /// and a per-dossier face set would cost more memory than the vectors' overhead budget).
+    pub fn faces_of(&self, dossier: i64) -> Vec<i64> {
+        let Some(&owner) = self.dossier_slot.get(&dossier) else { return Vec::new() };
+        self.owners.iter().zip(&self.face_ids).filter(|(o, _)| **o == owner).map(|(_, id)| *id).collect()
+    }
+
+    /// Returns the spare capacity of the columns (after a bulk load).
+    pub fn shrink_to_fit(&mut self) {
+        self.vectors.shrink_to_fit();
+        self.codes.shrink_to_fit();
+        self.code_scales.shrink_to_fit();
+        self.face_ids.shrink_to_fit();
+        self.owners.shrink_to_fit();
+        self.photos.shrink_to_fit();
+        self.slot_of.shrink_to_fit();
+        self.dossiers.shrink_to_fit();
+        self.dossier_slot.shrink_to_fit();
+    }
+
+    fn acquire(&mut self, meta: &FaceMeta) -> u32 {
+        let bound = Bound::of(&meta.lists);
+        self.floor.list_min = self.floor.list_min.min(bound.list_min);
+        self.floor.any_unset |= bound.any_unset;
+        if let Some(&slot) = self.dossier_slot.get(&meta.dossier.id)
+            && let Some(Some(dossier)) = self.dossiers.get_mut(slot as usize)
+        {
+            // The newest read wins for the dossier's shared fields.
+            if *dossier.name != *meta.dossier.name {
+                dossier.name = meta.dossier.name.as_str().into();
+            }
+            if !Arc::ptr_eq(&dossier.lists, &meta.lists) {
+                dossier.lists = meta.lists.clone();
+            }
+            dossier.bound = bound;
+            dossier.faces += 1;
+            return slot;
+        }
+        let record = Dossier {
+            id: meta.dossier.id,
+            name: meta.dossier.name.as_str().into(),
+            lists: meta.lists.clone(),
+            bound,
+            faces: 1,
+        };
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.dossiers[slot as usize] = Some(record);
+                slot
+            }
+            None => {
+                self.dossiers.push(Some(record));
+                (self.dossiers.len() - 1) as u32
+            }
+        };
+        self.dossier_slot.insert(meta.dossier.id, slot);
+        slot
+    }
+
+    fn release(&mut self, slot: u32) {
+        let Some(entry) = self.dossiers.get_mut(slot as usize) else { return };
+        let Some(dossier) = entry else { return };
+        dossier.faces -= 1;
+        if dossier.faces == 0 {
+            self.dossier_slot.remove(&dossier.id);
+            *entry = None;
+            self.free.push(slot);
+        }
+    }
+
+    fn dossier_of(&self, slot: usize) -> Option<&Dossier> {
+        self.dossiers.get(self.owners[slot] as usize)?.as_ref()
+    }
+
+    /// The threshold face `slot` must reach.
+    fn threshold_of(&self, slot: usize, fallback: f32) -> f32 {
+        self.dossier_of(slot).map_or(f32::INFINITY, |d| d.bound.threshold(fallback))
     }
 
     /// The face with the highest similarity among those reaching their own threshold.
     pub fn best_match(&self, query: &[f32], fallback: f32) -> Option<Match> {
-        if query.len() != self.dim || self.dim == 0 {
+        if query.len() != self.dim || self.dim == 0 || self.is_empty() {
             return None;
         }
-        let mut best: Option<(usize, f32)> = None;
-        for (slot, row) in self.vectors.chunks_exact(self.dim).enumerate() {
-            let score = dot(row, query);
-            if best.is_none_or(|(_, b)| score > b) && score >= self.bounds[slot].threshold(fallback) {
-                best = Some((slot, score));
-            }
-        }
-        let (slot, confidence) = best?;
-        let face = self.meta[slot].clone();
-        let lists = face
+        let (slot, confidence) = match self.kind {
+            GalleryIndex::Flat => self.scan_f32(query, fallback),
+            GalleryIndex::Int8 => self.scan_i8(query, fallback),
+        }?;
+        let dossier = self.dossier_of(slot)?;
+        let lists = dossier
             .lists
             .iter()
             .filter(|l| confidence >= l.threshold.unwrap_or(fallback))
             .map(|l| IdName { id: l.id, name: l.name.clone() })
             .collect();
+        let face = FaceMeta {
+            face_id: self.face_ids[slot],
+            dossier: IdName { id: dossier.id, name: dossier.name.to_string() },
+            lists: dossier.lists.clone(),
+            photo: self.photos[slot].to_string(),
+        };
         Some(Match { face, confidence, lists })
     }
-}
 
-/// Eight independent accumulators: no loop-carried dependency, so the compiler emits SIMD.
-pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0.0_f32; 8];
-    let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = a8.remainder().iter().zip(b8.remainder()).map(|(x, y)| x * y).sum();
-    for (x, y) in a8.zip(b8) {
-        for i in 0..8 {
-            acc[i] += x[i] * y[i];
+    fn scan_f32(&self, query: &[f32], fallback: f32) -> Option<(usize, f32)> {
+        let gate = self.floor.threshold(fallback);
+        let mut scores = [0.0_f32; BLOCK];
+        let mut best: Option<(usize, f32)> = None;
+        let mut best_score = f32::NEG_INFINITY;
+        for (block, rows) in self.vectors.chunks(BLOCK * self.dim).enumerate() {
+            let out = &mut scores[..rows.len() / self.dim];
+            scores_f32(rows, self.dim, query, out);
+            for (i, &score) in out.iter().enumerate() {
+                if score > best_score && score >= gate {
+                    let slot = block * BLOCK + i;
+                    if score >= self.threshold_of(slot, fallback) {
+                        (best, best_score) = (Some((slot, score)), score);
+                    }
+                }
+            }
         }
+        best
     }
-    acc.iter().sum::<f32>() + tail
+
+    fn scan_i8(&self, query: &[f32], fallback: f32) -> Option<(usize, f32)> {
+        // The query's codes live on the stack: no allocation per query.
+        let mut codes = [0_i8; MAX_DIMENSIONS];
+        let Some(query_codes) = codes.get_mut(..self.dim) else { return self.scan_f32(query, fallback) };
+        let query_scale = quantise_into(query, query_codes);
+        let query_codes = &*query_codes;
+        let gate = self.floor.threshold(fallback) - INT8_MARGIN;
+        let mut scores = [0_i32; BLOCK];
+        let mut top = TopK::new();
+        for (block, rows) in self.codes.chunks(BLOCK * self.dim).enumerate() {
+            let out = &mut scores[..rows.len() / self.dim];
+            scores_i8(rows, self.dim, query_codes, out);
+            let scales = &self.code_scales[block * BLOCK..block * BLOCK + out.len()];
+            for (i, (&raw, &scale)) in out.iter().zip(scales).enumerate() {
+                let approx = raw as f32 * scale * query_scale;
+                if approx > top.floor && approx >= gate {
+                    let slot = block * BLOCK + i;
+                    if approx >= self.threshold_of(slot, fallback) - INT8_MARGIN {
+                        top.push(approx, slot);
+                    }
+                }
+            }
+        }
+        let mut best: Option<(usize, f32)> = None;
+        for &(_, slot) in &top.items[..top.len] {
+            let exact = dot(&self.vectors[slot * self.dim..(slot + 1) * self.dim], query);
+            if best.is_none_or(|(_, b)| exact > b) && exact >= self.threshold_of(slot, fallback) {
+                best = Some((slot, exact));
+            }
+        }
+        best
+    }
 }
 
 #[cfg(test)]
@@ -158,60 +400,122 @@ mod tests {
             face_id: id,
             dossier: IdName { id, name: format!("d{id}") },
             lists: lists.into(),
-            photo: String::new(),
+            photo: format!("p{id}"),
         }
     }
 
+    const KINDS: [GalleryIndex; 2] = [GalleryIndex::Flat, GalleryIndex::Int8];
+
     #[test]
     fn best_match_respects_threshold_and_dimension() {
-        let mut index = FaceIndex::new(2);
-        index.upsert(meta(1, &[None]), &[1.0, 0.0]);
-        index.upsert(meta(2, &[None]), &[0.6, 0.8]);
-        let hit = index.best_match(&[0.8, 0.6], 0.5).unwrap();
-        assert_eq!(hit.face.face_id, 2);
-        assert!((hit.confidence - 0.96).abs() < 1e-6);
-        assert!(index.best_match(&[0.8, 0.6], 0.97).is_none());
-        assert!(index.best_match(&[0.0, 0.0, 1.0], 0.1).is_none());
+        for kind in KINDS {
+            let mut index = FaceIndex::new(2, kind);
+            index.upsert(meta(1, &[None]), &[1.0, 0.0]);
+            index.upsert(meta(2, &[None]), &[0.6, 0.8]);
+            let hit = index.best_match(&[0.8, 0.6], 0.5).unwrap();
+            assert_eq!((hit.face.face_id, hit.face.dossier.name.as_str(), hit.face.photo.as_str()), (2, "d2", "p2"));
+            // The confidence is the exact f32 one, whichever index found the face.
+            assert!((hit.confidence - 0.96).abs() < 1e-6, "{kind:?}");
+            assert!(index.best_match(&[0.8, 0.6], 0.97).is_none());
+            assert!(index.best_match(&[0.0, 0.0, 1.0], 0.1).is_none());
+        }
     }
 
     #[test]
     fn list_thresholds_override_the_fallback() {
-        let mut index = FaceIndex::new(2);
-        // Strict list only: 0.96 is below 0.99, although above the fallback.
-        index.upsert(meta(1, &[Some(0.99)]), &[0.6, 0.8]);
-        assert!(index.best_match(&[0.8, 0.6], 0.5).is_none());
-        // Lenient list: matches below the fallback, and only that list is reported.
-        index.upsert(meta(1, &[Some(0.99), Some(0.9)]), &[0.6, 0.8]);
-        let hit = index.best_match(&[0.8, 0.6], 0.97).unwrap();
-        assert_eq!(hit.lists.iter().map(|l| l.id).collect::<Vec<_>>(), vec![2]);
-        // A list without a threshold falls back.
-        index.upsert(meta(1, &[Some(0.99), None]), &[0.6, 0.8]);
-        assert!(index.best_match(&[0.8, 0.6], 0.97).is_none());
-        assert_eq!(index.best_match(&[0.8, 0.6], 0.95).unwrap().lists.len(), 1);
+        for kind in KINDS {
+            let mut index = FaceIndex::new(2, kind);
+            // Strict list only: 0.96 is below 0.99, although above the fallback.
+            index.upsert(meta(1, &[Some(0.99)]), &[0.6, 0.8]);
+            assert!(index.best_match(&[0.8, 0.6], 0.5).is_none());
+            // Lenient list: matches below the fallback, and only that list is reported.
+            index.upsert(meta(1, &[Some(0.99), Some(0.9)]), &[0.6, 0.8]);
+            let hit = index.best_match(&[0.8, 0.6], 0.97).unwrap();
+            assert_eq!(hit.lists.iter().map(|l| l.id).collect::<Vec<_>>(), vec![2]);
+            // A list without a threshold falls back.
+            index.upsert(meta(1, &[Some(0.99), None]), &[0.6, 0.8]);
+            assert!(index.best_match(&[0.8, 0.6], 0.97).is_none());
+            assert_eq!(index.best_match(&[0.8, 0.6], 0.95).unwrap().lists.len(), 1);
+        }
     }
 
     #[test]
     fn removal_keeps_the_layout_dense() {
-        let mut index = FaceIndex::new(3);
-        for id in 0..5 {
-            let mut v = [0.0; 3];
-            v[(id % 3) as usize] = 1.0;
-            index.upsert(meta(id, &[None]), &v);
+        for kind in KINDS {
+            let mut index = FaceIndex::new(3, kind);
+            for id in 0..5 {
+                let mut v = [0.0; 3];
+                v[(id % 3) as usize] = 1.0;
+                index.upsert(meta(id, &[None]), &v);
+            }
+            assert!(index.remove(0));
+            assert!(!index.remove(0));
+            assert_eq!(index.len(), 4);
+            assert_eq!(index.vectors.len(), 12);
+            // Face 3 (axis 0) moved into slot 0 and is still found.
+            assert_eq!(index.best_match(&[1.0, 0.0, 0.0], 0.5).unwrap().face.face_id, 3);
+            assert_eq!(index.best_match(&[0.0, 1.0, 0.0], 0.5).unwrap().face.face_id, 4);
+            assert_eq!(index.dossiers.iter().flatten().count(), 4);
         }
-        assert!(index.remove(0));
-        assert!(!index.remove(0));
-        assert_eq!(index.len(), 4);
-        assert_eq!(index.vectors.len(), 12);
-        // Face 3 (axis 0) moved into slot 0 and is still found.
-        assert_eq!(index.best_match(&[1.0, 0.0, 0.0], 0.5).unwrap().face.face_id, 3);
-        assert_eq!(index.best_match(&[0.0, 1.0, 0.0], 0.5).unwrap().face.face_id, 4);
     }
 
     #[test]
-    fn dot_matches_the_naive_sum() {
-        let a: Vec<f32> = (0..131).map(|i| i as f32 * 0.01).collect();
-        let b: Vec<f32> = (0..131).map(|i| 1.0 - i as f32 * 0.005).collect();
-        let naive: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
-        assert!((dot(&a, &b) - naive).abs() < 1e-3);
+    fn faces_of_a_dossier_share_one_record() {
+        let mut index = FaceIndex::new(2, GalleryIndex::Flat);
+        let face = |index: &mut FaceIndex, id: i64, dossier: i64, name: &str, v: [f32; 2]| {
+            let mut m = meta(id, &[None]);
+            m.dossier = IdName { id: dossier, name: name.into() };
+            index.upsert(m, &v);
+        };
+        face(&mut index, 1, 10, "old", [1.0, 0.0]);
+        face(&mut index, 2, 10, "new", [0.0, 1.0]);
+        face(&mut index, 3, 11, "other", [0.6, 0.8]);
+        assert_eq!(index.dossiers.iter().flatten().count(), 2);
+        // The newest name read serves every face of the dossier.
+        assert_eq!(index.best_match(&[1.0, 0.0], 0.9).unwrap().face.dossier.name, "new");
+        let mut ids = index.faces_of(10);
+        ids.sort();
+        assert_eq!(ids, vec![1, 2]);
+        // Moving face 2 away keeps the dossier; removing face 1 then frees its record.
+        face(&mut index, 2, 11, "other", [0.0, 1.0]);
+        assert_eq!(index.faces_of(10), vec![1]);
+        assert!(index.remove(1));
+        assert!(index.faces_of(10).is_empty());
+        assert_eq!(index.dossiers.iter().flatten().count(), 1);
+        assert_eq!(index.free, vec![0]);
+    }
+
+    /// Random unit vectors, reproducible without a RNG crate.
+    fn unit(seed: u64, dim: usize) -> Vec<f32> {
+        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        let v: Vec<f32> = (0..dim)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+            })
+            .collect();
+        domain::vector::normalise(v).unwrap()
+    }
+
+    #[test]
+    fn int8_finds_the_exact_winner() {
+        for dim in [100, 128] {
+            let (mut flat, mut int8) =
+                (FaceIndex::new(dim, GalleryIndex::Flat), FaceIndex::new(dim, GalleryIndex::Int8));
+            for id in 0..3000 {
+                flat.upsert(meta(id, &[None]), &unit(id as u64, dim));
+                int8.upsert(meta(id, &[None]), &unit(id as u64, dim));
+            }
+            for q in 0..60_u64 {
+                // Strangers, ranked without a threshold: the hardest case (near-ties).
+                let probe = unit(1_000_000 + q, dim);
+                let want = flat.best_match(&probe, -1.0).unwrap();
+                let got = int8.best_match(&probe, -1.0).unwrap();
+                assert_eq!(got.face.face_id, want.face.face_id, "dim {dim} query {q}");
+                assert_eq!(got.confidence, want.confidence);
+            }
+        }
     }
 }

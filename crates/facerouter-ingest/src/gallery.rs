@@ -2,10 +2,12 @@
 //! dossier faces. Loaded at start, then kept current change by change from gateway-api's notices
 //! (see `gallery_sync`), so the per-frame path never queries PostgreSQL.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use domain::config::GalleryIndex;
 use domain::event::IdName;
+use tokio::sync::Semaphore;
 
 use crate::face_index::{FaceIndex, FaceMeta, Match};
 
@@ -32,52 +34,55 @@ pub struct FaceRecord {
 #[derive(Debug, Default)]
 pub struct GalleryData {
     pub cameras: HashMap<i64, CameraEntry>,
-    /// One flat index per vector dimension (a gallery normally has a single one).
+    kind: GalleryIndex,
+    /// One index per vector dimension (a gallery normally has a single one, so finding a face's
+    /// index by asking each costs one hash lookup, and no face -> index map is kept).
     indexes: HashMap<usize, FaceIndex>,
-    /// Face id -> (dimension, dossier id).
-    placed: HashMap<i64, (usize, i64)>,
-    faces_of_dossier: HashMap<i64, HashSet<i64>>,
 }
 
 impl GalleryData {
+    pub fn new(kind: GalleryIndex) -> Self {
+        Self { kind, ..Self::default() }
+    }
+
     pub fn face_count(&self) -> usize {
-        self.placed.len()
+        self.indexes.values().map(FaceIndex::len).sum()
     }
 
     pub fn upsert_face(&mut self, face: FaceRecord) {
-        let (id, dossier, dim) = (face.meta.face_id, face.meta.dossier.id, face.vector.len());
-        if self.placed.get(&id).is_some_and(|&placed| placed != (dim, dossier)) {
-            self.remove_face(id);
+        let (id, dim) = (face.meta.face_id, face.vector.len());
+        // The same face changing dimension moves between indexes.
+        for (_, index) in self.indexes.iter_mut().filter(|(d, _)| **d != dim) {
+            index.remove(id);
         }
-        self.indexes.entry(dim).or_insert_with(|| FaceIndex::new(dim)).upsert(face.meta, &face.vector);
-        self.placed.insert(id, (dim, dossier));
-        self.faces_of_dossier.entry(dossier).or_default().insert(id);
+        self.indexes.retain(|_, index| !index.is_empty());
+        let kind = self.kind;
+        self.indexes.entry(dim).or_insert_with(|| FaceIndex::new(dim, kind)).upsert(face.meta, &face.vector);
     }
 
     pub fn remove_face(&mut self, face_id: i64) {
-        let Some((dim, dossier)) = self.placed.remove(&face_id) else { return };
-        if let Some(index) = self.indexes.get_mut(&dim) {
+        for index in self.indexes.values_mut() {
             index.remove(face_id);
-            if index.is_empty() {
-                self.indexes.remove(&dim);
-            }
         }
-        if let Some(faces) = self.faces_of_dossier.get_mut(&dossier) {
-            faces.remove(&face_id);
-            if faces.is_empty() {
-                self.faces_of_dossier.remove(&dossier);
-            }
-        }
+        self.indexes.retain(|_, index| !index.is_empty());
     }
 
     /// Replaces every face of `dossier` with `faces` (empty when the dossier is gone or unwatched).
     pub fn replace_dossier(&mut self, dossier: i64, faces: Vec<FaceRecord>) {
-        for id in self.faces_of_dossier.remove(&dossier).unwrap_or_default() {
-            self.remove_face(id);
+        for index in self.indexes.values_mut() {
+            for id in index.faces_of(dossier) {
+                index.remove(id);
+            }
         }
+        self.indexes.retain(|_, index| !index.is_empty());
         for face in faces {
             self.upsert_face(face);
         }
+    }
+
+    /// Returns spare capacity after a bulk load.
+    pub fn shrink_to_fit(&mut self) {
+        self.indexes.values_mut().for_each(FaceIndex::shrink_to_fit);
     }
 
     pub fn best_match(&self, query: &[f32], fallback_threshold: f32) -> Option<Match> {
@@ -85,14 +90,42 @@ impl GalleryData {
     }
 }
 
+/// Galleries smaller than this are searched on the calling thread.
+const INLINE_SEARCH_BELOW: usize = 4_096;
+
 /// Shared gallery. Frames read under a read lock (a search is milliseconds); changes take the
 /// write lock only to apply rows already read from PostgreSQL.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Gallery {
     data: Arc<RwLock<GalleryData>>,
+    /// Searches run on tokio's blocking threads, at most one per core, so that a scan never holds
+    /// an HTTP worker thread (other requests parse, store and publish meanwhile) and scans do not
+    /// crowd each other out of the caches.
+    search_slots: Arc<Semaphore>,
+}
+
+impl Default for Gallery {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        Self { data: Arc::default(), search_slots: Arc::new(Semaphore::new(cores)) }
+    }
 }
 
 impl Gallery {
+    /// The best match of `query`, searched off the async worker threads.
+    pub async fn search(&self, query: Vec<f32>, fallback_threshold: f32) -> anyhow::Result<Option<Match>> {
+        {
+            // A small gallery is scanned in a few microseconds: cheaper than a thread hand-off.
+            let data = self.read();
+            if data.face_count() < INLINE_SEARCH_BELOW {
+                return Ok(data.best_match(&query, fallback_threshold));
+            }
+        }
+        let _slot = self.search_slots.acquire().await?;
+        let gallery = self.clone();
+        Ok(tokio::task::spawn_blocking(move || gallery.read().best_match(&query, fallback_threshold)).await?)
+    }
+
     pub fn read(&self) -> RwLockReadGuard<'_, GalleryData> {
         self.data.read().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -105,9 +138,10 @@ impl Gallery {
         self.read().cameras.get(&id).cloned()
     }
 
-    /// Swaps in a freshly loaded gallery in one step.
+    /// Swaps in a freshly loaded gallery in one step (the old one is freed after the lock).
     pub fn replace(&self, next: GalleryData) {
-        *self.write() = next;
+        let old = std::mem::replace(&mut *self.write(), next);
+        drop(old);
     }
 }
 
@@ -129,7 +163,7 @@ mod tests {
 
     #[test]
     fn dossier_replacement_and_mixed_dimensions() {
-        let mut data = GalleryData::default();
+        let mut data = GalleryData::new(GalleryIndex::Int8);
         data.upsert_face(face(1, 10, vec![1.0, 0.0]));
         data.upsert_face(face(2, 10, vec![0.0, 1.0, 0.0]));
         data.upsert_face(face(3, 11, vec![0.0, 1.0]));
@@ -145,6 +179,6 @@ mod tests {
         data.remove_face(3);
         data.remove_face(4);
         assert_eq!(data.face_count(), 0);
-        assert!(data.faces_of_dossier.is_empty() && data.indexes.is_empty());
+        assert!(data.indexes.is_empty());
     }
 }

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use domain::config::GalleryIndex;
 use domain::db::DbPool;
 use domain::event::IdName;
 use domain::schema::{camera_groups, cameras, dossier_faces, dossier_list_members, dossier_lists, dossiers};
@@ -65,7 +66,15 @@ async fn lists(conn: &mut AsyncPgConnection, only: Option<i64>) -> QueryResult<L
     for (dossier, id, name, threshold) in rows {
         grouped.entry(dossier).or_default().push(ListEntry { id, name, threshold });
     }
-    Ok(grouped.into_iter().map(|(k, v)| (k, Arc::from(v))).collect())
+    // Dossiers on the same lists share one copy of them (usually a handful for the whole gallery).
+    let mut shared: HashMap<Vec<i64>, Arc<[ListEntry]>> = HashMap::new();
+    Ok(grouped
+        .into_iter()
+        .map(|(dossier, lists)| {
+            let key = lists.iter().map(|l| l.id).collect();
+            (dossier, shared.entry(key).or_insert_with(|| Arc::from(lists)).clone())
+        })
+        .collect())
 }
 
 /// Active faces of active dossiers after `after_id`, optionally only one face or one dossier's.
@@ -106,10 +115,10 @@ fn records(rows: Vec<FaceRow>, lists: &Lists) -> Vec<FaceRecord> {
 }
 
 /// Everything, faces in pages of `page_size` with progress in the log.
-pub async fn everything(pool: &DbPool, page_size: i64) -> anyhow::Result<GalleryData> {
+pub async fn everything(pool: &DbPool, page_size: i64, kind: GalleryIndex) -> anyhow::Result<GalleryData> {
     let started = Instant::now();
     let mut conn = pool.get().await?;
-    let mut data = GalleryData::default();
+    let mut data = GalleryData::new(kind);
     data.cameras = cameras(&mut conn).await?;
     let lists = lists(&mut conn, None).await?;
     let mut after = 0;
@@ -131,6 +140,7 @@ pub async fn everything(pool: &DbPool, page_size: i64) -> anyhow::Result<Gallery
             break;
         }
     }
+    data.shrink_to_fit();
     Ok(data)
 }
 

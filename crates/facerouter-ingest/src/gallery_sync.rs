@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use domain::bus::{Bus, Source, ack, reject_poison, run_consumer};
+use domain::config::GalleryIndex;
 use domain::db::DbPool;
 use domain::messages::{GalleryChanged, GalleryObject, decode};
 use futures_util::StreamExt;
@@ -84,6 +85,7 @@ pub struct Updater {
     pub loaded: Arc<AtomicBool>,
     pub metrics: IngestMetrics,
     pub page_size: i64,
+    pub index: GalleryIndex,
     pub resync: Duration,
 }
 
@@ -130,7 +132,7 @@ impl Updater {
     async fn apply(&self, pending: &BTreeSet<Change>) -> anyhow::Result<()> {
         if pending.contains(&Change::Everything) {
             let started = Instant::now();
-            let data = load::everything(&self.pool, self.page_size).await?;
+            let data = load::everything(&self.pool, self.page_size, self.index).await?;
             let (cameras, faces) = (data.cameras.len(), data.face_count());
             self.gallery.replace(data);
             self.loaded.store(true, Ordering::Release);

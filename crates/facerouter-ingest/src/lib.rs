@@ -24,6 +24,9 @@ mod gallery_sync;
 pub mod in_flight;
 pub mod metrics;
 pub mod recognition;
+// SIMD intrinsics behind runtime feature checks: the one module allowed `unsafe`.
+#[allow(unsafe_code)]
+pub mod scan_kernels;
 pub mod state;
 pub mod storage;
 pub mod worker_auth;
@@ -61,6 +64,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
         loaded: loaded.clone(),
         metrics: metrics.clone(),
         page_size: config.facerouter.gallery_page_size,
+        index: config.facerouter.gallery_index,
         resync: Duration::from_secs(config.facerouter.gallery_resync_seconds),
     };
     let updater_task = tokio::spawn(updater.run(changes_rx, background.clone()));

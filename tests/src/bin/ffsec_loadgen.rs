@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use domain::config::GalleryIndex;
 use domain::event::IdName;
 use domain::models::{NewCamera, NewDossier, NewDossierFace};
 use domain::schema::{cameras, dossier_faces, dossier_list_members, dossier_lists, dossiers};
@@ -100,7 +101,7 @@ enum Command {
         base: String,
         #[arg(long, default_value = "admin")]
         user: String,
-        #[arg(long, env = "FFSEC_PASSWORD")]
+        #[arg(long, env = "ADMIN_PASSWORD")]
         password: String,
         /// Walks per query.
         #[arg(long, default_value_t = 50)]
@@ -116,7 +117,7 @@ enum Command {
         addr: String,
         #[arg(long, default_value = "admin")]
         user: String,
-        #[arg(long, env = "FFSEC_PASSWORD")]
+        #[arg(long, env = "ADMIN_PASSWORD")]
         password: String,
         #[arg(long, default_value_t = 1)]
         clients: usize,
@@ -126,7 +127,8 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         seconds: u64,
     },
-    /// Exact 1:N search over `faces` random unit vectors, one thread.
+    /// 1:N search over `faces` random unit vectors, one thread: latency, memory, and recall@1
+    /// against an exact f32 scan (built afterwards, so it does not count in the memory figure).
     Search {
         #[arg(long, default_value_t = 1_000_000)]
         faces: u64,
@@ -134,7 +136,18 @@ enum Command {
         dim: usize,
         #[arg(long, default_value_t = 200)]
         queries: usize,
+        /// The index under test: flat (exact f32) or int8.
+        #[arg(long, default_value = "flat", value_parser = parse_index)]
+        index: GalleryIndex,
     },
+}
+
+fn parse_index(raw: &str) -> Result<GalleryIndex, String> {
+    match raw {
+        "flat" => Ok(GalleryIndex::Flat),
+        "int8" => Ok(GalleryIndex::Int8),
+        _ => Err("must be flat or int8".into()),
+    }
 }
 
 /// The vector of seeded dossier face `n`: the same on every run.
@@ -168,8 +181,8 @@ async fn main() -> anyhow::Result<()> {
         Command::Live { addr, user, password, clients, filters, seconds } => {
             event_bench::live(&addr, &format!("http://{addr}"), &user, &password, clients, &filters, seconds).await
         }
-        Command::Search { faces, dim, queries } => {
-            search(faces, dim, queries);
+        Command::Search { faces, dim, queries, index } => {
+            search(faces, dim, queries, index);
             Ok(())
         }
     }
@@ -376,9 +389,9 @@ fn resident_bytes() -> u64 {
     statm.split_whitespace().nth(1).and_then(|p| p.parse::<u64>().ok()).unwrap_or(0) * 4096
 }
 
-fn search(faces: u64, dim: usize, queries: usize) {
-    let before = resident_bytes();
-    let mut gallery = GalleryData::default();
+/// A gallery of `faces` seeded vectors, with one dossier (and name) per face, as ingest holds it.
+fn search_gallery(faces: u64, dim: usize, kind: GalleryIndex) -> GalleryData {
+    let mut gallery = GalleryData::new(kind);
     let lists: Arc<[ListEntry]> = Arc::from(vec![ListEntry { id: 1, name: "bench".into(), threshold: None }]);
     for n in 0..faces {
         let meta = FaceMeta {
@@ -389,28 +402,56 @@ fn search(faces: u64, dim: usize, queries: usize) {
         };
         gallery.upsert_face(FaceRecord { meta, vector: gallery_vector(n, dim) });
     }
-    let per_face = (resident_bytes().saturating_sub(before)) as f64 / faces as f64;
+    gallery.shrink_to_fit();
+    gallery
+}
+
+/// Top-1 face id of every probe, whatever its similarity (so strangers are ranked too).
+fn top1(gallery: &GalleryData, probes: &[Vec<f32>]) -> Vec<Option<i64>> {
+    probes.iter().map(|p| gallery.best_match(p, -1.0).map(|m| m.face.face_id)).collect()
+}
+
+fn search(faces: u64, dim: usize, queries: usize, kind: GalleryIndex) {
     let mut rng = StdRng::seed_from_u64(7);
+    // Even probes are near an enrolled face, odd ones strangers.
+    let probes: Vec<Vec<f32>> = (0..queries)
+        .map(|q| {
+            if q % 2 == 0 {
+                near(rng.gen_range(0..faces), dim, &mut rng)
+            } else {
+                gallery_vector(u64::MAX - q as u64, dim)
+            }
+        })
+        .collect();
+    let before = resident_bytes();
+    let gallery = search_gallery(faces, dim, kind);
+    let per_face = (resident_bytes().saturating_sub(before)) as f64 / faces as f64;
     let mut times = Vec::with_capacity(queries);
     let mut found = 0;
-    for q in 0..queries {
-        // Half enrolled faces, half strangers.
-        let probe = if q % 2 == 0 {
-            near(rng.gen_range(0..faces), dim, &mut rng)
-        } else {
-            gallery_vector(u64::MAX - q as u64, dim)
-        };
+    for probe in &probes {
         let started = Instant::now();
-        found += usize::from(gallery.best_match(&probe, 0.739).is_some());
+        found += usize::from(gallery.best_match(probe, 0.739).is_some());
         times.push(started.elapsed());
     }
     times.sort();
     let pct = |p: f64| times[((times.len() as f64 - 1.0) * p).round() as usize];
     println!(
-        "search: {faces} x {dim} exact f32, {queries} queries ({found} matched): p50 {:.2?} p99 {:.2?}; \
-         {per_face:.0} bytes resident per face ({} of them vector)",
+        "search: {faces} x {dim} {kind:?}, {queries} queries ({found} matched at 0.739): p50 {:.2?} p99 {:.2?}; \
+         {per_face:.0} bytes resident per face ({} of them f32 vector)",
         pct(0.5),
         pct(0.99),
         dim * 4
     );
+    let got = top1(&gallery, &probes);
+    drop(gallery);
+    let want = if kind == GalleryIndex::Flat {
+        got.clone()
+    } else {
+        top1(&search_gallery(faces, dim, GalleryIndex::Flat), &probes)
+    };
+    let recall = |parity: usize| {
+        let pairs: Vec<_> = got.iter().zip(&want).enumerate().filter(|(q, _)| q % 2 == parity).collect();
+        pairs.iter().filter(|(_, (g, w))| g == w).count() as f64 / pairs.len().max(1) as f64
+    };
+    println!("recall@1 against exact f32: enrolled {:.4}, strangers {:.4}", recall(0), recall(1));
 }

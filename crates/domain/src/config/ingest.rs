@@ -12,6 +12,19 @@ pub enum RecognitionBackend {
     Sfapi,
 }
 
+/// How the in-memory gallery is searched; both scan every face (exhaustive), and both report the
+/// exact f32 cosine similarity of the face they return.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum GalleryIndex {
+    /// f32 vectors only: every face scored exactly.
+    #[default]
+    Flat,
+    /// An extra 8-bit copy of every vector is scanned (a quarter of the memory traffic); the best
+    /// few candidates are rescored in f32.
+    Int8,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Facerouter {
@@ -27,6 +40,9 @@ pub struct Facerouter {
     /// Dossier faces read per query when the gallery is loaded.
     #[serde(rename = "GALLERY_PAGE_SIZE")]
     pub gallery_page_size: i64,
+    /// The search index of the gallery: "flat" (exact f32) or "int8" (8-bit scan, f32 rescoring).
+    #[serde(rename = "GALLERY_INDEX")]
+    pub gallery_index: GalleryIndex,
     /// Full gallery re-read period, catching notices lost while gateway-api's bus link was down.
     #[serde(rename = "GALLERY_RESYNC_SECONDS")]
     pub gallery_resync_seconds: u64,
@@ -57,6 +73,7 @@ impl Default for Facerouter {
             max_image_bytes: 8 * 1024 * 1024,
             max_image_pixels: 40_000_000,
             gallery_page_size: 10_000,
+            gallery_index: GalleryIndex::Flat,
             gallery_resync_seconds: 300,
             media_url: String::new(),
             recognition_backend: RecognitionBackend::Worker,
