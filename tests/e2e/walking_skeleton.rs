@@ -147,7 +147,12 @@ async fn a_face_reaches_the_database_the_websocket_and_a_signed_webhook() {
         } else {
             assert_eq!(event["matched_dossier"], Value::Null);
         }
-        assert!(event["thumbnail"].as_str().unwrap().starts_with(&format!("http://{}/uploads/", stack.gateway.addr)));
+        let thumbnail = event["thumbnail"].as_str().unwrap();
+        assert!(thumbnail.starts_with(&format!("http://{}/uploads/", stack.gateway.addr)));
+        // A receiver has no token: the link is signed (with the SECRET_KEY both services share).
+        let image = reqwest::get(thumbnail).await.unwrap();
+        assert_eq!(image.status(), 200, "{thumbnail}");
+        assert_eq!(image.headers()["content-type"], "image/jpeg");
     }
     assert_eq!(delivered_ids, HashSet::from([matched_id.clone(), stranger_id.clone()]));
     // The refused first attempt was retried under the same webhook-id.

@@ -38,6 +38,9 @@ impl TestEnv {
         config.rabbitmq.prefix = format!("t{id}");
         config.media_root = media_root.clone();
         config.ffsecurity.video_detector_token = WORKER_TOKEN.into();
+        // Shared by gateway-api and the dispatcher, as in a deployment: webhook image links are
+        // signed with it.
+        config.secret_key = format!("test-secret-{id}");
         config.auth.admin_username = ADMIN_USER.into();
         config.auth.admin_password = ADMIN_PASSWORD.into();
         // Fast retries so a test sees a retried webhook within a second or two.

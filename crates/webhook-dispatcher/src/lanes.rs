@@ -22,8 +22,8 @@ pub struct Item {
 }
 
 impl Item {
-    pub fn new(base: &str, event: FaceEvent) -> Self {
-        let json = serde_json::to_vec(&crate::payload::event_json(base, &event)).unwrap_or_default();
+    pub fn new(links: &crate::payload::MediaLinks, event: FaceEvent) -> Self {
+        let json = serde_json::to_vec(&crate::payload::event_json(links, &event)).unwrap_or_default();
         Self { event: Arc::new(event), json: Arc::new(json) }
     }
 }

@@ -97,7 +97,12 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
             parking,
             deliveries.clone(),
         ),
-        external_base: config.external_base().to_string(),
+        links: payload::MediaLinks {
+            base: config.external_base().to_string(),
+            signer: (!config.secret_key.is_empty()).then(|| {
+                domain::media_link::MediaSigner::new(config.secret_key.as_bytes(), config.auth.media_url_ttl_seconds)
+            }),
+        },
         concurrency: settings.concurrency,
     });
     let worker_task = tokio::spawn(worker.run(deliveries.clone()));

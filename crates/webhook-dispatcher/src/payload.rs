@@ -2,10 +2,34 @@
 //! `camera: {id, name}`, `matched_dossier: {id, name}` or null, absolute media URLs.
 
 use domain::event::{FaceEvent, json_f32};
+use domain::media_link::{MediaSigner, unix_now};
 use serde_json::{Value, json};
 
-pub fn event_json(base: &str, e: &FaceEvent) -> Value {
-    let url = |path: &str| (!path.is_empty()).then(|| format!("{base}/uploads/{path}"));
+/// How media links in webhook bodies are written: absolute, from EXTERNAL_ADDRESS, and signed
+/// like gateway-api's own (SECRET_KEY shared) so a receiver can fetch the images without a token.
+/// A retry renders its body again, so its links are fresh however long the hook was down.
+pub struct MediaLinks {
+    pub base: String,
+    /// None when SECRET_KEY is empty: gateway-api then signs with a key of its own, which no
+    /// other service knows, and receivers need a token to fetch images.
+    pub signer: Option<MediaSigner>,
+}
+
+impl MediaLinks {
+    fn url(&self, path: &str) -> Option<String> {
+        if path.is_empty() {
+            return None;
+        }
+        let base = &self.base;
+        Some(match &self.signer {
+            Some(signer) => format!("{base}/uploads/{path}?{}", signer.query(path, unix_now())),
+            None => format!("{base}/uploads/{path}"),
+        })
+    }
+}
+
+pub fn event_json(links: &MediaLinks, e: &FaceEvent) -> Value {
+    let url = |path: &str| links.url(path);
     json!({
         "id": e.id, "created_date": e.created_date, "bs_type": e.bs_type,
         "camera": e.camera, "camera_group": e.camera_group,

@@ -24,7 +24,7 @@ pub struct Worker {
     pub deliverer: Arc<Deliverer>,
     pub lanes: Lanes,
     pub parking: Arc<Parking>,
-    pub external_base: String,
+    pub links: crate::payload::MediaLinks,
     /// Bus messages handled at once per consumer (also its prefetch).
     pub concurrency: usize,
 }
@@ -115,7 +115,7 @@ impl Worker {
         if matching.is_empty() {
             return true;
         }
-        let item = Item::new(&self.external_base, event);
+        let item = Item::new(&self.links, event);
         let waits = matching.into_iter().map(|hook| {
             let (done, outcome) = oneshot::channel();
             let job = Job { items: vec![item.clone()], message_id: None, attempts: 0, deferrals: 0, done };
@@ -161,7 +161,7 @@ impl Worker {
             let probing = rest.is_some();
             let waits = retry.events.into_iter().map(|event| {
                 let (done, outcome) = oneshot::channel();
-                let item = Item::new(&self.external_base, event);
+                let item = Item::new(&self.links, event);
                 let message_id = probing.then(|| message_id(retry.hook_id, &[&item]));
                 let job = Job { items: vec![item], message_id, attempts: 0, deferrals: retry.deferrals, done };
                 self.dispatch(retry.hook_id, job, outcome)
@@ -169,7 +169,7 @@ impl Worker {
             let (parked, settled) = tokio::join!(parked_rest, futures_util::future::join_all(waits));
             return parked && settled.into_iter().all(|s| s);
         }
-        let items: Vec<Item> = retry.events.into_iter().map(|e| Item::new(&self.external_base, e)).collect();
+        let items: Vec<Item> = retry.events.into_iter().map(|e| Item::new(&self.links, e)).collect();
         let (done, outcome) = oneshot::channel();
         let job = Job {
             items,
