@@ -17,9 +17,9 @@ const MAX_QUEUE_WAIT: Duration = Duration::from_millis(250);
 /// A lane with every slot busy that has finished nothing for this long hangs, whatever else happens.
 const HUNG_AFTER: Duration = Duration::from_secs(1);
 
-/// ...or for this long (and 20 typical attempts) while another hook finished an attempt within
-/// [`OTHERS_RECENT`]. Requiring others' progress keeps a pause of the whole process (CPU starved,
-/// a GC-like stall of the broker) from being blamed on one hook: all lanes pause together then.
+/// ...or for this long (and 20 typical attempts) while another hook finished an attempt in the
+/// later half of that wait (or within [`OTHERS_RECENT`]). Requiring others' progress keeps a pause
+/// of the whole process (CPU starved) from being blamed on one hook: all lanes pause together then.
 const HUNG_BESIDE_OTHERS: Duration = Duration::from_millis(100);
 const OTHERS_RECENT: Duration = Duration::from_millis(50);
 
@@ -102,7 +102,12 @@ impl LaneClocks {
         if waiting >= HUNG_AFTER {
             return false;
         }
-        let others_moving = clocks.last_any.is_some_and(|t| now.saturating_duration_since(t) <= OTHERS_RECENT);
+        // Others finished something in the later half of this wait: once every consumer slot
+        // holds a message that waits on this lane, the others run dry too, so "just now" would
+        // come too late.
+        let others_moving = clocks
+            .last_any
+            .is_some_and(|t| t > clock.since && now.saturating_duration_since(t) <= OTHERS_RECENT.max(waiting / 2));
         let patience = clock.typical.map_or(HUNG_BESIDE_OTHERS, |t| (t * 20).max(HUNG_BESIDE_OTHERS));
         if others_moving && waiting >= patience {
             return false;
