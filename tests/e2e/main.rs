@@ -8,6 +8,7 @@ mod gateway_media;
 mod gateway_resources;
 mod gateway_watch_lists;
 mod ingest_backpressure;
+mod ingest_broker_outage;
 mod ingest_gallery;
 mod ingest_protocols;
 mod ingest_s3;

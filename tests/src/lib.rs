@@ -6,6 +6,7 @@ pub mod env;
 pub mod events;
 pub mod live;
 pub mod process;
+pub mod proxy;
 pub mod receiver;
 pub mod service;
 pub mod stack;
