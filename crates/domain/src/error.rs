@@ -7,7 +7,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ErrorCode {
     BadParam,
@@ -59,7 +59,8 @@ impl ErrorCode {
     }
 }
 
-#[derive(Debug, Clone, Serialize, thiserror::Error)]
+/// The body of every error answer (the OpenAPI document's `ApiError` schema).
+#[derive(Debug, Clone, Serialize, thiserror::Error, utoipa::ToSchema)]
 #[error("{code:?}: {desc}")]
 pub struct ApiError {
     pub code: ErrorCode,

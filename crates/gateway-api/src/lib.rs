@@ -4,7 +4,7 @@
 use std::net::TcpListener;
 use std::sync::Arc;
 
-use actix_web::{App, HttpResponse, HttpServer, web};
+use actix_web::{App, HttpServer, web};
 use domain::bus::Bus;
 use domain::{Config, db, ops};
 use tokio_util::sync::CancellationToken;
@@ -17,6 +17,7 @@ pub mod json_body;
 pub mod live;
 pub mod media;
 pub mod metrics;
+pub mod openapi;
 pub mod recorder;
 pub mod retention;
 pub mod routes;
@@ -65,10 +66,6 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
             .app_data(web::QueryConfig::default().error_handler(domain::error::query_error_handler))
             .app_data(web::PathConfig::default().error_handler(domain::error::path_error_handler))
             .configure(routes::configure)
-            .route("/health", web::get().to(get_health))
-            .route("/metrics", web::get().to(get_metrics))
-            .route("/uploads/{path:.*}", web::get().to(media::get_media))
-            .route("/uploads/{path:.*}", web::head().to(media::get_media))
             .default_service(web::to(ops::not_found))
     })
     .workers(config.server.workers)
@@ -83,13 +80,4 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
     served?;
     tracing::info!("gateway-api stopped");
     Ok(())
-}
-
-async fn get_health(state: web::Data<AppState>) -> HttpResponse {
-    ops::health("gateway-api", &state.bus)
-}
-
-async fn get_metrics(state: web::Data<AppState>) -> HttpResponse {
-    state.metrics.bus_up.set(i64::from(state.bus.is_up()));
-    ops::metrics(&state.metrics.registry)
 }

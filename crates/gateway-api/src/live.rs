@@ -134,6 +134,10 @@ fn filters_of(pairs: &p::QueryPairs) -> Result<Option<EventListFilters>, domain:
 
 /// `GET /events/` upgraded to a WebSocket. The query string may carry the event list's filters;
 /// a bad one is refused with 400 before the upgrade.
+#[utoipa::path(get, path = "/events/", tag = "events",
+    params(crate::routes::events::EventListParams),
+    responses((status = 101, description = "upgraded to a WebSocket; first message `{\"type\": \"auth\", \"data\": {\"token\": ...}}`"),
+              (status = 400, description = "a bad filter, or not a WebSocket handshake", body = domain::ApiError)))]
 pub async fn get_events_socket(
     req: HttpRequest,
     body: web::Payload,

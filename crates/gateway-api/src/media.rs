@@ -78,6 +78,12 @@ async fn content_type(path: &std::path::Path) -> std::io::Result<&'static str> {
     })
 }
 
+#[utoipa::path(get, path = "/uploads/{path}", tag = "media", params(("path" = String, Path, description = "the file's path under MEDIA_ROOT, as object URLs give it"),
+        ("expires" = Option<u64>, Query, description = "a signed URL's expiry (Unix seconds); with signature, replaces the token"),
+        ("signature" = Option<String>, Query, description = "a signed URL's signature")),
+    responses((status = 200, description = "the file; its type from its first bytes", body = String, content_type = "application/octet-stream"),
+              (status = 403, description = "a bad or expired signed URL", body = ApiError),
+              (status = 404, description = "no such file", body = ApiError)))]
 pub async fn get_media(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     // The raw, undecoded path: `%2e%2e` stays four plain characters that safe_relative refuses.
     let raw = req.uri().path().strip_prefix("/uploads/").unwrap_or_default();
@@ -108,4 +114,15 @@ pub async fn get_media(req: HttpRequest, state: web::Data<AppState>) -> Result<H
     let cache = HeaderValue::from_str(&format!("private, max-age={max_age}")).map_err(ApiError::internal)?;
     headers.insert(header::CACHE_CONTROL, cache);
     Ok(response)
+}
+
+/// `HEAD /uploads/<path>`: the same answer without the body (actix drops it for HEAD).
+#[utoipa::path(head, path = "/uploads/{path}", tag = "media", params(("path" = String, Path, description = "the file's path under MEDIA_ROOT, as object URLs give it"),
+        ("expires" = Option<u64>, Query, description = "a signed URL's expiry (Unix seconds); with signature, replaces the token"),
+        ("signature" = Option<String>, Query, description = "a signed URL's signature")),
+    responses((status = 200, description = "the file's headers"),
+              (status = 403, description = "a bad or expired signed URL", body = ApiError),
+              (status = 404, description = "no such file", body = ApiError)))]
+pub async fn head_media(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    get_media(req, state).await
 }

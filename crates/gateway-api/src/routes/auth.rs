@@ -29,6 +29,7 @@ fn basic_credentials(req: &HttpRequest) -> Option<(String, String)> {
 
 /// The JSON body clients send along (`video_auth_token`, `uuid`, `mobile`, `device_info`) is
 /// accepted and ignored.
+#[utoipa::path(post, path = "/auth/login/", tag = "auth", responses((status = 200, description = "`{token, user, token_expiration_datetime}`", body = Object), (status = 401, description = "no HTTP Basic credentials, or wrong ones", body = ApiError), (status = 429, description = "too many failed logins; see Retry-After", body = ApiError)))]
 pub async fn post_login(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let (username, pass) =
         basic_credentials(&req).ok_or_else(|| ApiError::unauthorized("login needs HTTP Basic credentials"))?;
@@ -66,6 +67,7 @@ pub async fn post_login(req: HttpRequest, state: web::Data<AppState>) -> Result<
     })))
 }
 
+#[utoipa::path(post, path = "/auth/logout/", tag = "auth", responses((status = 204, description = "the token is revoked")))]
 pub async fn post_logout(
     req: HttpRequest,
     user: AuthUser,
@@ -78,6 +80,7 @@ pub async fn post_logout(
     Ok(HttpResponse::NoContent().finish())
 }
 
+#[utoipa::path(get, path = "/users/me/", tag = "auth", responses((status = 200, description = "`{id, username, role}`", body = Object)))]
 pub async fn get_me(user: AuthUser) -> HttpResponse {
     HttpResponse::Ok().json(json!({"id": user.id, "username": user.username, "role": user.role}))
 }

@@ -14,14 +14,14 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::db_error;
-use super::pagination::list_table;
+use super::pagination::{ListPage, PageParams, list_table};
 use crate::auth::{AuthUser, Role};
 use crate::json_body::JsonBody;
 use crate::state::AppState;
 
 const DEFAULT_GROUP: i64 = 1;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct GroupBody {
     name: Option<String>,
     comment: Option<String>,
@@ -52,6 +52,7 @@ fn checked_name(name: Option<String>) -> Result<Option<String>, ApiError> {
     }
 }
 
+#[utoipa::path(post, path = "/camera-groups/", tag = "camera-groups", request_body = GroupBody, responses((status = 201, description = "the created object", body = Object), (status = 400, description = "a bad parameter, named in param", body = ApiError), (status = 409, description = "conflicts with a stored object", body = ApiError)))]
 pub async fn post_camera_group(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -76,6 +77,7 @@ pub async fn post_camera_group(
     Ok(HttpResponse::Created().json(view(&group)))
 }
 
+#[utoipa::path(get, path = "/camera-groups/", tag = "camera-groups", params(PageParams), responses((status = 200, description = "camera groups, in id order", body = ListPage), (status = 400, description = "a bad parameter, named in param", body = ApiError)))]
 pub async fn get_camera_groups(
     req: HttpRequest,
     user: AuthUser,
@@ -85,6 +87,7 @@ pub async fn get_camera_groups(
     list_table!(&state, &req, camera_groups, CameraGroup, view)
 }
 
+#[utoipa::path(get, path = "/camera-groups/{id}/", tag = "camera-groups", params(("id" = i64, Path, description = "the object's id")), responses((status = 200, description = "the object", body = Object), (status = 404, description = "no such object", body = ApiError)))]
 pub async fn get_camera_group(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -101,6 +104,7 @@ pub async fn get_camera_group(
     Ok(HttpResponse::Ok().json(view(&group)))
 }
 
+#[utoipa::path(patch, path = "/camera-groups/{id}/", tag = "camera-groups", params(("id" = i64, Path, description = "the object's id")), request_body = GroupBody, responses((status = 200, description = "the changed object", body = Object), (status = 400, description = "a bad parameter, named in param", body = ApiError), (status = 404, description = "no such object", body = ApiError), (status = 409, description = "conflicts with a stored object", body = ApiError)))]
 pub async fn patch_camera_group(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -128,6 +132,7 @@ pub async fn patch_camera_group(
     Ok(HttpResponse::Ok().json(view(&group)))
 }
 
+#[utoipa::path(delete, path = "/camera-groups/{id}/", tag = "camera-groups", params(("id" = i64, Path, description = "the object's id")), responses((status = 204, description = "deleted"), (status = 404, description = "no such object", body = ApiError), (status = 409, description = "conflicts with a stored object", body = ApiError)))]
 pub async fn delete_camera_group(
     user: AuthUser,
     state: web::Data<AppState>,

@@ -14,12 +14,12 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::db_error;
-use super::pagination::list_table;
+use super::pagination::{ListPage, PageParams, list_table};
 use crate::auth::{AuthUser, Role};
 use crate::json_body::JsonBody;
 use crate::state::AppState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct CameraBody {
     name: String,
     #[serde(default)]
@@ -53,6 +53,7 @@ fn new_token() -> String {
     hex::encode(raw)
 }
 
+#[utoipa::path(post, path = "/cameras/", tag = "cameras", request_body = CameraBody, responses((status = 201, description = "the created object", body = Object), (status = 400, description = "a bad parameter, named in param", body = ApiError)))]
 pub async fn post_camera(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -89,6 +90,7 @@ pub async fn post_camera(
     Ok(HttpResponse::Created().json(view(&camera, user.role)))
 }
 
+#[utoipa::path(get, path = "/cameras/", tag = "cameras", params(PageParams), responses((status = 200, description = "cameras, in id order (external_detector_token only for admins)", body = ListPage), (status = 400, description = "a bad parameter, named in param", body = ApiError)))]
 pub async fn get_cameras(
     req: HttpRequest,
     user: AuthUser,
@@ -98,6 +100,7 @@ pub async fn get_cameras(
     list_table!(&state, &req, cameras, Camera, |c| view(c, user.role))
 }
 
+#[utoipa::path(get, path = "/cameras/{id}/", tag = "cameras", params(("id" = i64, Path, description = "the object's id")), responses((status = 200, description = "the object", body = Object), (status = 404, description = "no such object", body = ApiError)))]
 pub async fn get_camera(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -114,7 +117,7 @@ pub async fn get_camera(
     Ok(HttpResponse::Ok().json(view(&camera, user.role)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct CameraPatch {
     name: Option<String>,
     comment: Option<String>,
@@ -139,6 +142,7 @@ struct CameraChanges {
     modified_date: chrono::DateTime<chrono::Utc>,
 }
 
+#[utoipa::path(patch, path = "/cameras/{id}/", tag = "cameras", params(("id" = i64, Path, description = "the object's id")), request_body = CameraPatch, responses((status = 200, description = "the changed object", body = Object), (status = 400, description = "a bad parameter, named in param", body = ApiError), (status = 404, description = "no such object", body = ApiError)))]
 pub async fn patch_camera(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -178,6 +182,7 @@ pub async fn patch_camera(
 }
 
 /// Events keep the camera's id after it is deleted (they have no foreign key).
+#[utoipa::path(delete, path = "/cameras/{id}/", tag = "cameras", params(("id" = i64, Path, description = "the object's id")), responses((status = 204, description = "deleted"), (status = 404, description = "no such object", body = ApiError)))]
 pub async fn delete_camera(
     user: AuthUser,
     state: web::Data<AppState>,

@@ -15,10 +15,30 @@ use domain::{ApiError, flex, multipart, vector};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::pagination::{ListPage, PageParams};
 use super::{db_error, pagination as p};
 use crate::auth::{AuthUser, Role};
 use crate::json_body::JsonBody;
 use crate::state::AppState;
+
+/// The multipart form of `POST /dossier-faces/` (for the OpenAPI document; the handler reads the
+/// parts itself).
+#[derive(utoipa::ToSchema)]
+pub struct DossierFaceForm {
+    /// The dossier's id.
+    pub dossier: i64,
+    /// The face's feature vector, as the worker sends it (required until a recognition backend
+    /// is configured).
+    #[schema(value_type = String, format = Binary)]
+    pub facen: Vec<u8>,
+    /// A JPEG, PNG or WebP photo (`photo` is accepted too).
+    #[schema(value_type = Option<String>, format = Binary)]
+    pub source_photo: Option<Vec<u8>>,
+    /// Below MINIMUM_DOSSIER_QUALITY the face is refused with LOW_QUALITY; default 0.
+    pub quality: Option<f32>,
+    /// Default true.
+    pub active: Option<bool>,
+}
 
 pub fn view(state: &AppState, f: &DossierFace) -> Value {
     json!({
@@ -30,6 +50,7 @@ pub fn view(state: &AppState, f: &DossierFace) -> Value {
     })
 }
 
+#[utoipa::path(post, path = "/dossier-faces/", tag = "dossier-faces", request_body(content = inline(DossierFaceForm), content_type = "multipart/form-data"), responses((status = 201, description = "the created object", body = Object), (status = 400, description = "a bad field, or LOW_QUALITY below MINIMUM_DOSSIER_QUALITY", body = ApiError)))]
 pub async fn post_dossier_face(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -94,6 +115,7 @@ pub async fn post_dossier_face(
     Ok(HttpResponse::Created().json(view(&state, &face)))
 }
 
+#[utoipa::path(get, path = "/dossier-faces/", tag = "dossier-faces", params(PageParams, ("dossier" = Option<Vec<i64>>, Query, description = "only these dossiers' faces")), responses((status = 200, description = "dossier faces, in id order", body = ListPage), (status = 400, description = "a bad parameter, named in param", body = ApiError)))]
 pub async fn get_dossier_faces(
     req: HttpRequest,
     user: AuthUser,
@@ -124,6 +146,7 @@ pub async fn get_dossier_faces(
     Ok(p::offset_list(&state, &req, &pairs, count, page, limit, results))
 }
 
+#[utoipa::path(get, path = "/dossier-faces/{id}/", tag = "dossier-faces", params(("id" = i64, Path, description = "the object's id")), responses((status = 200, description = "the object", body = Object), (status = 404, description = "no such object", body = ApiError)))]
 pub async fn get_dossier_face(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -142,7 +165,7 @@ pub async fn get_dossier_face(
 
 /// Only `active` can change: the photo, vector and quality belong together, so a different photo
 /// is a new face.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DossierFacePatch {
     #[serde(default, deserialize_with = "flex::bool_opt")]
@@ -150,6 +173,7 @@ pub struct DossierFacePatch {
 }
 
 /// `active: false` keeps the face but ingest stops matching it once the notice arrives.
+#[utoipa::path(patch, path = "/dossier-faces/{id}/", tag = "dossier-faces", params(("id" = i64, Path, description = "the object's id")), request_body = DossierFacePatch, responses((status = 200, description = "the changed object", body = Object), (status = 400, description = "a bad parameter, named in param", body = ApiError), (status = 404, description = "no such object", body = ApiError)))]
 pub async fn patch_dossier_face(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -172,6 +196,7 @@ pub async fn patch_dossier_face(
 }
 
 /// Deletes the face and, once that committed and ingest was told, its photo file.
+#[utoipa::path(delete, path = "/dossier-faces/{id}/", tag = "dossier-faces", params(("id" = i64, Path, description = "the object's id")), responses((status = 204, description = "deleted"), (status = 404, description = "no such object", body = ApiError)))]
 pub async fn delete_dossier_face(
     user: AuthUser,
     state: web::Data<AppState>,

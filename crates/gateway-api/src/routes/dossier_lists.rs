@@ -13,12 +13,13 @@ use domain::schema::{dossier_faces, dossier_list_members, dossier_lists, dossier
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::pagination::{ListPage, PageParams};
 use super::{db_error, pagination as p};
 use crate::auth::{AuthUser, Role};
 use crate::json_body::JsonBody;
 use crate::state::AppState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct DossierListBody {
     name: String,
     #[serde(default)]
@@ -55,6 +56,7 @@ pub fn view(l: &DossierList, confidence_threshold: Option<f32>) -> Value {
     })
 }
 
+#[utoipa::path(post, path = "/dossier-lists/", tag = "dossier-lists", request_body = DossierListBody, responses((status = 201, description = "the created object", body = Object), (status = 400, description = "a bad parameter, named in param", body = ApiError), (status = 409, description = "conflicts with a stored object", body = ApiError)))]
 pub async fn post_dossier_list(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -88,6 +90,7 @@ pub async fn post_dossier_list(
     Ok(HttpResponse::Created().json(view(&list, threshold)))
 }
 
+#[utoipa::path(get, path = "/dossier-lists/", tag = "dossier-lists", params(PageParams), responses((status = 200, description = "watch lists, in id order", body = ListPage), (status = 400, description = "a bad parameter, named in param", body = ApiError)))]
 pub async fn get_dossier_lists(
     req: HttpRequest,
     user: AuthUser,
@@ -110,6 +113,7 @@ pub async fn get_dossier_lists(
     Ok(p::offset_list(&state, &req, &pairs, count, page, limit, results))
 }
 
+#[utoipa::path(get, path = "/dossier-lists/{id}/", tag = "dossier-lists", params(("id" = i64, Path, description = "the object's id")), responses((status = 200, description = "the object", body = Object), (status = 404, description = "no such object", body = ApiError)))]
 pub async fn get_dossier_list(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -126,7 +130,7 @@ pub async fn get_dossier_list(
     Ok(HttpResponse::Ok().json(view(&list, threshold)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct DossierListPatch {
     name: Option<String>,
     comment: Option<String>,
@@ -137,6 +141,7 @@ pub struct DossierListPatch {
     notify: Option<bool>,
     /// Absent: unchanged; `null`: back to the camera's or the global threshold.
     #[serde(default, deserialize_with = "flex::double_option")]
+    #[schema(value_type = Option<f32>)]
     confidence_threshold: Option<Option<f32>>,
 }
 
@@ -155,6 +160,7 @@ struct DossierListChanges {
 
 /// `active: false` stops ingest matching the list's dossiers (unless they are on another active
 /// list) as soon as the change notice arrives.
+#[utoipa::path(patch, path = "/dossier-lists/{id}/", tag = "dossier-lists", params(("id" = i64, Path, description = "the object's id")), request_body = DossierListPatch, responses((status = 200, description = "the changed object", body = Object), (status = 400, description = "a bad parameter, named in param", body = ApiError), (status = 404, description = "no such object", body = ApiError), (status = 409, description = "conflicts with a stored object", body = ApiError)))]
 pub async fn patch_dossier_list(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -195,6 +201,7 @@ pub async fn patch_dossier_list(
 
 /// Deletes the list and its memberships; its dossiers stay (they may be on other lists, or be
 /// put on one again). The list's own purge removes dossiers.
+#[utoipa::path(delete, path = "/dossier-lists/{id}/", tag = "dossier-lists", params(("id" = i64, Path, description = "the object's id")), responses((status = 204, description = "deleted"), (status = 404, description = "no such object", body = ApiError)))]
 pub async fn delete_dossier_list(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -223,6 +230,7 @@ struct Purged {
 /// with their faces (and photo files); dossiers also on another list only leave this one, since
 /// the other list still watches for them. The list itself stays. One transaction, then one
 /// notice (ingest reloads its gallery for any list change).
+#[utoipa::path(post, path = "/dossier-lists/{id}/purge/", tag = "dossier-lists", params(("id" = i64, Path, description = "the object's id")), responses((status = 200, description = "`{deleted_dossiers: [ids], unlisted_dossiers: n}`", body = Object), (status = 404, description = "no such object", body = ApiError)))]
 pub async fn post_purge_dossier_list(
     user: AuthUser,
     state: web::Data<AppState>,

@@ -11,12 +11,13 @@ use domain::schema::{dossier_list_members, dossiers};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::pagination::{ListPage, PageParams};
 use super::{db_error, pagination as p};
 use crate::auth::{AuthUser, Role};
 use crate::json_body::JsonBody;
 use crate::state::AppState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct DossierBody {
     name: String,
     #[serde(default)]
@@ -34,6 +35,7 @@ pub fn view(d: &Dossier, lists: &[i64]) -> Value {
     })
 }
 
+#[utoipa::path(post, path = "/dossiers/", tag = "dossiers", request_body = DossierBody, responses((status = 201, description = "the created object", body = Object), (status = 400, description = "a bad parameter, e.g. an unknown or empty dossier_lists", body = ApiError)))]
 pub async fn post_dossier(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -85,6 +87,7 @@ async fn lists_of(conn: &mut domain::db::DbConn, ids: &[i64]) -> Result<Vec<(i64
         .map_err(ApiError::internal)
 }
 
+#[utoipa::path(get, path = "/dossiers/", tag = "dossiers", params(PageParams), responses((status = 200, description = "dossiers, in id order", body = ListPage), (status = 400, description = "a bad parameter, named in param", body = ApiError)))]
 pub async fn get_dossiers(
     req: HttpRequest,
     user: AuthUser,
@@ -115,6 +118,7 @@ pub async fn get_dossiers(
     Ok(p::offset_list(&state, &req, &pairs, count, page, limit, results))
 }
 
+#[utoipa::path(get, path = "/dossiers/{id}/", tag = "dossiers", params(("id" = i64, Path, description = "the object's id")), responses((status = 200, description = "the object", body = Object), (status = 404, description = "no such object", body = ApiError)))]
 pub async fn get_dossier(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -133,7 +137,7 @@ pub async fn get_dossier(
     Ok(HttpResponse::Ok().json(view(&dossier, &lists)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct DossierPatch {
     name: Option<String>,
     comment: Option<String>,
@@ -152,6 +156,7 @@ struct DossierChanges {
     modified_date: chrono::DateTime<chrono::Utc>,
 }
 
+#[utoipa::path(patch, path = "/dossiers/{id}/", tag = "dossiers", params(("id" = i64, Path, description = "the object's id")), request_body = DossierPatch, responses((status = 200, description = "the changed object", body = Object), (status = 400, description = "a bad parameter, named in param", body = ApiError), (status = 404, description = "no such object", body = ApiError)))]
 pub async fn patch_dossier(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -204,6 +209,7 @@ pub async fn patch_dossier(
     Ok(HttpResponse::Ok().json(view(&dossier, &lists)))
 }
 
+#[utoipa::path(delete, path = "/dossiers/{id}/", tag = "dossiers", params(("id" = i64, Path, description = "the object's id")), responses((status = 204, description = "deleted"), (status = 404, description = "no such object", body = ApiError)))]
 pub async fn delete_dossier(
     user: AuthUser,
     state: web::Data<AppState>,

@@ -18,7 +18,7 @@ use domain::schema::face_events;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::pagination::{self as p, QueryPairs};
+use super::pagination::{self as p, ListPage, QueryPairs};
 use crate::auth::{AuthUser, Role};
 use crate::event_view;
 use crate::json_body::JsonBody;
@@ -103,6 +103,38 @@ impl EventQuery {
     }
 }
 
+/// The query parameters of the event list and of `acknowledge` (for the OpenAPI document; the
+/// handlers parse them with [`EventListFilters::parse`]). Every id filter takes one value or a
+/// repeated key; values of one key are OR'ed, keys are AND'ed.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EventListParams {
+    pub cameras: Option<Vec<i64>>,
+    /// An alias of `cameras`.
+    pub camera: Option<Vec<i64>>,
+    pub camera_groups: Option<Vec<i64>>,
+    pub matched_dossier: Option<Vec<i64>>,
+    pub matched_lists: Option<Vec<i64>>,
+    pub matched: Option<bool>,
+    pub no_match: Option<bool>,
+    pub acknowledged: Option<bool>,
+    /// RFC 3339 with an offset or `Z`.
+    pub created_date_gte: Option<chrono::DateTime<Utc>>,
+    pub created_date_lte: Option<chrono::DateTime<Utc>>,
+    pub id_lt: Option<Uuid>,
+    pub id_gt: Option<Uuid>,
+    pub confidence_gte: Option<f64>,
+    pub age_gte: Option<f64>,
+    pub age_lte: Option<f64>,
+    /// `-id` (default), `id`, `-created_date` or `created_date`.
+    pub ordering: Option<String>,
+    /// The last event id of the previous page.
+    pub cursor: Option<Uuid>,
+    /// 1..1000, default 20.
+    pub limit: Option<i64>,
+}
+
+#[utoipa::path(get, path = "/events/faces/", tag = "events", params(EventListParams), responses((status = 200, description = "events, newest first by default", body = ListPage), (status = 400, description = "a bad parameter, named in param", body = ApiError)))]
 pub async fn get_events(
     req: HttpRequest,
     user: AuthUser,
@@ -134,6 +166,7 @@ pub async fn get_events(
     Ok(p::list(count, next, results))
 }
 
+#[utoipa::path(get, path = "/events/faces/{id}/", tag = "events", params(("id" = Uuid, Path, description = "the event's id")), responses((status = 200, description = "the event", body = Object), (status = 404, description = "no such object", body = ApiError)))]
 pub async fn get_event(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -153,7 +186,7 @@ pub async fn get_event(
     Ok(HttpResponse::Ok().json(event_view::from_row(&state, &row)))
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 pub struct EventPatch {
     #[serde(default, deserialize_with = "domain::flex::bool_opt")]
     acknowledged: Option<bool>,
@@ -161,6 +194,7 @@ pub struct EventPatch {
 
 /// `PATCH /events/faces/{id}/ {"acknowledged": true}` records who acknowledged and when
 /// (`false` clears both); every gateway replica then pushes `event_updated` to its clients.
+#[utoipa::path(patch, path = "/events/faces/{id}/", tag = "events", params(("id" = Uuid, Path, description = "the event's id")), request_body = EventPatch, responses((status = 200, description = "the changed event", body = Object), (status = 400, description = "a bad parameter, named in param", body = ApiError), (status = 404, description = "no such object", body = ApiError)))]
 pub async fn patch_event(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -198,6 +232,7 @@ pub async fn patch_event(
 
 /// `POST /events/faces/acknowledge/`: acknowledges every unacknowledged event, or those the query
 /// string's filters select (same filters as the list).
+#[utoipa::path(post, path = "/events/faces/acknowledge/", tag = "events", params(EventListParams), responses((status = 200, description = "`{acknowledged: n}`", body = Object), (status = 400, description = "a bad parameter, named in param", body = ApiError)))]
 pub async fn post_acknowledge_events(
     req: HttpRequest,
     user: AuthUser,

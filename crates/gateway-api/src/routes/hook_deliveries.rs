@@ -15,7 +15,7 @@ use domain::schema::{face_events, hooks, webhook_deliveries};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::pagination as p;
+use super::pagination::{self as p, ListPage};
 use crate::auth::{AuthUser, Role};
 use crate::event_loader;
 use crate::json_body::JsonBody;
@@ -46,6 +46,7 @@ async fn hook_of(state: &AppState, id: i64) -> Result<Hook, ApiError> {
 }
 
 /// Newest first; `cursor` (the last id of a page) and `success=true|false`.
+#[utoipa::path(get, path = "/hooks/{id}/deliveries/", tag = "hooks", params(("id" = i64, Path, description = "the object's id"), ("limit" = Option<i64>, Query, description = "1..1000, default 20"), ("cursor" = Option<i64>, Query, description = "the last delivery id of the previous page"), ("success" = Option<bool>, Query, description = "only successful or failed deliveries")), responses((status = 200, description = "deliveries, newest first", body = ListPage), (status = 400, description = "a bad parameter, named in param", body = ApiError), (status = 404, description = "no such object", body = ApiError)))]
 pub async fn get_hook_deliveries(
     req: HttpRequest,
     user: AuthUser,
@@ -96,6 +97,7 @@ async fn queue(state: &AppState, hook_id: i64, message_id: String, events: Vec<F
         .map_err(|e| ApiError::unavailable(format!("cannot queue the delivery right now: {e}")))
 }
 
+#[utoipa::path(post, path = "/hooks/{id}/deliveries/{delivery}/resend/", tag = "hooks", params(("id" = i64, Path, description = "the object's id"), ("delivery" = i64, Path, description = "the delivery's id")), responses((status = 202, description = "`{queued: n}`", body = Object), (status = 400, description = "the hook is inactive", body = ApiError), (status = 404, description = "no such object", body = ApiError), (status = 503, description = "the broker is unavailable", body = ApiError)))]
 pub async fn post_resend_delivery(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -135,7 +137,7 @@ pub async fn post_resend_delivery(
     Ok(HttpResponse::Accepted().json(json!({"queued": queued})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct ReplayBody {
     since: DateTime<Utc>,
     #[serde(default)]
@@ -143,6 +145,7 @@ pub struct ReplayBody {
 }
 
 /// Every stored event created since `since` (and before `until`) that matches the hook's filters.
+#[utoipa::path(post, path = "/hooks/{id}/replay/", tag = "hooks", params(("id" = i64, Path, description = "the object's id")), request_body = ReplayBody, responses((status = 202, description = "`{queued, complete, continue_after}`", body = Object), (status = 400, description = "a bad parameter, named in param", body = ApiError), (status = 404, description = "no such object", body = ApiError), (status = 503, description = "the broker is unavailable", body = ApiError)))]
 pub async fn post_replay_hook(
     user: AuthUser,
     state: web::Data<AppState>,

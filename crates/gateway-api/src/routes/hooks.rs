@@ -17,12 +17,12 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::db_error;
-use super::pagination::list_table;
+use super::pagination::{ListPage, PageParams, list_table};
 use crate::auth::{AuthUser, Role};
 use crate::json_body::JsonBody;
 use crate::state::AppState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct HookBody {
     name: String,
     url: String,
@@ -84,6 +84,7 @@ pub fn new_secret() -> String {
     format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(raw))
 }
 
+#[utoipa::path(post, path = "/hooks/", tag = "hooks", request_body = HookBody, responses((status = 201, description = "the created object", body = Object), (status = 400, description = "a bad parameter, named in param", body = ApiError), (status = 409, description = "conflicts with a stored object", body = ApiError)))]
 pub async fn post_hook(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -125,6 +126,7 @@ pub async fn post_hook(
     Ok(HttpResponse::Created().json(view(&hook)))
 }
 
+#[utoipa::path(get, path = "/hooks/", tag = "hooks", params(PageParams), responses((status = 200, description = "hooks, in id order, with their secrets", body = ListPage), (status = 400, description = "a bad parameter, named in param", body = ApiError)))]
 pub async fn get_hooks(req: HttpRequest, user: AuthUser, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     user.require(Role::Admin)?;
     list_table!(&state, &req, hooks, Hook, view)
@@ -135,6 +137,7 @@ async fn load(state: &AppState, id: i64) -> Result<Hook, ApiError> {
     hooks::table.find(id).select(Hook::as_select()).first(&mut conn).await.map_err(|e| db_error::map(e, "id"))
 }
 
+#[utoipa::path(get, path = "/hooks/{id}/", tag = "hooks", params(("id" = i64, Path, description = "the object's id")), responses((status = 200, description = "the object", body = Object), (status = 404, description = "no such object", body = ApiError)))]
 pub async fn get_hook(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -144,7 +147,7 @@ pub async fn get_hook(
     Ok(HttpResponse::Ok().json(view(&load(&state, id.into_inner()).await?)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct HookPatch {
     name: Option<String>,
     url: Option<String>,
@@ -171,6 +174,7 @@ struct HookChanges {
 
 /// Re-enabling a hook the dispatcher switched off clears its failure streak; the response's
 /// `replay_since` says from when to replay what it missed (`POST /hooks/{id}/replay/`).
+#[utoipa::path(patch, path = "/hooks/{id}/", tag = "hooks", params(("id" = i64, Path, description = "the object's id")), request_body = HookPatch, responses((status = 200, description = "the changed object", body = Object), (status = 400, description = "a bad parameter, named in param", body = ApiError), (status = 404, description = "no such object", body = ApiError), (status = 409, description = "conflicts with a stored object", body = ApiError)))]
 pub async fn patch_hook(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -234,6 +238,7 @@ pub async fn patch_hook(
     Ok(HttpResponse::Ok().json(body))
 }
 
+#[utoipa::path(delete, path = "/hooks/{id}/", tag = "hooks", params(("id" = i64, Path, description = "the object's id")), responses((status = 204, description = "deleted"), (status = 404, description = "no such object", body = ApiError)))]
 pub async fn delete_hook(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -252,6 +257,7 @@ pub async fn delete_hook(
 }
 
 /// A new secret; the old one keeps signing beside it for WEBHOOKS.SECRET_GRACE_HOURS.
+#[utoipa::path(post, path = "/hooks/{id}/rotate-secret/", tag = "hooks", params(("id" = i64, Path, description = "the object's id")), responses((status = 200, description = "the hook with its new secret", body = Object), (status = 404, description = "no such object", body = ApiError)))]
 pub async fn post_rotate_secret(
     user: AuthUser,
     state: web::Data<AppState>,

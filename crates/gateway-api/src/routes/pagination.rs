@@ -6,6 +6,27 @@ use serde::Serialize;
 
 use crate::state::AppState;
 
+/// The paging parameters of the offset-paged lists (for the OpenAPI document; the handlers read
+/// them with [`limit`] and [`page`]).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// 1..1000, default 20.
+    pub limit: Option<i64>,
+    /// 1-based, default 1.
+    pub page: Option<i64>,
+}
+
+/// Every list's answer.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ListPage {
+    /// How many objects match, over all pages.
+    pub count: i64,
+    /// The next page's absolute URL; null on the last page.
+    pub next_page: Option<String>,
+    pub results: Vec<serde_json::Value>,
+}
+
 pub const DEFAULT_LIMIT: i64 = 20;
 pub const MAX_LIMIT: i64 = 1000;
 

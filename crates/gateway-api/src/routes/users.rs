@@ -13,14 +13,14 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::db_error;
-use super::pagination::list_table;
+use super::pagination::{ListPage, PageParams, list_table};
 use crate::auth::{AuthUser, Role, password};
 use crate::json_body::JsonBody;
 use crate::state::AppState;
 
 const MIN_PASSWORD: usize = 8;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct UserBody {
     username: Option<String>,
     password: Option<String>,
@@ -55,6 +55,7 @@ async fn checked_hash(password: Option<String>) -> Result<Option<String>, ApiErr
     }
 }
 
+#[utoipa::path(post, path = "/users/", tag = "users", request_body = UserBody, responses((status = 201, description = "the created object", body = Object), (status = 400, description = "a bad parameter, named in param", body = ApiError), (status = 409, description = "conflicts with a stored object", body = ApiError)))]
 pub async fn post_user(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -78,11 +79,13 @@ pub async fn post_user(
     Ok(HttpResponse::Created().json(view(&created)))
 }
 
+#[utoipa::path(get, path = "/users/", tag = "users", params(PageParams), responses((status = 200, description = "users, in id order", body = ListPage), (status = 400, description = "a bad parameter, named in param", body = ApiError)))]
 pub async fn get_users(req: HttpRequest, user: AuthUser, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     user.require(Role::Admin)?;
     list_table!(&state, &req, users, User, view)
 }
 
+#[utoipa::path(get, path = "/users/{id}/", tag = "users", params(("id" = i64, Path, description = "the object's id")), responses((status = 200, description = "the object", body = Object), (status = 404, description = "no such object", body = ApiError)))]
 pub async fn get_user(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -108,6 +111,7 @@ struct UserChanges {
     active: Option<bool>,
 }
 
+#[utoipa::path(patch, path = "/users/{id}/", tag = "users", params(("id" = i64, Path, description = "the object's id")), request_body = UserBody, responses((status = 200, description = "the changed object", body = Object), (status = 400, description = "a bad parameter, named in param", body = ApiError), (status = 404, description = "no such object", body = ApiError), (status = 409, description = "conflicts with a stored object", body = ApiError)))]
 pub async fn patch_user(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -147,6 +151,7 @@ pub async fn patch_user(
     Ok(HttpResponse::Ok().json(view(&updated)))
 }
 
+#[utoipa::path(delete, path = "/users/{id}/", tag = "users", params(("id" = i64, Path, description = "the object's id")), responses((status = 204, description = "deleted"), (status = 404, description = "no such object", body = ApiError), (status = 409, description = "conflicts with a stored object", body = ApiError)))]
 pub async fn delete_user(
     user: AuthUser,
     state: web::Data<AppState>,
