@@ -192,6 +192,10 @@ async fn users_roles_groups_edits_and_the_permission_matrix() {
     )
     .await;
     assert_eq!(status, 409);
+    // A PATCH that names no field is the client's mistake, not a 500.
+    let victor = victor_id(&stack, &admin).await;
+    let (status, body) = call(&stack, Some(&admin), Method::PATCH, &format!("/users/{victor}/"), Some(json!({}))).await;
+    assert_eq!((status, body["code"].as_str(), body["param"].as_str()), (400, Some("BAD_PARAM"), Some("body")));
     let operator = login(&stack.client, &stack.gateway, "olga", "password-1").await.unwrap();
     let viewer = login(&stack.client, &stack.gateway, "victor", "password-1").await.unwrap();
 

@@ -17,6 +17,8 @@ pub fn map(e: Error, param: &str) -> ApiError {
         Error::DatabaseError(DatabaseErrorKind::CheckViolation, _) => {
             ApiError::bad_param(param, format!("{param} is out of range"))
         }
+        // diesel refuses an UPDATE without columns: a PATCH whose body names no field.
+        Error::QueryBuilderError(_) => ApiError::bad_param("body", "the body changes nothing: give at least one field"),
         other => ApiError::internal(other),
     }
 }
