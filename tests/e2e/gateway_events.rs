@@ -286,3 +286,35 @@ async fn event_pages_stay_stable_while_events_arrive() {
     stack.stop().await.unwrap();
     env.cleanup().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_large_unfiltered_list_counts_by_the_planner_estimate() {
+    crate::init_logs();
+    let mut env = TestEnv::new().await.unwrap();
+    // A "large" table for the test: more than 4 events.
+    env.config.event_list.count_estimate_above = 4;
+    let stack = Stack::start(&mut env).await.unwrap();
+    let mut conn = env.connect_db().await.unwrap();
+    let now = Utc::now();
+    let counted = (0..6).map(|n| row(1 + n % 2, now, None, json!({}))).collect::<Vec<_>>();
+    diesel::insert_into(face_events::table).values(counted).execute(&mut conn).await.unwrap();
+    diesel::sql_query("ANALYZE face_events").execute(&mut conn).await.unwrap();
+    // Rows the statistics do not know of yet (autovacuum ignores so few).
+    let later = (0..3).map(|_| row(1, now, None, json!({}))).collect::<Vec<_>>();
+    diesel::insert_into(face_events::table).values(later).execute(&mut conn).await.unwrap();
+
+    let count = |query: &'static str| {
+        let stack = &stack;
+        async move { stack.get(&format!("/events/faces/?{query}")).await.unwrap()["count"].as_i64().unwrap() }
+    };
+    assert_eq!(count("limit=2").await, 6, "unfiltered: the statistics' estimate");
+    assert_eq!(count("limit=2&matched=false").await, 9, "filtered: exact");
+    assert_eq!(count("limit=2&cameras=1,2").await, 9, "filtered: exact");
+    // The page itself is exact whatever the count says.
+    let all = stack.get("/events/faces/?limit=100").await.unwrap();
+    assert_eq!(all["results"].as_array().unwrap().len(), 9);
+
+    drop(conn);
+    stack.stop().await.unwrap();
+    env.cleanup().await.unwrap();
+}

@@ -57,6 +57,25 @@ pub struct Config {
     pub facerouter: Facerouter,
     #[serde(rename = "RETENTION")]
     pub retention: Retention,
+    #[serde(rename = "EVENT_LIST")]
+    pub event_list: EventList,
+}
+
+/// The event list of gateway-api (`GET /events/faces/`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct EventList {
+    /// Above this many stored events (by the planner's statistics), an unfiltered list reports the
+    /// statistics' row estimate as its `count` instead of counting every row on every page.
+    /// 0 = always exact.
+    #[serde(rename = "COUNT_ESTIMATE_ABOVE")]
+    pub count_estimate_above: i64,
+}
+
+impl Default for EventList {
+    fn default() -> Self {
+        Self { count_estimate_above: 1_000_000 }
+    }
 }
 
 /// Event retention (gateway-api). FFSECURITY.EVENTS_MAX_AGE is the age limit of matched events.
@@ -304,6 +323,7 @@ impl Default for Config {
             logging: Logging::default(),
             facerouter: Facerouter::default(),
             retention: Retention::default(),
+            event_list: EventList::default(),
         }
     }
 }

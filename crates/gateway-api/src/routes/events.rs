@@ -153,7 +153,7 @@ pub async fn get_events(
         (true, None) => page.order(face_events::id.asc()),
     };
     let mut conn = state.conn().await?;
-    let count: i64 = query.filtered().count().get_result(&mut conn).await.map_err(ApiError::internal)?;
+    let count = count_events(&mut conn, &query, state.config.event_list.count_estimate_above).await?;
     // One row more than asked tells whether a next page exists without a second query.
     let mut rows: Vec<FaceEventRow> =
         page.limit(limit + 1).select(FaceEventRow::as_select()).load(&mut conn).await.map_err(ApiError::internal)?;
@@ -164,6 +164,30 @@ pub async fn get_events(
         .flatten();
     let results: Vec<Value> = rows.iter().map(|e| event_view::from_row(&state, e)).collect();
     Ok(p::list(count, next, results))
+}
+
+/// The list's `count`: exact, except for an unfiltered list over more than `estimate_above` events,
+/// which reports the planner's row estimate (kept by autovacuum's ANALYZE) instead of reading a
+/// whole index on every page (~200 ms per million events). Filtered counts use the indexes.
+async fn count_events(
+    conn: &mut diesel_async::AsyncPgConnection,
+    query: &EventQuery,
+    estimate_above: i64,
+) -> Result<i64, ApiError> {
+    if estimate_above > 0 && query.filters.is_empty() {
+        let estimate: Option<f32> =
+            diesel::select(diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Float4>>(
+                "(SELECT reltuples FROM pg_class WHERE oid = 'face_events'::regclass)",
+            ))
+            .get_result(conn)
+            .await
+            .map_err(ApiError::internal)?;
+        // -1 = never analysed.
+        if let Some(rows) = estimate.map(|e| e as i64).filter(|&rows| rows > estimate_above) {
+            return Ok(rows);
+        }
+    }
+    query.filtered().count().get_result(conn).await.map_err(ApiError::internal)
 }
 
 #[utoipa::path(get, path = "/events/faces/{id}/", tag = "events", params(("id" = Uuid, Path, description = "the event's id")), responses((status = 200, description = "the event", body = Object), (status = 404, description = "no such object", body = ApiError)))]
