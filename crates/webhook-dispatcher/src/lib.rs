@@ -30,6 +30,7 @@ pub mod worker;
 
 struct OpsState {
     bus: Bus,
+    publisher: Bus,
     metrics: metrics::DispatcherMetrics,
 }
 
@@ -40,6 +41,10 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
     let metrics = metrics::DispatcherMetrics::new()?;
     let bus_stop = CancellationToken::new();
     let bus = Bus::start(&config, "webhook-dispatcher", bus_stop.clone());
+    // Parked retries are published on a connection of their own: under a burst RabbitMQ's flow
+    // control throttles a publishing connection by not reading from it, which on a shared
+    // connection would hold back the consumers' acks too, and with them every hook's deliveries.
+    let publisher = Bus::start(&config, "webhook-dispatcher-publish", bus_stop.clone());
     let hooks = hooks_cache::HookCache::default();
     let wanted = Arc::new(Notify::new());
     let replica = uuid::Uuid::now_v7().simple().to_string();
@@ -70,7 +75,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
     let expiry = tokio::spawn(delivery_log::run_expiry(pool.clone(), settings.log_max_age_days, background.clone()));
     let depths = tokio::spawn(queue_depth::run(bus.clone(), metrics.clone(), background.clone()));
     let deliverer = Arc::new(deliverer::Deliverer::new(
-        bus.clone(),
+        publisher.clone(),
         pool,
         hooks,
         sender,
@@ -86,6 +91,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
     let deliveries = CancellationToken::new();
     let parking = Arc::new(parking::Parking::default());
     let worker = Arc::new(worker::Worker {
+        bus: bus.clone(),
         deliverer,
         parking: parking.clone(),
         lanes: lanes::Lanes::new(
@@ -107,7 +113,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
     });
     let worker_task = tokio::spawn(worker.run(deliveries.clone()));
 
-    let state = web::Data::new(OpsState { bus: bus.clone(), metrics });
+    let state = web::Data::new(OpsState { bus: bus.clone(), publisher: publisher.clone(), metrics });
     let address = listener.local_addr()?;
     let server = HttpServer::new(move || {
         App::new()
@@ -140,10 +146,12 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
 }
 
 async fn get_health(state: web::Data<OpsState>) -> HttpResponse {
-    ops::health("webhook-dispatcher", &state.bus)
+    // Unhealthy when either link is down: the consumer's, or the one retries are parked through.
+    let reported = if state.publisher.is_up() { &state.bus } else { &state.publisher };
+    ops::health("webhook-dispatcher", reported)
 }
 
 async fn get_metrics(state: web::Data<OpsState>) -> HttpResponse {
-    state.metrics.bus_up.set(i64::from(state.bus.is_up()));
+    state.metrics.bus_up.set(i64::from(state.bus.is_up() && state.publisher.is_up()));
     ops::metrics(&state.metrics.registry)
 }

@@ -21,6 +21,8 @@ use crate::lanes::{Item, Job, Lanes};
 use crate::parking::{Parking, is_group};
 
 pub struct Worker {
+    /// The link messages are consumed (and acked) on; the deliverer publishes on another.
+    pub bus: domain::bus::Bus,
     pub deliverer: Arc<Deliverer>,
     pub lanes: Lanes,
     pub parking: Arc<Parking>,
@@ -49,7 +51,7 @@ impl Worker {
     }
 
     async fn consume(self: Arc<Self>, kind: Kind, cancel: CancellationToken) {
-        let bus = self.deliverer.bus.clone();
+        let bus = self.bus.clone();
         let queue = match kind {
             Kind::NewEvent => bus.names().webhooks_queue(),
             Kind::Retry => bus.names().deliveries_queue(),
