@@ -1,0 +1,49 @@
+#!/bin/bash
+# live.sh NAME INDEX GALLERY MODE : gateway-api + ingest on a fresh DB/prefix, then
+#   MODE=p2: 1 unfiltered client, ingest at 1000/s
+#   MODE=p5: closed-loop P1 run without, then with 1000 filtered clients (FILTERS env), then without again
+set -e
+cd "$(dirname "$0")/../.."
+name=$1; index=$2; gallery=$3; mode=$4; iport=18491; gport=18492
+B=target/release
+export ADMIN_PASSWORD=bench-admin-pw
+scripts/bench/mkconf.sh $name $index $iport $gport >/dev/null
+uptime
+$B/gateway-api --config /tmp/bench/$name.toml migrate
+$B/ffsec-loadgen seed --database-url postgres://postgres@127.0.0.1:5432/ffsec_bench_$name --cameras 10 --faces $gallery
+$B/gateway-api --config /tmp/bench/$name.toml > /tmp/bench/$name.gw.log 2>&1 &
+GW=$!
+$B/facerouter-ingest --config /tmp/bench/$name.toml > /tmp/bench/$name.ingest.log 2>&1 &
+ING=$!
+trap "kill $GW $ING 2>/dev/null || true" EXIT
+echo "gateway pid $GW ingest pid $ING"
+for i in $(seq 120); do
+  n=$(curl -s http://127.0.0.1:$iport/metrics | awk '/^ffsec_ingest_gallery_faces/ {print $2}')
+  h=$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$gport/health)
+  [ "$n" = "$gallery" ] && [ "$h" = 200 ] && break; sleep 1
+done
+echo "gallery loaded: $n faces; gateway health $h"
+RUN="$B/ffsec-loadgen run --url http://127.0.0.1:$iport/video-detector/frame/ --token bench-token --cameras 1,2,3,4,5,6,7,8,9,10 --gallery $gallery --match-ratio 0.2"
+$B/ffsec-loadgen broker --count 100000
+if [ "$mode" = p2 ]; then
+  $B/ffsec-loadgen live --addr 127.0.0.1:$gport --clients 1 --seconds 30 &
+  L=$!; sleep 2
+  $RUN --rate 1000 --seconds 25
+  wait $L
+else
+  $RUN --seconds 20 --concurrency 64
+  sleep 3
+  $B/ffsec-loadgen live --addr 127.0.0.1:$gport --clients 1000 --seconds ${LIVE_SECONDS:-45} --filters "$FILTERS" &
+  L=$!
+  for i in $(seq 60); do c=$(curl -s http://127.0.0.1:$gport/metrics | awk '/^ffsec_websocket_clients/ {print $2}'); [ "$c" = 1000 ] && break; sleep 1; done
+  echo "websocket clients: $c"; sleep 2
+  (sleep 10; top -b -n1 -w 160 | head -14 > /tmp/bench/$name.top) &
+  $RUN --seconds 20 --concurrency 64
+  wait $L
+  sleep 3
+  $RUN --seconds 20 --concurrency 64
+fi
+$B/ffsec-loadgen broker --count 100000
+uptime
+curl -s http://127.0.0.1:$iport/metrics | grep -E 'ffsec_ingest_stage_seconds_(sum|count)'
+curl -s http://127.0.0.1:$gport/metrics | grep -E "record_batch_seconds_(sum|count)|websocket"
