@@ -156,9 +156,7 @@ pub async fn delete_camera_group(
     let deleted =
         diesel::delete(camera_groups::table.find(id)).execute(&mut conn).await.map_err(|e| db_error::map(e, "id"))?;
     drop(conn);
-    if deleted == 0 {
-        return Err(ApiError::not_found("camera group"));
-    }
+    db_error::deleted(deleted, "camera group")?;
     state.announce(GalleryObject::CameraGroup, id).await;
     Ok(HttpResponse::NoContent().finish())
 }

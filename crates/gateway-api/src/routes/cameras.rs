@@ -193,9 +193,7 @@ pub async fn delete_camera(
     let mut conn = state.conn().await?;
     let deleted = diesel::delete(cameras::table.find(id)).execute(&mut conn).await.map_err(ApiError::internal)?;
     drop(conn);
-    if deleted == 0 {
-        return Err(ApiError::not_found("camera"));
-    }
+    db_error::deleted(deleted, "camera")?;
     state.announce(GalleryObject::Camera, id).await;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -22,3 +22,8 @@ pub fn map(e: Error, param: &str) -> ApiError {
         other => ApiError::internal(other),
     }
 }
+
+/// A DELETE that removed no row: the object did not exist.
+pub fn deleted(rows: usize, what: &str) -> Result<(), ApiError> {
+    if rows == 0 { Err(ApiError::not_found(what)) } else { Ok(()) }
+}

@@ -212,9 +212,7 @@ pub async fn delete_dossier_list(
     let mut conn = state.conn().await?;
     let deleted = diesel::delete(dossier_lists::table.find(id)).execute(&mut conn).await.map_err(ApiError::internal)?;
     drop(conn);
-    if deleted == 0 {
-        return Err(ApiError::not_found("dossier list"));
-    }
+    db_error::deleted(deleted, "dossier list")?;
     state.announce(GalleryObject::DossierList, id).await;
     Ok(HttpResponse::NoContent().finish())
 }

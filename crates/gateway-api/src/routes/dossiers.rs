@@ -220,9 +220,7 @@ pub async fn delete_dossier(
     let mut conn = state.conn().await?;
     let deleted = diesel::delete(dossiers::table.find(id)).execute(&mut conn).await.map_err(ApiError::internal)?;
     drop(conn);
-    if deleted == 0 {
-        return Err(ApiError::not_found("dossier"));
-    }
+    db_error::deleted(deleted, "dossier")?;
     state.announce(GalleryObject::Dossier, id).await;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -249,9 +249,7 @@ pub async fn delete_hook(
     let mut conn = state.conn().await?;
     let deleted = diesel::delete(hooks::table.find(id)).execute(&mut conn).await.map_err(ApiError::internal)?;
     drop(conn);
-    if deleted == 0 {
-        return Err(ApiError::not_found("hook"));
-    }
+    db_error::deleted(deleted, "hook")?;
     state.announce(GalleryObject::Hook, id).await;
     Ok(HttpResponse::NoContent().finish())
 }

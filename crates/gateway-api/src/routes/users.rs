@@ -164,8 +164,6 @@ pub async fn delete_user(
     }
     let mut conn = state.conn().await?;
     let deleted = diesel::delete(users::table.find(id)).execute(&mut conn).await.map_err(ApiError::internal)?;
-    if deleted == 0 {
-        return Err(ApiError::not_found("user"));
-    }
+    db_error::deleted(deleted, "user")?;
     Ok(HttpResponse::NoContent().finish())
 }
