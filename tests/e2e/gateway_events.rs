@@ -184,7 +184,9 @@ async fn retention_deletes_old_events_and_their_images() {
     let mut conn = env.connect_db().await.unwrap();
     diesel::insert_into(face_events::table).values(rows.clone()).execute(&mut conn).await.unwrap();
     // Matched kept 30 days, unmatched 10; batches of 2 to go round the loop.
-    let purged = gateway_api::retention::purge(&pool, &env.media_root, (30, 10), 2).await.unwrap();
+    let purged = gateway_api::retention::purge(&pool, &domain::media::LocalMedia::new(&env.media_root), (30, 10), 2)
+        .await
+        .unwrap();
     assert_eq!(purged, gateway_api::retention::Purged { events: 4, files: 8 });
     let mut left: Vec<uuid::Uuid> = face_events::table.select(face_events::id).load(&mut conn).await.unwrap();
     left.sort();
@@ -195,7 +197,9 @@ async fn retention_deletes_old_events_and_their_images() {
         let exists = env.media_root.join(&r.thumbnail).exists();
         assert_eq!(exists, want.contains(&r.id), "image of {}", r.id);
     }
-    let again = gateway_api::retention::purge(&pool, &env.media_root, (30, 10), 2).await.unwrap();
+    let again = gateway_api::retention::purge(&pool, &domain::media::LocalMedia::new(&env.media_root), (30, 10), 2)
+        .await
+        .unwrap();
     assert_eq!(again.events, 0);
     drop(conn);
     drop(pool);

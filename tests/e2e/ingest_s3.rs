@@ -1,4 +1,5 @@
-//! The S3-compatible image store against a real S3 API (moto's server, `pip install moto[server]`).
+//! The S3-compatible image store against a real S3 API (moto's server, `pip install moto[server]`):
+//! ingest writes to the bucket, gateway-api serves from it and retention deletes from it.
 //! Needs moto's S3-compatible server (`moto_server`, from PyPI; scripts/test.sh installs it).
 
 use std::process::{Child, Command, Stdio};
@@ -55,7 +56,9 @@ async fn images_go_to_an_s3_compatible_bucket() {
         panic!("moto_server is not installed or did not start: pip install 'moto[server]' (scripts/test.sh does)");
     };
     let client = reqwest::Client::new();
-    let created = client.put(format!("{}/{BUCKET}", moto.url)).send().await.unwrap();
+    // Public-read: the services use anonymous requests here (`skip_signature`); a real deployment
+    // gives them credentials through the AWS_* environment variables.
+    let created = client.put(format!("{}/{BUCKET}", moto.url)).header("x-amz-acl", "public-read").send().await.unwrap();
     assert!(created.status().is_success(), "create bucket: {}", created.status());
 
     let mut env = TestEnv::new().await.unwrap();
@@ -87,8 +90,31 @@ async fn images_go_to_an_s3_compatible_bucket() {
         let path = url.split_once('?').map_or(url, |(path, _)| path).to_string();
         let object = bucket.get(&Path::from(format!("media/{path}"))).await.unwrap();
         assert_eq!(object.bytes().await.unwrap().to_vec(), bytes, "{field} {path}");
+
+        // gateway-api serves it from the bucket, by the event's signed URL, with a validator.
+        let served = stack.client.get(event[field].as_str().unwrap()).send().await.unwrap();
+        assert_eq!(served.status(), 200, "{field}");
+        assert_eq!(served.headers()["content-type"], "image/jpeg");
+        let etag = served.headers()["etag"].to_str().unwrap().to_string();
+        assert_eq!(served.bytes().await.unwrap().to_vec(), bytes, "{field} served");
+        let cached =
+            stack.client.get(event[field].as_str().unwrap()).header("If-None-Match", &etag).send().await.unwrap();
+        assert_eq!(cached.status(), 304, "{field} revalidated");
     }
     assert!(!env.media_root.join("events").exists(), "nothing went to the local disk");
+
+    // Retention deletes the event's images from the bucket too.
+    let store = domain::media::from_config(&env.config).unwrap();
+    let pool = domain::db::pool(&env.config).unwrap();
+    let purged = gateway_api::retention::purge(&pool, store.as_ref(), (0, 0), 100).await.unwrap();
+    assert_eq!(purged, gateway_api::retention::Purged { events: 1, files: 2 });
+    let gone = stack.client.get(event["thumbnail"].as_str().unwrap()).send().await.unwrap();
+    assert_eq!(gone.status(), 404, "the purged thumbnail is no longer served");
+    for field in ["thumbnail", "fullframe"] {
+        let url = event[field].as_str().unwrap().strip_prefix(&prefix).unwrap();
+        let path = url.split_once('?').map_or(url, |(path, _)| path);
+        assert!(bucket.head(&Path::from(format!("media/{path}"))).await.is_err(), "{field} deleted from the bucket");
+    }
 
     stack.stop().await.unwrap();
     env.cleanup().await.unwrap();

@@ -1,23 +1,73 @@
-//! Where images go. [`MediaStore`] is the one interface the services write through; [`LocalMedia`]
-//! is the MEDIA_ROOT back end (facerouter-ingest adds an S3-compatible one). Local writes go to a
-//! temporary name, are fsync'd, renamed into place and the directory fsync'd, so a 2xx never
-//! points at a file a crash can lose or leave half-written.
+//! Where images go. [`MediaStore`] is the one interface every service writes, reads and deletes
+//! through; [`LocalMedia`] is the MEDIA_ROOT back end and [`crate::media_s3::S3Media`] the
+//! S3-compatible one, picked by [`from_config`]. Local writes go to a temporary name, are
+//! fsync'd, renamed into place and the directory fsync'd, so a 2xx never points at a file a
+//! crash can lose or leave half-written.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
 
+use bytes::Bytes;
 use futures_util::future::BoxFuture;
+
+use crate::Config;
+use crate::media_s3::S3Media;
+
+/// A stored image read back, with what HTTP caching needs.
+#[derive(Debug, Clone)]
+pub struct StoredObject {
+    pub bytes: Bytes,
+    pub modified: Option<SystemTime>,
+    /// A validator that changes whenever the content could have (quoted, as in an `ETag`).
+    pub etag: String,
+}
 
 /// A durable blob store addressed by relative paths (forward slashes, no `..`).
 pub trait MediaStore: Send + Sync {
     /// Stores `bytes` at `relative` durably (it survives a crash once this returns) and returns
     /// the path to record.
-    fn put(&self, relative: String, bytes: bytes::Bytes) -> BoxFuture<'_, std::io::Result<String>>;
+    fn put(&self, relative: String, bytes: Bytes) -> BoxFuture<'_, std::io::Result<String>>;
+    /// The object at `relative`, or `None` when there is none (or the path could leave the store).
+    fn get(&self, relative: String) -> BoxFuture<'_, std::io::Result<Option<StoredObject>>>;
+    /// Removes the object at `relative`; removing one that is not there is not an error.
+    fn delete(&self, relative: String) -> BoxFuture<'_, std::io::Result<()>>;
+}
+
+/// The store the configuration names: FACEROUTER.MEDIA_URL empty means MEDIA_ROOT on local disk,
+/// `file:///dir` another local directory, `s3://bucket/prefix?...` an S3-compatible bucket. Every
+/// service builds it from the same file, so what ingest writes gateway-api serves and purges.
+pub fn from_config(config: &Config) -> anyhow::Result<Arc<dyn MediaStore>> {
+    let url = config.facerouter.media_url.trim();
+    if url.is_empty() {
+        return Ok(Arc::new(LocalMedia::new(&config.media_root)));
+    }
+    if let Some(path) = url.strip_prefix("file://") {
+        return Ok(Arc::new(LocalMedia::new(path)));
+    }
+    Ok(Arc::new(S3Media::from_url(url)?))
+}
+
+/// `relative` as a path of plain segments, or `None` for anything that could name something
+/// outside the store (absolute, `..`, `.`, empty).
+pub fn plain_relative(relative: &str) -> Option<&Path> {
+    let path = Path::new(relative);
+    let plain = !relative.is_empty() && path.components().all(|c| matches!(c, Component::Normal(_)));
+    plain.then_some(path)
 }
 
 impl MediaStore for LocalMedia {
-    fn put(&self, relative: String, bytes: bytes::Bytes) -> BoxFuture<'_, std::io::Result<String>> {
+    fn put(&self, relative: String, bytes: Bytes) -> BoxFuture<'_, std::io::Result<String>> {
         Box::pin(LocalMedia::put(self, relative, bytes))
+    }
+
+    fn get(&self, relative: String) -> BoxFuture<'_, std::io::Result<Option<StoredObject>>> {
+        Box::pin(self.read(relative))
+    }
+
+    fn delete(&self, relative: String) -> BoxFuture<'_, std::io::Result<()>> {
+        Box::pin(self.remove(relative))
     }
 }
 
@@ -32,10 +82,52 @@ impl LocalMedia {
     }
 
     /// Stores `bytes` at `relative` (forward slashes, no `..`) and returns the same relative path.
-    pub async fn put(&self, relative: String, bytes: bytes::Bytes) -> std::io::Result<String> {
+    pub async fn put(&self, relative: String, bytes: Bytes) -> std::io::Result<String> {
         let target = self.root.join(&relative);
         tokio::task::spawn_blocking(move || write_durably(&target, &bytes)).await.map_err(std::io::Error::other)??;
         Ok(relative)
+    }
+
+    async fn read(&self, relative: String) -> std::io::Result<Option<StoredObject>> {
+        let Some(file) = plain_relative(&relative).map(|p| self.root.join(p)) else {
+            return Ok(None);
+        };
+        // Defence in depth against a symlink planted inside MEDIA_ROOT: the real file must be
+        // inside the real root.
+        let (Ok(real_root), Ok(real_file)) =
+            (tokio::fs::canonicalize(&self.root).await, tokio::fs::canonicalize(&file).await)
+        else {
+            return Ok(None);
+        };
+        if !real_file.starts_with(&real_root) {
+            return Ok(None);
+        }
+        // A file removed meanwhile (retention) is simply not there.
+        let found = async {
+            Ok::<_, std::io::Error>((tokio::fs::metadata(&real_file).await?, tokio::fs::read(&real_file).await?))
+        };
+        let (metadata, bytes) = match found.await {
+            Ok(found) => found,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if !metadata.is_file() {
+            return Ok(None);
+        }
+        let bytes = Bytes::from(bytes);
+        let modified = metadata.modified().ok();
+        let nanos = modified.and_then(|m| m.duration_since(SystemTime::UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
+        Ok(Some(StoredObject { etag: format!("\"{:x}-{nanos:x}\"", bytes.len()), bytes, modified }))
+    }
+
+    async fn remove(&self, relative: String) -> std::io::Result<()> {
+        let Some(file) = plain_relative(&relative).map(|p| self.root.join(p)) else {
+            return Ok(());
+        };
+        match tokio::fs::remove_file(&file).await {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            other => other,
+        }
     }
 }
 
@@ -60,13 +152,49 @@ fn write_durably(target: &Path, bytes: &[u8]) -> std::io::Result<()> {
 mod tests {
     use super::*;
 
+    fn scratch() -> PathBuf {
+        std::env::temp_dir().join(format!("ffsec-media-{}", uuid::Uuid::now_v7()))
+    }
+
     #[tokio::test]
     async fn writes_and_leaves_no_temporary_file() {
-        let root = std::env::temp_dir().join(format!("ffsec-media-{}", uuid::Uuid::now_v7()));
+        let root = scratch();
         let media = LocalMedia::new(&root);
-        let path = media.put("a/b/c.jpg".into(), bytes::Bytes::from_static(b"x")).await.unwrap();
+        let path = media.put("a/b/c.jpg".into(), Bytes::from_static(b"x")).await.unwrap();
         assert_eq!(std::fs::read(root.join(&path)).unwrap(), b"x");
         assert_eq!(std::fs::read_dir(root.join("a/b")).unwrap().count(), 1);
         std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[tokio::test]
+    async fn reads_back_and_deletes_through_the_interface() {
+        let root = scratch();
+        let store: Arc<dyn MediaStore> = Arc::new(LocalMedia::new(&root));
+        store.put("x/y.jpg".into(), Bytes::from_static(b"abc")).await.unwrap();
+        let object = store.get("x/y.jpg".into()).await.unwrap().unwrap();
+        assert_eq!(&object.bytes[..], b"abc");
+        assert!(object.etag.starts_with("\"3-"), "{}", object.etag);
+        store.delete("x/y.jpg".into()).await.unwrap();
+        store.delete("x/y.jpg".into()).await.unwrap();
+        assert!(store.get("x/y.jpg".into()).await.unwrap().is_none());
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[tokio::test]
+    async fn nothing_outside_the_root_can_be_named() {
+        let root = scratch();
+        let outside = scratch();
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(outside.join("secret"), b"s").unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(outside.join("secret"), root.join("link")).unwrap();
+        let store = LocalMedia::new(&root);
+        for bad in ["", "/etc/passwd", "../x", "a/../../x", "./x", "link"] {
+            assert!(store.read(bad.into()).await.unwrap().is_none(), "{bad}");
+        }
+        assert_eq!(plain_relative("events/2026/a.jpg"), Some(Path::new("events/2026/a.jpg")));
+        std::fs::remove_dir_all(root).unwrap();
+        std::fs::remove_dir_all(outside).unwrap();
     }
 }

@@ -28,7 +28,6 @@ pub mod recognition;
 #[allow(unsafe_code)]
 pub mod scan_kernels;
 pub mod state;
-pub mod storage;
 pub mod worker_auth;
 
 use state::AppState;
@@ -45,7 +44,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
     let config = Arc::new(config);
     let pool = db::pool(&config)?;
     let metrics = metrics::IngestMetrics::new()?;
-    let media = storage::from_config(&config)?;
+    let media = domain::media::from_config(&config)?;
     let recognizer: Arc<dyn recognition::Recognizer> = match config.facerouter.recognition_backend {
         RecognitionBackend::Worker => Arc::new(recognition::WorkerBackend),
         RecognitionBackend::Sfapi => Arc::new(recognition::sfapi::SfApiBackend::new(&config)?),

@@ -36,7 +36,11 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
     if admin::ensure_first(&pool, &config.auth.admin_username, &config.auth.admin_password).await? {
         tracing::info!(username = %config.auth.admin_username, "created the first admin user {}", config.auth.admin_username);
     }
-    std::fs::create_dir_all(&config.media_root)?;
+    let store = domain::media::from_config(&config)?;
+    if config.facerouter.media_url.trim().is_empty() {
+        // Fail at start, not at the first upload, when MEDIA_ROOT cannot be created.
+        std::fs::create_dir_all(&config.media_root)?;
+    }
 
     let bus_stop = CancellationToken::new();
     let bus = Bus::start(&config, "gateway-api", bus_stop.clone());
@@ -46,7 +50,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
         pool,
         bus: bus.clone(),
         live: live::LiveFeed::new(shutdown.clone()),
-        media: domain::media::LocalMedia::new(&config.media_root),
+        media: store.clone(),
         metrics: metrics::GatewayMetrics::new()?,
         login_limiter: auth::login_limit::LoginLimiter::new(&config.auth),
         media_signer: media::signer(&config),
@@ -54,7 +58,8 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
     let replica = uuid::Uuid::now_v7().simple().to_string();
     let recorder = tokio::spawn(recorder::run(state.clone(), background.clone()));
     let fanout = tokio::spawn(live::run_fanout(state.clone(), bus.clone(), replica, background.clone()));
-    let retention = tokio::spawn(retention::run_periodic(state.pool.clone(), config.clone(), background.clone()));
+    let retention =
+        tokio::spawn(retention::run_periodic(state.pool.clone(), store, config.clone(), background.clone()));
 
     let address = listener.local_addr()?;
     let app_state = state.clone();

@@ -53,8 +53,9 @@ fn main() -> ExitCode {
         }),
         Command::CleanupEvents { age } => one_shot(&cli.config, |config| async move {
             let pool = domain::db::pool(&config)?;
+            let media = domain::media::from_config(&config)?;
             let purged =
-                gateway_api::retention::purge(&pool, &config.media_root, (age, age), config.retention.batch).await?;
+                gateway_api::retention::purge(&pool, media.as_ref(), (age, age), config.retention.batch).await?;
             println!("{} events and {} image files deleted", purged.events, purged.files);
             Ok(())
         }),

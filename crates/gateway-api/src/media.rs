@@ -1,7 +1,8 @@
-//! `GET /uploads/<path>`: stored images (MEDIA_ROOT), for a caller with a token or a valid signed
-//! URL (`domain::media_link`). The path is checked as a sequence of plain segments before any
-//! file system call, so nothing outside MEDIA_ROOT can be named; the content type comes from the
-//! file's first bytes, never from the name.
+//! `GET /uploads/<path>`: stored images, read through the configured media store (MEDIA_ROOT or
+//! an S3-compatible bucket), for a caller with a token or a valid signed URL
+//! (`domain::media_link`). The path is checked as a sequence of plain segments before the store
+//! is asked, so nothing outside it can be named; the content type comes from the image's first
+//! bytes, never from the name.
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -10,7 +11,6 @@ use domain::media_link::{LinkError, MediaSigner, safe_relative, unix_now};
 use domain::{ApiError, Config};
 use rand::RngCore;
 use serde::Deserialize;
-use tokio::io::AsyncReadExt;
 
 use crate::auth::user::{authenticate, header_token};
 use crate::state::AppState;
@@ -57,24 +57,21 @@ async fn authorise(req: &HttpRequest, state: &AppState, path: &str) -> Result<u6
     })
 }
 
-/// The content type of a stored file from its first bytes; anything not a known image is served
+/// The content type of a stored image from its first bytes; anything not a known image is served
 /// as opaque bytes, so a planted file can never be rendered as HTML or script.
-async fn content_type(path: &std::path::Path) -> std::io::Result<&'static str> {
-    let mut head = [0_u8; 16];
-    let mut file = tokio::fs::File::open(path).await?;
-    let mut filled = 0;
-    while filled < head.len() {
-        let read = file.read(&mut head[filled..]).await?;
-        if read == 0 {
-            break;
-        }
-        filled += read;
-    }
-    Ok(match ImageKind::sniff(&head[..filled]) {
+fn content_type(bytes: &[u8]) -> &'static str {
+    match ImageKind::sniff(&bytes[..bytes.len().min(16)]) {
         Some(ImageKind::Jpeg) => "image/jpeg",
         Some(ImageKind::Png) => "image/png",
         Some(ImageKind::Webp) => "image/webp",
         None => "application/octet-stream",
+    }
+}
+
+/// Whether the client's cached copy (`If-None-Match`) is still this object.
+fn still_fresh(req: &HttpRequest, etag: &str) -> bool {
+    req.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| {
+        v.split(',').any(|tag| matches!(tag.trim(), "*") || tag.trim().trim_start_matches("W/") == etag)
     })
 }
 
@@ -89,31 +86,31 @@ pub async fn get_media(req: HttpRequest, state: web::Data<AppState>) -> Result<H
     let raw = req.uri().path().strip_prefix("/uploads/").unwrap_or_default();
     let max_age = authorise(&req, &state, raw).await?;
     let relative = safe_relative(raw).ok_or_else(|| ApiError::not_found("file"))?;
-    let root = &state.config.media_root;
-    let file = root.join(relative);
-    // Defence in depth against a symlink planted inside MEDIA_ROOT.
-    let (Ok(real_root), Ok(real_file)) = (tokio::fs::canonicalize(root).await, tokio::fs::canonicalize(&file).await)
-    else {
-        return Err(ApiError::not_found("file"));
-    };
-    if !real_file.starts_with(&real_root) || !real_file.is_file() {
-        return Err(ApiError::not_found("file"));
-    }
-    let kind = content_type(&real_file).await.map_err(|_| ApiError::not_found("file"))?;
-    let named = actix_files::NamedFile::open_async(&real_file)
+    let object = state
+        .media
+        .get(relative.to_string())
         .await
-        .map_err(|_| ApiError::not_found("file"))?
-        .use_etag(true)
-        .use_last_modified(true);
-    let mut response = named.into_response(&req);
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    // Private: the image is only for this caller; stored files never change, so caching for as
+        .map_err(|e| {
+            tracing::error!(path = %raw, error = %e, "cannot read media {raw}: {e}");
+            ApiError::unavailable("media store unavailable; retry shortly")
+        })?
+        .ok_or_else(|| ApiError::not_found("file"))?;
+    // Private: the image is only for this caller; stored images never change, so caching for as
     // long as the authorisation lasts is safe.
-    let cache = HeaderValue::from_str(&format!("private, max-age={max_age}")).map_err(ApiError::internal)?;
-    headers.insert(header::CACHE_CONTROL, cache);
-    Ok(response)
+    let cache = format!("private, max-age={max_age}");
+    let fresh = still_fresh(&req, &object.etag);
+    let mut response = if fresh { HttpResponse::NotModified() } else { HttpResponse::Ok() };
+    response
+        .insert_header((header::ETAG, object.etag.as_str()))
+        .insert_header((header::CACHE_CONTROL, cache))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")));
+    if let Some(modified) = object.modified {
+        response.insert_header((header::LAST_MODIFIED, header::HttpDate::from(modified)));
+    }
+    if fresh {
+        return Ok(response.finish());
+    }
+    Ok(response.content_type(content_type(&object.bytes)).body(object.bytes))
 }
 
 /// `HEAD /uploads/<path>`: the same answer without the body (actix drops it for HEAD).

@@ -1,8 +1,8 @@
 //! Retention: events older than FFSECURITY.EVENTS_MAX_AGE days (unmatched ones after
-//! RETENTION.UNMATCHED_MAX_AGE, when set) are deleted in batches, with their image files.
+//! RETENTION.UNMATCHED_MAX_AGE, when set) are deleted in batches, with their images (through the
+//! configured media store, local or S3).
 //! Runs every RETENTION.INTERVAL_MINUTES and as `gateway-api cleanup_events --age N`.
 
-use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -10,6 +10,7 @@ use diesel::sql_types::{Bool, Integer, Text, Timestamptz};
 use diesel_async::RunQueryDsl;
 use domain::Config;
 use domain::db::DbPool;
+use domain::media::MediaStore;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -36,7 +37,7 @@ pub fn limits(config: &Config) -> (u32, u32) {
     (matched, unmatched)
 }
 
-pub async fn purge(pool: &DbPool, media_root: &Path, limits: (u32, u32), batch: u32) -> anyhow::Result<Purged> {
+pub async fn purge(pool: &DbPool, media: &dyn MediaStore, limits: (u32, u32), batch: u32) -> anyhow::Result<Purged> {
     let mut purged = Purged::default();
     for (matched, days) in [(true, limits.0), (false, limits.1)] {
         let cutoff = Utc::now() - chrono::Duration::days(i64::from(days));
@@ -44,7 +45,7 @@ pub async fn purge(pool: &DbPool, media_root: &Path, limits: (u32, u32), batch: 
             let removed = purge_batch(pool, matched, cutoff, batch).await?;
             let count = removed.len();
             purged.events += count;
-            purged.files += remove_files(media_root, event_files(removed)).await;
+            purged.files += remove_files(media, event_files(removed)).await;
             if count < batch as usize {
                 break;
             }
@@ -68,45 +69,35 @@ async fn purge_batch(pool: &DbPool, matched: bool, cutoff: DateTime<Utc>, batch:
     Ok(rows)
 }
 
-/// A stored media path inside `root`, or `None` for anything that could leave it.
-pub fn media_file(root: &Path, relative: &str) -> Option<PathBuf> {
-    let path = Path::new(relative);
-    let plain = !relative.is_empty() && path.components().all(|c| matches!(c, Component::Normal(_)));
-    plain.then(|| root.join(path))
-}
-
 fn event_files(rows: Vec<Media>) -> Vec<String> {
     rows.into_iter().flat_map(|m| [m.thumbnail, m.fullframe]).collect()
 }
 
-/// Removes stored media files (best effort, logged); returns how many were removed. Also used
-/// for the photos of deleted dossier faces.
-pub async fn remove_files(root: &Path, relative: Vec<String>) -> usize {
-    let paths: Vec<PathBuf> = relative.iter().filter_map(|p| media_file(root, p)).collect();
-    tokio::task::spawn_blocking(move || {
-        paths
-            .iter()
-            .filter(|p| match std::fs::remove_file(p) {
-                Ok(()) => true,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
-                Err(e) => {
-                    tracing::warn!(path = %p.display(), error = %e, "cannot remove {}: {e}", p.display());
-                    false
-                }
-            })
-            .count()
-    })
-    .await
-    .unwrap_or(0)
+/// Removes stored images (best effort: a failure is logged and the rest go on); returns how many
+/// removals succeeded. Also used for the photos of deleted dossier faces.
+pub async fn remove_files(media: &dyn MediaStore, relative: Vec<String>) -> usize {
+    let mut removed = 0;
+    for path in relative.into_iter().filter(|p| !p.is_empty()) {
+        match media.delete(path.clone()).await {
+            Ok(()) => removed += 1,
+            Err(e) => tracing::warn!(path = %path, error = %e, "cannot remove {path}: {e}"),
+        }
+    }
+    removed
 }
 
-pub async fn run_periodic(pool: DbPool, config: std::sync::Arc<Config>, cancel: CancellationToken) {
+pub async fn run_periodic(
+    pool: DbPool,
+    media: std::sync::Arc<dyn MediaStore>,
+    config: std::sync::Arc<Config>,
+    cancel: CancellationToken,
+) {
     let minutes = config.retention.interval_minutes;
     if minutes == 0 {
         return;
     }
     loop {
-        match purge(&pool, &config.media_root, limits(&config), config.retention.batch).await {
+        match purge(&pool, media.as_ref(), limits(&config), config.retention.batch).await {
             Ok(p) if p.events > 0 => {
                 tracing::info!(events = p.events, files = p.files, "purged {} old events", p.events)
             }
@@ -116,20 +107,6 @@ pub async fn run_periodic(pool: DbPool, config: std::sync::Arc<Config>, cancel: 
         tokio::select! {
             () = cancel.cancelled() => return,
             () = tokio::time::sleep(Duration::from_secs(u64::from(minutes) * 60)) => {}
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn media_paths_cannot_leave_the_root() {
-        let root = Path::new("/media");
-        assert_eq!(media_file(root, "events/2026/a.jpg"), Some(PathBuf::from("/media/events/2026/a.jpg")));
-        for bad in ["", "/etc/passwd", "../x", "events/../../x", "./x"] {
-            assert_eq!(media_file(root, bad), None, "{bad}");
         }
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use domain::Config;
 use domain::bus::Bus;
 use domain::db::{DbConn, DbPool};
-use domain::media::LocalMedia;
+use domain::media::MediaStore;
 use domain::media_link::{MediaSigner, unix_now};
 use domain::messages::{GalleryChanged, GalleryObject};
 
@@ -18,7 +18,7 @@ pub struct AppState {
     pub pool: DbPool,
     pub bus: Bus,
     pub live: LiveFeed,
-    pub media: LocalMedia,
+    pub media: Arc<dyn MediaStore>,
     pub metrics: GatewayMetrics,
     pub login_limiter: LoginLimiter,
     pub media_signer: MediaSigner,

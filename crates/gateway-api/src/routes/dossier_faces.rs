@@ -214,6 +214,6 @@ pub async fn delete_dossier_face(
     drop(conn);
     let (source_photo, thumbnail) = photos.ok_or_else(|| ApiError::not_found("dossier face"))?;
     state.announce(GalleryObject::DossierFace, id).await;
-    crate::retention::remove_files(&state.config.media_root, vec![source_photo, thumbnail]).await;
+    crate::retention::remove_files(state.media.as_ref(), vec![source_photo, thumbnail]).await;
     Ok(HttpResponse::NoContent().finish())
 }

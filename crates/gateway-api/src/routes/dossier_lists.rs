@@ -273,7 +273,7 @@ pub async fn post_purge_dossier_list(
         .map_err(|e| db_error::map(e, "id"))?;
     drop(conn);
     state.announce(GalleryObject::DossierList, id).await;
-    crate::retention::remove_files(&state.config.media_root, purged.photos).await;
+    crate::retention::remove_files(state.media.as_ref(), purged.photos).await;
     tracing::info!(
         list.id = id,
         user.id = user.id,
