@@ -17,6 +17,7 @@ mod ingest_support;
 mod negative;
 mod processes;
 mod schema;
+mod security;
 mod walking_skeleton;
 mod webhooks;
 

@@ -40,6 +40,16 @@ pub struct Process {
 
 impl Process {
     pub fn spawn(name: &'static str, config: &PathBuf) -> Self {
+        Self::spawn_with(name, config, Stdio::null(), Stdio::null())
+    }
+
+    /// Like [`Process::spawn`], with the process's stdout and stderr appended to `log`.
+    pub fn spawn_logged(name: &'static str, config: &PathBuf, log: &std::path::Path) -> Self {
+        let open = || std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+        Self::spawn_with(name, config, Stdio::from(open()), Stdio::from(open()))
+    }
+
+    fn spawn_with(name: &'static str, config: &PathBuf, stdout: Stdio, stderr: Stdio) -> Self {
         let port = free_port();
         let mut command = Command::new(binary(name));
         for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("FFSEC_")) {
@@ -50,8 +60,8 @@ impl Process {
             .arg(config)
             .arg("--port")
             .arg(port.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(stdout)
+            .stderr(stderr)
             .spawn()
             .unwrap();
         Self { name, port, child }
