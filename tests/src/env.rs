@@ -25,11 +25,18 @@ fn admin_url(config: &Config) -> String {
 }
 
 impl TestEnv {
+    /// A fresh database on the local PostgreSQL and a unique prefix on the local RabbitMQ.
     pub async fn new() -> anyhow::Result<Self> {
+        Self::with_config(Config::default()).await
+    }
+
+    /// The same on other servers: `base` names them (database host and port, RabbitMQ URL); the
+    /// rest of the test settings are filled in.
+    pub async fn with_config(base: Config) -> anyhow::Result<Self> {
         let id = uuid::Uuid::now_v7().simple().to_string();
         let db_name = format!("ffsec_test_{id}");
         let media_root = std::env::temp_dir().join(format!("ffsec-media-{id}"));
-        let mut config = Config::default();
+        let mut config = base;
         config.databases.default.name = db_name.clone();
         config.databases.default.pool_size = 4;
         if let Ok(host) = std::env::var("FFSEC_TEST_PGHOST") {

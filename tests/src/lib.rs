@@ -5,6 +5,7 @@
 pub mod env;
 pub mod events;
 pub mod live;
+pub mod private_servers;
 pub mod process;
 pub mod proxy;
 pub mod receiver;

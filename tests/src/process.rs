@@ -40,17 +40,21 @@ pub struct Process {
 
 impl Process {
     pub fn spawn(name: &'static str, config: &PathBuf) -> Self {
-        Self::spawn_with(name, config, Stdio::null(), Stdio::null())
+        Self::spawn_with(name, config, Stdio::null(), Stdio::null(), free_port())
     }
 
     /// Like [`Process::spawn`], with the process's stdout and stderr appended to `log`.
     pub fn spawn_logged(name: &'static str, config: &PathBuf, log: &std::path::Path) -> Self {
-        let open = || std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
-        Self::spawn_with(name, config, Stdio::from(open()), Stdio::from(open()))
+        Self::spawn_logged_on(name, config, log, free_port())
     }
 
-    fn spawn_with(name: &'static str, config: &PathBuf, stdout: Stdio, stderr: Stdio) -> Self {
-        let port = free_port();
+    /// Like [`Process::spawn_logged`] on a given port: a restarted service keeps its address.
+    pub fn spawn_logged_on(name: &'static str, config: &PathBuf, log: &std::path::Path, port: u16) -> Self {
+        let open = || std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+        Self::spawn_with(name, config, Stdio::from(open()), Stdio::from(open()), port)
+    }
+
+    fn spawn_with(name: &'static str, config: &PathBuf, stdout: Stdio, stderr: Stdio, port: u16) -> Self {
         let mut command = Command::new(binary(name));
         for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("FFSEC_")) {
             command.env_remove(key);
@@ -92,8 +96,17 @@ impl Process {
 
 impl Process {
     /// SIGKILL: no shutdown at all, as a crash or an OOM kill.
-    pub fn kill(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    pub fn kill(self) {
+        // Drop does it.
+    }
+}
+
+/// A test that fails half-way leaves no service running behind it.
+impl Drop for Process {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
