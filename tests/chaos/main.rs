@@ -1,9 +1,10 @@
 //! The no-loss chaos test (docs/reliability.md): the three services as real processes against a
 //! RabbitMQ node and a PostgreSQL cluster of the test's own, a worker posting faces at a steady
 //! rate, and meanwhile `kill -9` of each service in turn (restarted), RabbitMQ stopped and started,
-//! PostgreSQL restarted and the webhook receiver failing for a while. Every event id answered 2xx
-//! goes into a ledger, checked at the end: stored exactly once with its images, delivered to the
-//! hook at least once with a valid signature. `CHAOS_FACES` sets how many faces are posted.
+//! PostgreSQL restarted and the webhook receiver failing for a while. The worker retries refused
+//! faces as a real one does; every event id answered 2xx goes into a ledger, checked at the end:
+//! stored exactly once (retries included) with its images, delivered to the hook at least once
+//! with a valid signature. `CHAOS_FACES` sets how many faces are posted.
 // A test: a failed step should stop it right there.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -19,6 +20,7 @@ use ffsec_tests::env::{ADMIN_PASSWORD, ADMIN_USER, WORKER_TOKEN};
 use ffsec_tests::private_servers::{PrivatePostgres, PrivateRabbit};
 use ffsec_tests::process::{Process, write_config};
 use ffsec_tests::receiver::Reply;
+use ffsec_tests::service::metric_at;
 use ffsec_tests::worker::{Face, jpeg};
 use ffsec_tests::{Receiver, TestEnv, wait_until};
 use serde_json::{Value, json};
@@ -74,39 +76,69 @@ impl Services {
 
 #[derive(Default)]
 struct Ledger {
-    accepted: Vec<uuid::Uuid>,
+    /// Face number → the event id of its 2xx answer.
+    accepted: HashMap<u64, uuid::Uuid>,
+    /// Attempts answered otherwise, by status (or "no answer").
     refused: HashMap<String, usize>,
+    /// Faces still refused after MAX_ATTEMPTS.
+    gave_up: usize,
 }
 
-/// Posts `total` faces at RATE_PER_SECOND from POSTERS concurrent workers; every 2xx event id
-/// goes into the ledger, everything else is counted by status (or "no answer").
+/// What a worker retries before it drops a face.
+const MAX_ATTEMPTS: usize = 120;
+
+/// A distinct face: its own crop bytes (a JPEG with the face number after its end) and its
+/// detection time, both kept across retries, as a real worker keeps a detection.
+fn face(camera: i64, number: u64) -> Face {
+    let mut crop = jpeg(1);
+    crop.extend_from_slice(&number.to_le_bytes());
+    let timestamp = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6f").to_string();
+    Face { crop, timestamp: Some(timestamp), ..Face::new(camera, None) }
+}
+
+/// Posts `total` faces at RATE_PER_SECOND from POSTERS concurrent workers, each retrying a face
+/// after a refusal or a lost answer (one second apart, as `Retry-After: 1` asks) like a
+/// findface-video-worker; every 2xx event id goes into the ledger.
 async fn post_faces(ingest: String, camera: i64, total: u64, ledger: Arc<Mutex<Ledger>>) {
     let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
     let url = format!("{ingest}/video-detector/frame/");
     let tasks: Vec<_> = (0..POSTERS)
-        .map(|_| {
+        .map(|poster| {
             let (client, url, ledger) = (client.clone(), url.clone(), ledger.clone());
             tokio::spawn(async move {
                 let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 * POSTERS / RATE_PER_SECOND));
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                let face = Face { timestamp: None, ..Face::new(camera, None) };
-                for _ in 0..total / POSTERS {
+                for number in (poster..total).step_by(POSTERS as usize) {
                     tick.tick().await;
-                    let outcome = match face.post(&client, &url, Some(WORKER_TOKEN)).await {
-                        Ok(response) if response.status().is_success() => {
-                            let body: Value = response.json().await.unwrap_or(Value::Null);
-                            body["event_id"]
-                                .as_str()
-                                .and_then(|id| id.parse::<uuid::Uuid>().ok())
-                                .ok_or("2xx without id".to_string())
+                    let face = face(camera, number);
+                    let mut accepted = None;
+                    for _ in 0..MAX_ATTEMPTS {
+                        let outcome = match face.post(&client, &url, Some(WORKER_TOKEN)).await {
+                            Ok(response) if response.status().is_success() => {
+                                let body: Value = response.json().await.unwrap_or(Value::Null);
+                                body["event_id"]
+                                    .as_str()
+                                    .and_then(|id| id.parse::<uuid::Uuid>().ok())
+                                    .ok_or("2xx without id".to_string())
+                            }
+                            Ok(response) => Err(response.status().as_u16().to_string()),
+                            Err(_) => Err("no answer".to_string()),
+                        };
+                        match outcome {
+                            Ok(id) => {
+                                accepted = Some(id);
+                                break;
+                            }
+                            Err(reason) => *ledger.lock().unwrap().refused.entry(reason).or_default() += 1,
                         }
-                        Ok(response) => Err(response.status().as_u16().to_string()),
-                        Err(_) => Err("no answer".to_string()),
-                    };
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
                     let mut ledger = ledger.lock().unwrap();
-                    match outcome {
-                        Ok(id) => ledger.accepted.push(id),
-                        Err(reason) => *ledger.refused.entry(reason).or_default() += 1,
+                    match accepted {
+                        Some(id) => {
+                            ledger.accepted.insert(number, id);
+                        }
+                        None => ledger.gave_up += 1,
                     }
                 }
             })
@@ -191,10 +223,9 @@ async fn no_accepted_face_is_lost_through_crashes_and_outages() {
     )
     .await;
     let secret = hook["secret"].as_str().unwrap().to_string();
-    let probe = Face::new(camera, None);
-    let ingest_url = services.url("facerouter-ingest", "/video-detector/frame/");
+    let metrics = services.url("facerouter-ingest", "/metrics");
     wait_until("ingest to know the camera", Duration::from_secs(30), || async {
-        probe.post(&client, &ingest_url, Some(WORKER_TOKEN)).await.ok().filter(|r| r.status().is_success()).map(|_| ())
+        (metric_at(&metrics, "ffsec_ingest_gallery_cameras").await? >= 1.0).then_some(())
     })
     .await
     .unwrap();
@@ -226,12 +257,12 @@ async fn no_accepted_face_is_lost_through_crashes_and_outages() {
     load.await.unwrap();
     println!("chaos: {:>5.1} s load finished", started.elapsed().as_secs_f64());
 
-    let (accepted, refused) = {
+    let (accepted, refused, gave_up) = {
         let ledger = ledger.lock().unwrap();
-        (ledger.accepted.clone(), ledger.refused.clone())
+        (ledger.accepted.clone(), ledger.refused.clone(), ledger.gave_up)
     };
-    let ledger_ids: HashSet<uuid::Uuid> = accepted.iter().copied().collect();
-    assert_eq!(ledger_ids.len(), accepted.len(), "ingest answered one event id twice");
+    let ledger_ids: HashSet<uuid::Uuid> = accepted.values().copied().collect();
+    assert_eq!(ledger_ids.len(), accepted.len(), "two faces were answered with one event id");
     // Everything accepted must arrive; how long it takes depends on the machine, hence the wait.
     let settled = wait_until("every accepted face stored and delivered", Duration::from_secs(180), || async {
         // The cheap count first: the full comparison reads every row and checks every signature.
@@ -253,27 +284,29 @@ async fn no_accepted_face_is_lost_through_crashes_and_outages() {
     let lost_in_db = ledger_ids.iter().filter(|id| !rows.contains_key(id)).count();
     let lost_at_hook = ledger_ids.iter().filter(|id| !seen.contains_key(id)).count();
     let duplicates: usize = seen.values().map(|n| n.saturating_sub(1)).sum();
+    // Rows beyond the accepted faces: a face stored twice (a retry under a new id), or one the
+    // worker gave up on that had reached the broker anyway.
+    let extra_rows = stored.len() - ledger_ids.iter().filter(|id| rows.contains_key(id)).count();
     let unreadable = stored
         .iter()
         .filter(|s| ledger_ids.contains(&s.id))
         .filter(|s| {
             let read = |path: &str| std::fs::read(env.media_root.join(path)).ok();
-            read(&s.thumbnail) != Some(jpeg(1)) || read(&s.fullframe) != Some(jpeg(2))
+            read(&s.thumbnail).is_none_or(|b| !b.starts_with(&jpeg(1))) || read(&s.fullframe) != Some(jpeg(2))
         })
         .count();
     println!(
-        "chaos: posted {total}, accepted {}, refused {refused:?}, stored {} (rows for accepted ids {}), \
-         delivered {} events ({duplicates} duplicate deliveries), lost: {lost_in_db} in the database, \
-         {lost_at_hook} at the webhook, {unreadable} with unreadable images",
+        "chaos: faces {total}, accepted {} (gave up on {gave_up}), refused attempts {refused:?}, rows {} \
+         ({extra_rows} beyond the accepted faces), delivered {} events ({duplicates} duplicate deliveries), \
+         lost: {lost_in_db} in the database, {lost_at_hook} at the webhook, {unreadable} with unreadable images",
         accepted.len(),
         stored.len(),
-        ledger_ids.iter().filter_map(|id| rows.get(id)).sum::<usize>(),
         seen.len(),
     );
     assert!(accepted.len() as u64 >= total / 2, "too few faces accepted to prove anything");
     assert!(settled.is_ok(), "not everything arrived within 180 s");
     assert_eq!((lost_in_db, lost_at_hook, unreadable), (0, 0, 0), "accepted faces were lost");
-    assert!(ledger_ids.iter().all(|id| rows.get(id) == Some(&1)), "an accepted event is stored more than once");
+    assert!(extra_rows <= gave_up, "{extra_rows} faces were stored twice");
 
     receiver.stop().await;
     services.stop().await;

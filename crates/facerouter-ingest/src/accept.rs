@@ -88,6 +88,8 @@ impl Accepted {
 
 pub async fn accept_face(state: &AppState, input: FaceInput, mut timer: Instant) -> Result<Accepted, Failure> {
     let settings = &state.config.ffsecurity;
+    // Before the parts move into the probe: the id is derived from them (see event_id.rs).
+    let id = crate::event_id::event_id(&input);
     let probe =
         Probe { crop: input.crop.0.clone(), kind: input.crop.1, vector: input.vector, features: input.features };
     let recognised = state.recognizer.recognise(probe).await?;
@@ -103,7 +105,6 @@ pub async fn accept_face(state: &AppState, input: FaceInput, mut timer: Instant)
         return Ok(Accepted { event_id: None, matched: false, matched_dossier: None, confidence: 0.0 });
     }
 
-    let id = Uuid::now_v7();
     let created = input.created_date;
     let thumbnail = store(state, &id, created, if input.crop_is_frame { "frame" } else { "face" }, input.crop).await?;
     let fullframe = match (input.crop_is_frame, input.frame) {

@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 pub mod accept;
 pub mod cameras_list;
+pub mod event_id;
 pub mod external_detector;
 pub mod face_index;
 pub mod frame;
