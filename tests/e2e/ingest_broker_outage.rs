@@ -151,7 +151,9 @@ enum Outcome {
 }
 
 async fn post_face(client: &reqwest::Client, url: &str, camera: i64) -> Outcome {
-    let response = match Face::new(camera, None).post(client, url, Some(WORKER_TOKEN)).await {
+    // Distinct faces: no timestamp, so each is stamped with its own arrival time.
+    let face = Face { timestamp: None, ..Face::new(camera, None) };
+    let response = match face.post(client, url, Some(WORKER_TOKEN)).await {
         Ok(r) => r,
         Err(e) => return Outcome::Unexpected(format!("request failed: {e}")),
     };

@@ -61,6 +61,8 @@ async fn a_face_reaches_the_database_the_websocket_and_a_signed_webhook() {
     assert_eq!(accepted["matched"], true);
     let matched_id = accepted["event_id"].as_str().unwrap().to_string();
     let mut stranger = Face::new(camera_id, Some(facen(&vector(DIM, 5, 6, 0.0))));
+    // Seen a second later: id order is detection order.
+    stranger.timestamp = Some("2026-11-26T10:00:01".into());
     stranger.crop_name = Some("face0");
     let response =
         stranger.post(&stack.client, stack.ingest.url("/video-detector/frame").as_str(), token).await.unwrap();

@@ -5,7 +5,8 @@
 //!
 //! The id keeps the UUIDv7 layout (id order is time order for cursors): the 48-bit millisecond
 //! time is the detection time (`created_date`), the other 74 bits come from a SHA-256 of the
-//! camera, the exact detection time, the box and the crop's bytes. A post without a timestamp is
+//! camera, the exact detection time, the box, the crop's bytes, the worker's vector (if any) and
+//! the frame's length. A post without a timestamp is
 //! stamped with the arrival time, so its retries stay distinct, as before.
 
 use sha2::{Digest, Sha256};
@@ -23,6 +24,11 @@ pub fn event_id(input: &FaceInput) -> Uuid {
         hash.update(coordinate.to_le_bytes());
     }
     hash.update(&input.crop.0);
+    // What else tells two detections apart without hashing a whole frame on the hot path.
+    for value in input.vector.iter().flatten() {
+        hash.update(value.to_le_bytes());
+    }
+    hash.update(input.frame.as_ref().map_or(0, |f| f.0.len()).to_le_bytes());
     let digest = hash.finalize();
     let mut tail = [0_u8; 10];
     tail.copy_from_slice(&digest[..10]);
@@ -72,6 +78,8 @@ mod tests {
         assert_eq!(first.get_version_num(), 7);
         assert_ne!(first, event_id(&input(8, at, b"crop")), "another camera");
         assert_ne!(first, event_id(&input(7, at, b"crop2")), "another crop");
+        let with_vector = FaceInput { vector: Some(vec![0.6, 0.8]), ..input(7, at, b"crop") };
+        assert_ne!(first, event_id(&with_vector), "another vector");
         let later = at + chrono::Duration::milliseconds(1);
         assert_ne!(first, event_id(&input(7, later, b"crop")), "another time");
         assert!(event_id(&input(7, later, b"crop")) > first, "id order follows detection time");
