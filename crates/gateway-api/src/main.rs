@@ -44,7 +44,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(&cli.config, Service::Gateway, gateway_api::run),
-        Command::Config(ConfigCommand::Check) => cli.config.check(Service::Gateway),
+        Command::Config(command) => cli.config.run(&command, Service::Gateway),
         Command::Migrate => one_shot(&cli.config, |config| async move {
             let pool = domain::db::pool(&config)?;
             let applied = domain::db::run_migrations(&pool).await?;
