@@ -49,6 +49,14 @@ async fn services_run_as_processes_and_exit_cleanly_on_sigterm() {
     let dispatcher = Process::spawn("webhook-dispatcher", &config);
     ingest.wait_healthy().await;
     dispatcher.wait_healthy().await;
+    // Liveness, what deploy/kubernetes/ probes besides /health (readiness).
+    for process in [&gateway, &ingest, &dispatcher] {
+        let url = format!("http://127.0.0.1:{}/health/live", process.port);
+        let response = reqwest::get(&url).await.unwrap();
+        assert_eq!(response.status(), 200, "{url}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["service"], process.name, "{url}");
+    }
     for process in [ingest, dispatcher, gateway] {
         let name = process.name;
         let status = process.terminate().await;

@@ -92,6 +92,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
             .route("/events/faces/add", web::post().to(external_detector::post_external_face))
             .route("/events/faces/add/", web::post().to(external_detector::post_external_face))
             .route("/health", web::get().to(get_health))
+            .route("/health/live", web::get().to(|| async { ops::live("facerouter-ingest") }))
             .route("/metrics", web::get().to(get_metrics))
             .default_service(web::to(ops::not_found))
     })
