@@ -111,14 +111,21 @@ fn section(
             }
             continue;
         }
-        let text = description(property)
-            .ok_or_else(|| ConfigError::Internal(format!("{} has no doc comment", dotted(path, key))))?;
+        let text = description(property).ok_or_else(|| {
+            ConfigError::Internal(format!(
+                "{} has no doc comment: add a /// line to its field (docs/configuration.md is generated from them)",
+                dotted(path, key)
+            ))
+        })?;
         let allowed = allowed_values(schemas, property).map(|v| format!(" One of: {v}.")).unwrap_or_default();
         let env = format!("{ENV_PREFIX}{}", path.iter().copied().chain([key.as_str()]).collect::<Vec<_>>().join("__"));
         let _ = writeln!(rows, "| `{key}` | `{}` | `{env}` | {}{allowed} |", cell(&value.to_string()), cell(&text));
     }
     // A section of sub-tables only (DATABASES) gets its heading, not an empty table.
-    if !rows.is_empty() {
+    if rows.is_empty() {
+        out.truncate(out.trim_end().len());
+        out.push('\n');
+    } else {
         out.push_str("| Key | Default | Environment variable | Description |\n|---|---|---|---|\n");
         out.push_str(&rows);
     }
