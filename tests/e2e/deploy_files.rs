@@ -4,6 +4,7 @@
 //! - deploy/kubernetes/ by `kubernetes-validate --strict` (PyPI; bundles the API schemas), and
 //!   its probes and ports against the ConfigMap's ffsec.toml;
 //! - deploy/systemd/ units by `systemd-analyze verify`;
+//! - the Dockerfile: multi-stage, non-root, exposing the services' ports, the same uid as the pods;
 //! - the Grafana dashboard and the Prometheus rules only name metrics (and label values) that the
 //!   services' code exports, and Prometheus scrapes the ports the services listen on.
 //!
@@ -350,4 +351,24 @@ fn prometheus_scrapes_the_ports_the_services_listen_on() {
         assert!(compose.contains(mounted), "docker-compose.yml does not mount {mounted}");
     }
     assert!(prometheus.contains("/etc/prometheus/rules.yml"), "prometheus.yml loads the rules");
+}
+
+#[test]
+fn the_image_matches_the_deployments() {
+    let dockerfile = read("Dockerfile");
+    let stages = dockerfile.lines().filter(|l| l.starts_with("FROM ")).count();
+    assert!(stages >= 3, "the Dockerfile must be multi-stage (recipe, builder, runtime)");
+    assert!(dockerfile.contains("USER 10001:10001"), "the runtime image must run as the unprivileged uid 10001");
+    let defaults = Config::default();
+    let expose = dockerfile.lines().find(|l| l.starts_with("EXPOSE ")).unwrap_or_default();
+    for (name, service) in SERVICES {
+        let port = defaults.server(service).port.to_string();
+        assert!(expose.split_whitespace().any(|p| p == port), "the image must EXPOSE {name}'s port {port}");
+        assert!(dockerfile.contains(&format!("target/release/{name}")), "the image must hold {name}");
+    }
+    // The Kubernetes pods run as the image's user, so the media volume is writable (fsGroup).
+    for (name, _) in SERVICES {
+        let manifest = read(&format!("deploy/kubernetes/{name}.yaml"));
+        assert!(manifest.contains("runAsUser: 10001") && manifest.contains("fsGroup: 10001"), "{name} pod user");
+    }
 }
