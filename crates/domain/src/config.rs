@@ -53,7 +53,7 @@ pub struct Config {
     /// facerouter-ingest's listener.
     #[serde(rename = "INGEST")]
     pub ingest: Server,
-    /// webhook-dispatcher's listener (`/health` and `/metrics` only).
+    /// webhook-dispatcher's listener (`/health`, `/health/live` and `/metrics` only).
     #[serde(rename = "DISPATCHER")]
     pub dispatcher: Server,
     /// The RabbitMQ bus all services talk over.
