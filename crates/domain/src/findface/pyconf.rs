@@ -93,9 +93,14 @@ fn tokenize(source: &str) -> Result<Vec<Token>, SyntaxError> {
                     i += 1;
                 }
             }
+            // Line continuation (also with Windows line ends).
             '\\' if chars.get(i + 1) == Some(&'\n') => {
                 line += 1;
                 i += 2;
+            }
+            '\\' if chars.get(i + 1) == Some(&'\r') && chars.get(i + 2) == Some(&'\n') => {
+                line += 1;
+                i += 3;
             }
             c if c.is_whitespace() => i += 1,
             '\'' | '"' => {
@@ -349,9 +354,8 @@ impl Parser<'_> {
                     return err(line, format!("expected \"=\" after {name:?}, found {}", self.describe_next()));
                 }
             }
-            other => {
+            _ => {
                 self.at -= 1;
-                let _ = other;
                 return err(line, format!("a statement cannot start with {}", self.describe_next()));
             }
         };

@@ -99,6 +99,13 @@ X = os.environ.get('SECRET', 'dev')
 }
 
 #[test]
+fn windows_line_ends_are_read() {
+    let conversion = convert("DEBUG = \\\r\n    True\r\nFFSECURITY = {\r\n  'EVENTS_MAX_AGE': 7,\r\n}\r\n").unwrap();
+    assert_eq!(conversion.table["DEBUG"].as_bool(), Some(true));
+    assert_eq!(outcome(&conversion, "FFSECURITY.EVENTS_MAX_AGE").line, 4);
+}
+
+#[test]
 fn unknown_keys_and_values_are_reported_with_their_lines() {
     let source = "\
 FFSECURITY = {
