@@ -54,3 +54,19 @@ ensure_rust() {
   log "cargo not found: install Rust (rustup) first"
   return 1
 }
+
+# Validators of the deployment files (tests/e2e/deploy_files.rs), which run without a Docker
+# engine or a cluster: Debian's docker-compose (v1, `config` needs no engine), systemd-analyze and
+# kubernetes-validate from PyPI (it bundles the Kubernetes API schemas, so it runs offline).
+ensure_deploy_validators() {
+  local missing=()
+  command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+  command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+  if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}" || return 1; fi
+  if ! command -v kubernetes-validate >/dev/null 2>&1; then
+    log "installing kubernetes-validate (pip install kubernetes-validate)"
+    python3 -m pip install --quiet kubernetes-validate || return 1
+    command -v pyenv >/dev/null 2>&1 && pyenv rehash
+  fi
+  return 0
+}

@@ -7,6 +7,7 @@ source scripts/services.sh
 ensure_rust
 ensure_postgres
 ensure_rabbitmq
+ensure_deploy_validators
 # The S3 back end is tested against moto's S3-compatible server, from PyPI.
 if ! command -v moto_server >/dev/null 2>&1; then
   log "installing moto's S3 server (pip install 'moto[server]')"

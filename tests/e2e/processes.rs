@@ -49,11 +49,52 @@ async fn services_run_as_processes_and_exit_cleanly_on_sigterm() {
     let dispatcher = Process::spawn("webhook-dispatcher", &config);
     ingest.wait_healthy().await;
     dispatcher.wait_healthy().await;
+    // Liveness, what deploy/kubernetes/ probes besides /health (readiness).
+    for process in [&gateway, &ingest, &dispatcher] {
+        let url = format!("http://127.0.0.1:{}/health/live", process.port);
+        let response = reqwest::get(&url).await.unwrap();
+        assert_eq!(response.status(), 200, "{url}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["service"], process.name, "{url}");
+    }
     for process in [ingest, dispatcher, gateway] {
         let name = process.name;
         let status = process.terminate().await;
         assert!(status.success(), "{name} exited with {status} after SIGTERM");
     }
     let _ = std::fs::remove_file(config);
+    env.cleanup().await.unwrap();
+}
+
+/// Ingest's readiness waits for the gallery: with its bus up but no database to read the gallery
+/// from, `/health` answers 503 "gallery still loading" while `/health/live` answers 200.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingest_is_not_ready_before_its_gallery_loads() {
+    let env = TestEnv::new().await.unwrap();
+    let mut config = env.config.clone();
+    config.databases.default.name = format!("{}_missing", env.config.databases.default.name);
+    let file = write_config(&toml::to_string(&config).unwrap());
+    let ingest = Process::spawn("facerouter-ingest", &file);
+    let url = format!("http://127.0.0.1:{}/health", ingest.port);
+    let body: serde_json::Value =
+        ffsec_tests::wait_until("ingest's /health to report the gallery", std::time::Duration::from_secs(30), || {
+            let url = url.clone();
+            async move {
+                let response = reqwest::get(&url).await.ok()?;
+                let status = response.status();
+                let body: serde_json::Value = response.json().await.ok()?;
+                (body["bus"] == "up").then(|| {
+                    assert_eq!(status, 503, "ready without a gallery: {body}");
+                    body
+                })
+            }
+        })
+        .await
+        .unwrap();
+    assert_eq!(body["reason"], "gallery still loading", "{body}");
+    let live = reqwest::get(format!("http://127.0.0.1:{}/health/live", ingest.port)).await.unwrap();
+    assert_eq!(live.status(), 200);
+    ingest.kill();
+    let _ = std::fs::remove_file(file);
     env.cleanup().await.unwrap();
 }

@@ -74,3 +74,25 @@ async fn schema_rs_matches_the_migrated_database() {
     drop(pool);
     env.cleanup().await.unwrap();
 }
+
+/// Replicas starting together (rolling upgrade, `--scale gateway-api=N`) all run the migrations:
+/// the advisory lock lets exactly one apply them and the others find none pending.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_migrations_apply_once() {
+    let env = TestEnv::new().await.unwrap();
+    let runs: Vec<_> = (0..4)
+        .map(|_| {
+            let pool = domain::db::pool_for_url(&env.config.database_url(), 1).unwrap();
+            tokio::spawn(async move { domain::db::run_migrations(&pool).await })
+        })
+        .collect();
+    let mut applied = Vec::new();
+    for run in runs {
+        applied.push(run.await.unwrap().unwrap_or_else(|e| panic!("a concurrent migration run failed: {e:#}")));
+    }
+    let total =
+        diesel::migration::MigrationSource::<diesel::pg::Pg>::migrations(&domain::db::MIGRATIONS).unwrap().len();
+    applied.sort_unstable();
+    assert_eq!(applied, vec![0, 0, 0, total], "one run applies every migration, the others none");
+    env.cleanup().await.unwrap();
+}

@@ -38,6 +38,18 @@ pub struct ConfigArgs {
 pub enum ConfigCommand {
     /// Validate the config (file, environment and flags) and exit non-zero on error.
     Check,
+    /// Print the configuration reference (markdown; docs/configuration.md is this output).
+    Reference,
+    /// Convert a findface-security config.py into ffsec TOML and report what became of each
+    /// setting. Exit status: 0 all mapped or ignored, 2 some settings not understood (the TOML is
+    /// still written), 1 a syntax error or a result that does not pass `config check`.
+    ImportFindface {
+        /// The findface-security settings file, e.g. /etc/ffsecurity/config.py.
+        input: PathBuf,
+        /// Where to write the TOML (default: standard output). The report goes to standard error.
+        #[arg(long, short = 'o')]
+        output: Option<PathBuf>,
+    },
 }
 
 fn parse_log_format(raw: &str) -> Result<LogFormat, String> {
@@ -60,6 +72,24 @@ impl ConfigArgs {
             log_format: self.log_format,
         };
         Config::load(self.config.as_deref(), std::env::vars(), &overrides, service)
+    }
+
+    /// `<service> config <command>`.
+    pub fn run(&self, command: &ConfigCommand, service: Service) -> ExitCode {
+        match command {
+            ConfigCommand::Check => self.check(service),
+            ConfigCommand::Reference => match crate::config::reference::render() {
+                Ok(text) => {
+                    print!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            },
+            ConfigCommand::ImportFindface { input, output } => import_findface(input, output.as_deref(), service),
+        }
     }
 
     /// `<service> config check`.
@@ -116,5 +146,54 @@ where
             tracing::error!(error = %e, "service stopped with an error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `<service> config import-findface FILE [-o OUT]`.
+fn import_findface(input: &std::path::Path, output: Option<&std::path::Path>, service: Service) -> ExitCode {
+    let file = input.display().to_string();
+    let source = match std::fs::read_to_string(input) {
+        Ok(source) => source,
+        Err(e) => {
+            eprintln!("error: cannot read {file}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let conversion = match crate::findface::convert(&source) {
+        Ok(conversion) => conversion,
+        Err(e) => {
+            eprintln!("error: {file}:{}: {}", e.line, e.message);
+            return ExitCode::FAILURE;
+        }
+    };
+    for line in conversion.report_lines(&file) {
+        eprintln!("{line}");
+    }
+    if let Err(e) = conversion.check(&file, service) {
+        eprintln!("error: the converted settings do not pass `config check`: {e}");
+        return ExitCode::FAILURE;
+    }
+    let text = match conversion.render(&file) {
+        Ok(text) => text,
+        Err(e) => {
+            eprintln!("error: cannot write TOML: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match output {
+        Some(path) => {
+            if let Err(e) = std::fs::write(path, text) {
+                eprintln!("error: cannot write {}: {e}", path.display());
+                return ExitCode::FAILURE;
+            }
+            eprintln!("wrote {}", path.display());
+        }
+        None => print!("{text}"),
+    }
+    if conversion.complete() {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("some settings were not understood (NOT UNDERSTOOD above): set them by hand");
+        ExitCode::from(2)
     }
 }

@@ -13,6 +13,7 @@ mod env;
 pub use env::parse_bool;
 mod ingest;
 pub use ingest::{Facerouter, GalleryIndex, RecognitionBackend};
+pub mod reference;
 mod validate;
 
 pub use validate::ConfigError;
@@ -23,46 +24,63 @@ pub const ENV_PREFIX: &str = "FFSEC_";
 /// The environment variable naming the config file when no `--config` flag is given.
 pub const CONFIG_PATH_ENV: &str = "FFSEC_CONFIG";
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
+    /// Where images (face crops, full frames) are stored on local disk; facerouter-ingest writes, gateway-api serves them at `/uploads/`.
     #[serde(rename = "MEDIA_ROOT")]
+    #[schema(value_type = String)]
     pub media_root: PathBuf,
+    /// Kept from findface-security's settings; ffsec serves no static files of its own.
     #[serde(rename = "STATIC_ROOT")]
+    #[schema(value_type = String)]
     pub static_root: PathBuf,
+    /// More detail in error bodies and logs; never on in production.
     #[serde(rename = "DEBUG")]
     pub debug: bool,
+    /// Signs login tokens and media URLs; the same value in every service and replica.
     #[serde(rename = "SECRET_KEY")]
     pub secret_key: String,
+    /// PostgreSQL.
     #[serde(rename = "DATABASES")]
     pub databases: Databases,
+    /// findface-security's own settings, with the vendor's key names.
     #[serde(rename = "FFSECURITY")]
     pub ffsecurity: FfSecurity,
     /// gateway-api's listener, named as in the seed's server block.
     #[serde(rename = "SERVER")]
     pub server: Server,
+    /// facerouter-ingest's listener.
     #[serde(rename = "INGEST")]
     pub ingest: Server,
+    /// webhook-dispatcher's listener (`/health`, `/health/live` and `/metrics` only).
     #[serde(rename = "DISPATCHER")]
     pub dispatcher: Server,
+    /// The RabbitMQ bus all services talk over.
     #[serde(rename = "RABBITMQ")]
     pub rabbitmq: RabbitMq,
+    /// webhook-dispatcher's delivery settings.
     #[serde(rename = "WEBHOOKS")]
     pub webhooks: Webhooks,
+    /// Logins, tokens and signed media URLs (gateway-api).
     #[serde(rename = "AUTH")]
     pub auth: Auth,
+    /// Log output of every service.
     #[serde(rename = "LOGGING")]
     pub logging: Logging,
+    /// facerouter-ingest's own settings.
     #[serde(rename = "FACEROUTER")]
     pub facerouter: Facerouter,
+    /// How long events are kept (gateway-api).
     #[serde(rename = "RETENTION")]
     pub retention: Retention,
+    /// The event list of gateway-api.
     #[serde(rename = "EVENT_LIST")]
     pub event_list: EventList,
 }
 
 /// The event list of gateway-api (`GET /events/faces/`).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct EventList {
     /// Above this many stored events (by the planner's statistics), an unfiltered list reports the
@@ -79,7 +97,7 @@ impl Default for EventList {
 }
 
 /// Event retention (gateway-api). FFSECURITY.EVENTS_MAX_AGE is the age limit of matched events.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Retention {
     /// Days unmatched events are kept; 0 = as long as matched ones (EVENTS_MAX_AGE).
@@ -99,27 +117,33 @@ impl Default for Retention {
     }
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Databases {
+    /// The one database every service uses.
     #[serde(rename = "default")]
     pub default: Database,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Database {
     /// Only PostgreSQL is supported; kept so a FindFace settings block reads unchanged.
     #[serde(rename = "ENGINE")]
     pub engine: String,
+    /// Database name.
     #[serde(rename = "NAME")]
     pub name: String,
+    /// Database user.
     #[serde(rename = "USER")]
     pub user: String,
+    /// Database password (empty = none, e.g. trust or peer authentication).
     #[serde(rename = "PASSWORD")]
     pub password: String,
+    /// Database host.
     #[serde(rename = "HOST")]
     pub host: String,
+    /// Database port.
     #[serde(rename = "PORT")]
     pub port: u16,
     /// Connections per service replica.
@@ -127,39 +151,51 @@ pub struct Database {
     pub pool_size: u32,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct FfSecurity {
+    /// The URL clients use to reach gateway-api; the base of every absolute URL ffsec hands out (media, events).
     #[serde(rename = "EXTERNAL_ADDRESS")]
     pub external_address: String,
+    /// The token video workers authorise with (`Authorization: Token ...`); facerouter-ingest refuses to start without one.
     #[serde(rename = "VIDEO_DETECTOR_TOKEN")]
     pub video_detector_token: String,
+    /// Address of the findface-video-manager host (kept for compatibility; ffsec does not call it).
     #[serde(rename = "VIDEO_MANAGER_ADDRESS")]
     pub video_manager_address: String,
+    /// Address of the findface-ntls licence server (kept for compatibility; ffsec does not call it).
     #[serde(rename = "NTLS_HTTP_URL")]
     pub ntls_http_url: String,
+    /// Address video workers post faces to, as configured on their side (informational).
     #[serde(rename = "ROUTER_URL")]
     pub router_url: String,
+    /// Address of the findface-sf-api recognition service, used when FACEROUTER.RECOGNITION_BACKEND = "sfapi".
     #[serde(rename = "SF_API_ADDRESS")]
     pub sf_api_address: String,
+    /// Do not record events for faces without a match in the watch lists.
     #[serde(rename = "IGNORE_UNMATCHED")]
     pub ignore_unmatched: bool,
+    /// Face similarity (0-1) from which a face matches a dossier face.
     #[serde(rename = "CONFIDENCE_THRESHOLD")]
     pub confidence_threshold: f32,
+    /// Lowest face quality accepted for a dossier photo (around 0 is best, -5 and below is poor).
     #[serde(rename = "MINIMUM_DOSSIER_QUALITY")]
     pub minimum_dossier_quality: f32,
     /// Days.
     #[serde(rename = "EVENTS_MAX_AGE")]
     pub events_max_age: u32,
+    /// Face attributes recorded with events (gender, age, emotions, beard, glasses, liveness).
     #[serde(rename = "EVENTS_FEATURES")]
     pub events_features: Vec<EventFeature>,
+    /// Liveness score (0-1) from which a face counts as real rather than fake.
     #[serde(rename = "LIVENESS_THRESHOLD")]
     pub liveness_threshold: f32,
+    /// Beard score (0-1) from which a face counts as bearded.
     #[serde(rename = "BEARD_THRESHOLD")]
     pub beard_threshold: f32,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum EventFeature {
     Gender,
@@ -170,19 +206,23 @@ pub enum EventFeature {
     Liveness,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Server {
+    /// HTTP worker threads.
     pub workers: usize,
+    /// Listen address (`0.0.0.0` in containers).
     pub host: String,
+    /// Listen port (0 = an ephemeral port).
     pub port: u16,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct RabbitMq {
+    /// The broker URL, `amqp://` or `amqps://`; a low `heartbeat` notices a dead link in seconds.
     #[serde(rename = "URL")]
     pub url: String,
     /// Every exchange and queue name starts with this prefix (tests use a unique one each).
@@ -191,11 +231,12 @@ pub struct RabbitMq {
     /// How long a publish may wait for the broker's confirm before the outcome counts as unknown.
     #[serde(rename = "CONFIRM_TIMEOUT_MS")]
     pub confirm_timeout_ms: u64,
+    /// Unacknowledged messages a consumer holds at once.
     #[serde(rename = "PREFETCH")]
     pub prefetch: u16,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Webhooks {
     /// The retry ladder: the wait before retry n is rung n (the last one repeats), each a durable
@@ -205,6 +246,7 @@ pub struct Webhooks {
     /// Whole request, connect included.
     #[serde(rename = "TIMEOUT_MS")]
     pub timeout_ms: u64,
+    /// Time limit of the TCP/TLS connect of one delivery, in milliseconds.
     #[serde(rename = "CONNECT_TIMEOUT_MS")]
     pub connect_timeout_ms: u64,
     /// Messages taken from the bus at once per dispatcher replica.
@@ -226,6 +268,7 @@ pub struct Webhooks {
     /// times) is switched off. `410 Gone` switches it off at once.
     #[serde(rename = "DISABLE_AFTER_MS")]
     pub disable_after_ms: u64,
+    /// Failed attempts a hook needs, besides DISABLE_AFTER_MS, before it is switched off.
     #[serde(rename = "DISABLE_MIN_ATTEMPTS")]
     pub disable_min_attempts: u32,
     /// After a secret rotation the old secret keeps signing, beside the new one, this long.
@@ -240,14 +283,16 @@ pub struct Webhooks {
     pub allowed_addresses: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Auth {
+    /// How long a login token stays valid, in hours.
     #[serde(rename = "TOKEN_TTL_HOURS")]
     pub token_ttl_hours: u32,
     /// First admin, created at start-up when no user exists yet (empty = do not create).
     #[serde(rename = "ADMIN_USERNAME")]
     pub admin_username: String,
+    /// Password of that first admin.
     #[serde(rename = "ADMIN_PASSWORD")]
     pub admin_password: String,
     /// Failed logins for one username within LOGIN_WINDOW_SECONDS before further attempts get 429.
@@ -267,7 +312,7 @@ pub struct Auth {
     pub media_url_ttl_seconds: u64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Logging {
     /// `human` or `json`.
@@ -278,7 +323,7 @@ pub struct Logging {
     pub level: String,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     Human,
@@ -463,6 +508,18 @@ impl Config {
         })?;
         config.apply(overrides, service);
         config.validate(&source, service)?;
+        Ok(config)
+    }
+
+    /// Loads a settings table (as written in a file) over the defaults and validates it, without
+    /// the environment: what `config import-findface` checks its output with.
+    pub fn from_table(table: toml::Table, source: &str, service: Service) -> Result<Self, ConfigError> {
+        let mut tree = defaults_tree()?;
+        merge(&mut tree, table);
+        let config: Config = serde_path_to_error::deserialize(toml::Value::Table(tree)).map_err(|e| {
+            ConfigError::Value { file: source.to_string(), key: e.path().to_string(), reason: e.inner().to_string() }
+        })?;
+        config.validate(source, service)?;
         Ok(config)
     }
 

@@ -8,6 +8,7 @@ pub mod db;
 pub mod error;
 pub mod event;
 pub mod filters;
+pub mod findface;
 pub mod flex;
 pub mod image;
 pub mod image_header;

@@ -21,6 +21,13 @@ pub fn health(service: &str, bus: &Bus) -> HttpResponse {
     }
 }
 
+/// Liveness (`/health/live`): 200 whenever the process answers HTTP. Unlike `/health` it does not
+/// look at the bus, so an orchestrator restarts a wedged process but not every replica during a
+/// RabbitMQ outage (they reconnect by themselves and `/health` keeps them out of rotation).
+pub fn live(service: &str) -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({ "status": "ok", "service": service }))
+}
+
 pub fn metrics(registry: &Registry) -> HttpResponse {
     HttpResponse::Ok().content_type(crate::metrics::CONTENT_TYPE).body(crate::metrics::render(registry))
 }

@@ -5,7 +5,8 @@
 //! - deploy/docker/ffsec.compose.toml loads and is set up for containers;
 //! - every `FFSEC_*` variable in docker-compose.yml names a real key, each service's environment
 //!   loads on top of the compose config, and the healthcheck / published ports are the ports the
-//!   services listen on. (No YAML crate in the workspace: docker-compose.yml is read as text.)
+//!   services listen on; ingest is reached through ingest-proxy, which forwards to that port.
+//!   (No YAML crate in the workspace: docker-compose.yml is read as text.)
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -16,6 +17,7 @@ use domain::config::{ConfigError, LogFormat, Overrides, Service};
 const EXAMPLE: &str = "deploy/ffsec.example.toml";
 const COMPOSE_CONFIG: &str = "deploy/docker/ffsec.compose.toml";
 const COMPOSE: &str = "docker-compose.yml";
+const INGEST_PROXY: &str = "deploy/docker/ingest-proxy.conf";
 
 /// The ffsec services in docker-compose.yml: service name (= binary name) and the listener it uses.
 const SERVICES: [(&str, Service); 3] = [
@@ -242,8 +244,27 @@ fn compose_services_load_and_use_the_configured_ports() {
         assert_eq!(digits.parse::<u16>().ok(), Some(port), "{name}: healthcheck port vs {COMPOSE_CONFIG}");
 
         match service {
-            Service::Gateway | Service::Ingest => {
+            Service::Gateway => {
                 assert!(text.contains(&format!(":{port}\"")), "{name} must publish container port {port}");
+            }
+            // Ingest publishes no host port (replicas would clash when scaled); ingest-proxy does,
+            // and forwards to the service name on the port ingest listens on.
+            Service::Ingest => {
+                assert!(!text.contains("ports:"), "{name} must not publish a port: it is scaled behind ingest-proxy");
+                assert!(text.contains(&format!("- \"{port}\"")), "{name} must expose port {port}");
+                let proxy = service_block(&compose, "ingest-proxy").join("\n");
+                assert!(proxy.contains(&format!(":{port}\"")), "ingest-proxy must publish port {port}");
+                let conf = read(INGEST_PROXY);
+                assert!(
+                    conf.contains(&format!("set $ingest {name}:{port};")),
+                    "{INGEST_PROXY} must forward to {name}:{port}"
+                );
+                assert!(conf.contains(&format!("listen {port};")), "{INGEST_PROXY} must listen on {port}");
+            }
+            Service::Dispatcher => {}
+        }
+        match service {
+            Service::Gateway | Service::Ingest => {
                 assert!(
                     text.contains(&format!("media:{}", config.media_root.display())),
                     "{name} must mount the media volume at MEDIA_ROOT"

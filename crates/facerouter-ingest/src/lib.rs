@@ -92,6 +92,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
             .route("/events/faces/add", web::post().to(external_detector::post_external_face))
             .route("/events/faces/add/", web::post().to(external_detector::post_external_face))
             .route("/health", web::get().to(get_health))
+            .route("/health/live", web::get().to(|| async { ops::live("facerouter-ingest") }))
             .route("/metrics", web::get().to(get_metrics))
             .default_service(web::to(ops::not_found))
     })
@@ -109,7 +110,14 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
     Ok(())
 }
 
+/// Readiness: the bus link, and the first gallery load (until then every frame would get 503, so
+/// a new replica stays out of a Service or load balancer while it reads the gallery).
 async fn get_health(state: web::Data<AppState>) -> HttpResponse {
+    if state.bus.is_up() && !state.gallery_ready() {
+        return HttpResponse::ServiceUnavailable().json(serde_json::json!({
+            "status": "unavailable", "service": "facerouter-ingest", "bus": "up", "reason": "gallery still loading",
+        }));
+    }
     ops::health("facerouter-ingest", &state.bus)
 }
 

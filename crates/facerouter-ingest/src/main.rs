@@ -27,6 +27,6 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(&cli.config, Service::Ingest, facerouter_ingest::run),
-        Command::Config(ConfigCommand::Check) => cli.config.check(Service::Ingest),
+        Command::Config(command) => cli.config.run(&command, Service::Ingest),
     }
 }

@@ -38,13 +38,25 @@ enum Command {
     /// Configuration commands.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Print the OpenAPI document (the one served at /api/openapi.json) and exit.
+    Openapi,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(&cli.config, Service::Gateway, gateway_api::run),
-        Command::Config(ConfigCommand::Check) => cli.config.check(Service::Gateway),
+        Command::Config(command) => cli.config.run(&command, Service::Gateway),
+        Command::Openapi => match serde_json::to_string_pretty(&gateway_api::openapi::document()) {
+            Ok(json) => {
+                println!("{json}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("cannot render the OpenAPI document: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Migrate => one_shot(&cli.config, |config| async move {
             let pool = domain::db::pool(&config)?;
             let applied = domain::db::run_migrations(&pool).await?;

@@ -119,6 +119,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
         App::new()
             .app_data(state.clone())
             .route("/health", web::get().to(get_health))
+            .route("/health/live", web::get().to(|| async { ops::live("webhook-dispatcher") }))
             .route("/metrics", web::get().to(get_metrics))
     })
     .workers(1)

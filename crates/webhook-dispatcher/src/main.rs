@@ -27,6 +27,6 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(&cli.config, Service::Dispatcher, webhook_dispatcher::run),
-        Command::Config(ConfigCommand::Check) => cli.config.check(Service::Dispatcher),
+        Command::Config(command) => cli.config.run(&command, Service::Dispatcher),
     }
 }

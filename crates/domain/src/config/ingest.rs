@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RecognitionBackend {
     /// The worker posts the feature vector and attribute scores itself.
@@ -14,7 +14,7 @@ pub enum RecognitionBackend {
 
 /// How the in-memory gallery is searched; both scan every face (exhaustive), and both report the
 /// exact f32 cosine similarity of the face they return.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum GalleryIndex {
     /// f32 vectors only: every face scored exactly.
@@ -25,7 +25,7 @@ pub enum GalleryIndex {
     Int8,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Facerouter {
     /// Requests a replica handles at once; the next one gets 503 + Retry-After.
@@ -50,6 +50,8 @@ pub struct Facerouter {
     /// for an S3-compatible bucket.
     #[serde(rename = "MEDIA_URL")]
     pub media_url: String,
+    /// Who fills in feature vectors: "worker" (the worker posts them) or "sfapi" (ingest asks
+    /// the recognition service at FFSECURITY.SF_API_ADDRESS).
     #[serde(rename = "RECOGNITION_BACKEND")]
     pub recognition_backend: RecognitionBackend,
     /// Time limit of one call to the recognition service, in milliseconds.

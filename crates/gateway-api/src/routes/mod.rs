@@ -88,6 +88,7 @@ const ADMIN: Access = Access::Role(Role::Admin);
 
 route_table![
     (GET, "/health", ops::get_health, PUBLIC),
+    (GET, "/health/live", ops::get_live, PUBLIC),
     (GET, "/metrics", ops::get_metrics, PUBLIC),
     (GET, "/api/openapi.json", openapi::get_openapi, PUBLIC),
     (POST, "/auth/login/", auth::post_login, PUBLIC),

@@ -1,4 +1,4 @@
-//! `/health` and `/metrics`: for probes and scrapers, which carry no token.
+//! `/health` (readiness), `/health/live` (liveness) and `/metrics`: for probes and scrapers, which carry no token.
 
 use actix_web::{HttpResponse, web};
 use domain::ops;
@@ -10,6 +10,12 @@ use crate::state::AppState;
               (status = 503, description = "the bus link is down", body = Object)))]
 pub async fn get_health(state: web::Data<AppState>) -> HttpResponse {
     ops::health("gateway-api", &state.bus)
+}
+
+#[utoipa::path(get, path = "/health/live", tag = "ops",
+    responses((status = 200, description = "the process answers (liveness; ignores the bus link)", body = Object)))]
+pub async fn get_live() -> HttpResponse {
+    ops::live("gateway-api")
 }
 
 #[utoipa::path(get, path = "/metrics", tag = "ops",
