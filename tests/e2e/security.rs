@@ -153,29 +153,8 @@ async fn no_filter_parameter_reaches_sql_as_code() {
     .await
     .unwrap();
 
-    let keys = [
-        "cameras",
-        "camera_groups",
-        "matched",
-        "matched_dossier",
-        "matched_lists",
-        "acknowledged",
-        "created_date_gte",
-        "created_date_lte",
-        "id_lt",
-        "id_gt",
-        "confidence_gte",
-        "gender",
-        "emotions",
-        "glasses",
-        "beard",
-        "liveness",
-        "age_gte",
-        "age_lte",
-        "limit",
-        "cursor",
-        "ordering",
-    ];
+    let paging = ["limit", "cursor", "ordering"];
+    let keys = domain::list_filters::FILTER_PARAMS.iter().chain(&paging).copied();
     for key in keys {
         for value in INJECTIONS {
             let response = stack

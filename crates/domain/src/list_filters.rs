@@ -14,6 +14,31 @@ use crate::query_params::{self as q, QueryPairs};
 /// The attribute filters: the query key and the `features` key it reads (the same name today).
 pub const CLASS_FILTERS: [&str; 5] = ["gender", "emotions", "glasses", "beard", "liveness"];
 
+/// Every query key [`EventListFilters::parse`] reads, for documentation and for the tests that
+/// walk each one (injection, fuzzing).
+pub const FILTER_PARAMS: [&str; 20] = [
+    "cameras",
+    "camera",
+    "camera_groups",
+    "matched",
+    "no_match",
+    "matched_dossier",
+    "matched_lists",
+    "acknowledged",
+    "created_date_gte",
+    "created_date_lte",
+    "id_lt",
+    "id_gt",
+    "confidence_gte",
+    "gender",
+    "emotions",
+    "glasses",
+    "beard",
+    "liveness",
+    "age_gte",
+    "age_lte",
+];
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct EventListFilters {
     pub cameras: Vec<i64>,
@@ -156,6 +181,17 @@ impl EventListFilters {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_listed_param_is_read() {
+        for key in super::FILTER_PARAMS {
+            let pairs = vec![(key.to_string(), "not-a-value".to_string())];
+            match EventListFilters::parse(&pairs) {
+                Ok(filters) => assert!(!filters.is_empty(), "{key} was ignored"),
+                Err(e) => assert_eq!(e.param.as_deref(), Some(key)),
+            }
+        }
+    }
+
     use super::*;
 
     fn facts() -> EventFacts {

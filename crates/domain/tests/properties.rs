@@ -18,31 +18,9 @@ use domain::messages::{
 use proptest::prelude::*;
 
 /// Keys the event list reads, plus some it does not, so both paths are walked.
-const LIST_KEYS: &[&str] = &[
-    "cameras",
-    "camera",
-    "camera_groups",
-    "matched",
-    "no_match",
-    "matched_dossier",
-    "matched_lists",
-    "acknowledged",
-    "created_date_gte",
-    "created_date_lte",
-    "id_lt",
-    "id_gt",
-    "confidence_gte",
-    "gender",
-    "emotions",
-    "glasses",
-    "beard",
-    "liveness",
-    "age_gte",
-    "age_lte",
-    "ordering",
-    "limit",
-    "unknown",
-];
+fn list_keys() -> Vec<&'static str> {
+    domain::list_filters::FILTER_PARAMS.iter().copied().chain(["ordering", "limit", "unknown"]).collect()
+}
 
 /// Values that sit near what parsers expect, mixed with anything at all.
 fn value() -> impl Strategy<Value = String> {
@@ -57,7 +35,7 @@ fn value() -> impl Strategy<Value = String> {
 }
 
 fn pairs() -> impl Strategy<Value = Vec<(String, String)>> {
-    prop::collection::vec((prop::sample::select(LIST_KEYS).prop_map(str::to_string), value()), 0..12)
+    prop::collection::vec((prop::sample::select(list_keys()).prop_map(str::to_string), value()), 0..12)
 }
 
 fn facts() -> impl Strategy<Value = EventFacts> {
@@ -88,7 +66,7 @@ fn json() -> impl Strategy<Value = serde_json::Value> {
     leaf.prop_recursive(3, 24, 6, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..6).prop_map(serde_json::Value::from),
-            prop::collection::hash_map(prop::sample::select(LIST_KEYS).prop_map(str::to_string), inner, 0..6)
+            prop::collection::hash_map(prop::sample::select(list_keys()).prop_map(str::to_string), inner, 0..6)
                 .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
         ]
     })
@@ -105,7 +83,7 @@ proptest! {
             Err(e) => {
                 prop_assert_eq!(e.code, ErrorCode::BadParam);
                 let param = e.param.clone().unwrap_or_default();
-                prop_assert!(LIST_KEYS.contains(&param.as_str()), "refusal names {param:?}");
+                prop_assert!(list_keys().contains(&param.as_str()), "refusal names {param:?}");
             }
         }
     }
