@@ -23,27 +23,33 @@ for i in $(seq 120); do
   [ "$n" = "$gallery" ] && [ "$h" = 200 ] && break; sleep 1
 done
 echo "gallery loaded: $n faces; gateway health $h"
+# CPU seconds (user + system) used so far by gateway-api and ingest: their share of a run is the
+# difference, which other load on a shared machine does not inflate the way it does throughput.
+cpu() { for p in $GW $ING $L; do [ -e /proc/$p/stat ] && awk -v t=$(getconf CLK_TCK) '{printf "%.2f ", ($14+$15)/t}' /proc/$p/stat; done; true; }
+cpu_run() { a=($(cpu)); $RUN "$@"; b=($(cpu)); echo "cpu s during run: gateway-api $(echo "${b[0]} - ${a[0]}" | bc) ingest $(echo "${b[1]} - ${a[1]}" | bc)${b[2]:+ live clients $(echo "${b[2]} - ${a[2]}" | bc)}"; }
 RUN="$B/ffsec-loadgen run --url http://127.0.0.1:$iport/video-detector/frame/ --token bench-token --cameras 1,2,3,4,5,6,7,8,9,10 --gallery $gallery --match-ratio 0.2"
 $B/ffsec-loadgen broker --count 100000
 if [ "$mode" = p2 ]; then
   $B/ffsec-loadgen live --addr 127.0.0.1:$gport --clients 1 --seconds 30 &
   L=$!; sleep 2
-  $RUN --rate 1000 --seconds 25
+  cpu_run --rate 1000 --seconds 25
   wait $L
 else
-  $RUN --seconds 20 --concurrency 64
+  cpu_run --seconds 20 --concurrency 64
   sleep 3
   $B/ffsec-loadgen live --addr 127.0.0.1:$gport --clients 1000 --seconds ${LIVE_SECONDS:-45} --filters "$FILTERS" &
   L=$!
   for i in $(seq 60); do c=$(curl -s http://127.0.0.1:$gport/metrics | awk '/^ffsec_websocket_clients/ {print $2}'); [ "$c" = 1000 ] && break; sleep 1; done
   echo "websocket clients: $c"; sleep 2
   (sleep 10; top -b -n1 -w 160 | head -14 > /tmp/bench/$name.top) &
-  $RUN --seconds 20 --concurrency 64
+  # PERF=1: a 15 s CPU profile of gateway-api while the clients are on.
+  [ -n "$PERF" ] && (sleep 2; perf record -F 199 -p $GW -o /tmp/bench/$name.perf.data -- sleep 15 >/tmp/bench/$name.perf.log 2>&1) &
+  cpu_run --seconds 20 --concurrency 64
   wait $L
   sleep 3
-  $RUN --seconds 20 --concurrency 64
+  cpu_run --seconds 20 --concurrency 64
 fi
 $B/ffsec-loadgen broker --count 100000
 uptime
 curl -s http://127.0.0.1:$iport/metrics | grep -E 'ffsec_ingest_stage_seconds_(sum|count)'
-curl -s http://127.0.0.1:$gport/metrics | grep -E "record_batch_seconds_(sum|count)|websocket"
+curl -s http://127.0.0.1:$gport/metrics | grep -E "recorder_batch_seconds_(sum|count)|recorder_events_total|websocket"

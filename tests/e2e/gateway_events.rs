@@ -8,6 +8,9 @@ use diesel::QueryDsl;
 use diesel_async::RunQueryDsl;
 use domain::models::FaceEventRow;
 use domain::schema::face_events;
+use ffsec_tests::events::EventBus;
+use ffsec_tests::live::LiveClient;
+use ffsec_tests::service::{Running, bind, metric};
 use ffsec_tests::{Stack, TestEnv};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
@@ -206,6 +209,8 @@ async fn retention_deletes_old_events_and_their_images() {
     env.cleanup().await.unwrap();
 }
 
+/// The same accepted face twice (as when it is published twice), then a marker: one row and one
+/// `event.created` for the face.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_recorder_stores_a_redelivered_face_once() {
     use domain::bus::topology::ROUTE_FACE_DETECTED;
@@ -214,13 +219,19 @@ async fn the_recorder_stores_a_redelivered_face_once() {
     crate::init_logs();
     let mut env = TestEnv::new().await.unwrap();
     let stack = Stack::start(&mut env).await.unwrap();
+    let mut live = LiveClient::connect(&stack.gateway.addr.to_string(), &stack.token, "").await.unwrap();
+    ffsec_tests::wait_until("a live client", Duration::from_secs(10), || async {
+        (metric(&stack.gateway, "ffsec_websocket_clients").await? == 1.0).then_some(())
+    })
+    .await
+    .unwrap();
     let face = ffsec_tests::events::event(1, None);
     let payload = encode(&FaceDetected(face.clone())).unwrap();
     let connection =
         lapin::Connection::connect(&env.config.rabbitmq.url, lapin::ConnectionProperties::default()).await.unwrap();
     let channel = connection.create_channel().await.unwrap();
     channel.confirm_select(ConfirmSelectOptions::default()).await.unwrap();
-    // The same accepted face twice, as after a redelivery, then a marker face after it.
+    // The same accepted face twice, then a marker face after it.
     let marker = ffsec_tests::events::event(2, None);
     let marker_payload = encode(&FaceDetected(marker.clone())).unwrap();
     for body in [&payload, &payload, &marker_payload] {
@@ -247,7 +258,99 @@ async fn the_recorder_stores_a_redelivered_face_once() {
     .await
     .unwrap();
     assert_eq!(page["count"], 2, "the repeated face is stored once: {page}");
+
+    // One more face bounds the frames to read: a second announcement of the face would be queued
+    // before it (the recorder inserts batches in order and publishes right after each insert).
+    let last = ffsec_tests::events::event(1, None);
+    let bus = EventBus::connect(&env.config.rabbitmq.url, &env.names()).await.unwrap();
+    bus.publish_detected(std::slice::from_ref(&last)).await.unwrap();
+    let mut seen = Vec::new();
+    while !seen.contains(&last.id.to_string()) {
+        let frame = live.next_frame(Duration::from_secs(10)).await.unwrap();
+        if frame["type"] == "event_created" {
+            seen.push(frame["data"]["id"].as_str().unwrap().to_string());
+        }
+    }
+    let announced = |id: uuid::Uuid| seen.iter().filter(|s| **s == id.to_string()).count();
+    assert_eq!((announced(face.id), announced(marker.id)), (1, 1), "announcements: {seen:?}");
+    bus.close().await;
     let _ = connection.close(200, "done".into()).await;
+    stack.stop().await.unwrap();
+    env.cleanup().await.unwrap();
+}
+
+/// A recorder that committed a face and died before announcing it: the broker redelivers the
+/// message, the insert finds the row, and the event is announced all the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_event_stored_before_a_crash_is_announced_on_redelivery() {
+    use domain::bus::topology::ROUTE_EVENT_CREATED;
+    use domain::messages::{EventCreated, decode};
+    use lapin::options::{BasicConsumeOptions, BasicGetOptions, QueueBindOptions, QueueDeclareOptions};
+    use lapin::types::FieldTable;
+    crate::init_logs();
+    let mut env = TestEnv::new().await.unwrap();
+    let mut stack = Stack::start(&mut env).await.unwrap();
+    stack.gateway.stop().await.unwrap();
+
+    // What the dead attempt left: the row...
+    let face = ffsec_tests::events::event(1, None);
+    let mut conn = env.connect_db().await.unwrap();
+    diesel::insert_into(face_events::table).values(FaceEventRow::from_event(&face)).execute(&mut conn).await.unwrap();
+    // ...and the message, delivered once and never acked (its channel closes with it unacked).
+    let bus = EventBus::connect(&env.config.rabbitmq.url, &env.names()).await.unwrap();
+    bus.publish_detected(std::slice::from_ref(&face)).await.unwrap();
+    let connection =
+        lapin::Connection::connect(&env.config.rabbitmq.url, lapin::ConnectionProperties::default()).await.unwrap();
+    let dying = connection.create_channel().await.unwrap();
+    let taken = ffsec_tests::wait_until("the face in the recorder queue", Duration::from_secs(10), || async {
+        dying.basic_get(env.names().recorder_queue().as_str().into(), BasicGetOptions { no_ack: false }).await.ok()?
+    })
+    .await
+    .unwrap();
+    assert!(!taken.delivery.redelivered);
+    // Watch the announcements before the recorder comes back.
+    let watch = connection.create_channel().await.unwrap();
+    let queue = watch
+        .queue_declare(
+            "".into(),
+            QueueDeclareOptions { exclusive: true, auto_delete: true, ..Default::default() },
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    watch
+        .queue_bind(
+            queue.name().clone(),
+            env.names().events_exchange().as_str().into(),
+            ROUTE_EVENT_CREATED.into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    let mut announcements = watch
+        .basic_consume(
+            queue.name().clone(),
+            "watch".into(),
+            BasicConsumeOptions { no_ack: true, ..Default::default() },
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    dying.close(200, "the recorder died".into()).await.unwrap();
+
+    stack.gateway = Running::start(bind().unwrap(), env.config.clone(), gateway_api::run).unwrap();
+    stack.gateway.wait_healthy().await.unwrap();
+    let announced =
+        tokio::time::timeout(Duration::from_secs(10), announcements.next()).await.unwrap().unwrap().unwrap();
+    let EventCreated(event) = decode(&announced.data).unwrap();
+    assert_eq!(event.id, face.id);
+    let stored: i64 = face_events::table.count().get_result(&mut conn).await.unwrap();
+    assert_eq!(stored, 1);
+
+    bus.close().await;
+    let _ = connection.close(200, "done".into()).await;
+    drop(conn);
     stack.stop().await.unwrap();
     env.cleanup().await.unwrap();
 }

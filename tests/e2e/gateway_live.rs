@@ -75,6 +75,7 @@ async fn live_filters_select_events() {
     let mut by_url = LiveClient::connect(&addr, &stack.token, "?cameras=2&matched=true").await.unwrap();
     let mut by_message = LiveClient::connect(&addr, &stack.token, "").await.unwrap();
     let mut everything = LiveClient::connect(&addr, &stack.token, "").await.unwrap();
+    let mut muted = LiveClient::connect_with_events(&addr, &stack.token, "", false).await.unwrap();
     by_message.send(json!({"type": "filters", "data": {"matched_dossier": [5], "gender": "female"}})).await.unwrap();
     assert_eq!(by_message.next_frame(FRAME_WAIT).await.unwrap()["type"], "filters");
     // A bad filters message is answered with the error and leaves the filters in force.
@@ -96,6 +97,13 @@ async fn live_filters_select_events() {
     assert_eq!(created_until(&mut by_url, &last).await, ids_of(&[&matched_female, &matched_other, &last]));
     assert_eq!(created_until(&mut by_message, &last).await, ids_of(&[&matched_female, &last]));
     assert_eq!(created_until(&mut everything, &last).await, ids_of(&all));
+    // `ws_events: false` gets no event frames. Every frame is in the feed's queues by now; any
+    // queued for this client would be written while it waits for each of two round trips, so
+    // before the second answer.
+    for _ in 0..2 {
+        muted.send(json!({"type": "filters", "data": {}})).await.unwrap();
+        assert_eq!(muted.next_frame(FRAME_WAIT).await.unwrap()["type"], "filters");
+    }
 
     // Clearing the filters (an empty object) lets everything through again.
     by_url.send(json!({"type": "filters", "data": {}})).await.unwrap();

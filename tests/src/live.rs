@@ -17,8 +17,13 @@ impl LiveClient {
     /// Connects to `ws://<addr>/events/<query>` (`query` empty or starting with `?`) and sends the
     /// auth message.
     pub async fn connect(addr: &str, token: &str, query: &str) -> anyhow::Result<Self> {
+        Self::connect_with_events(addr, token, query, true).await
+    }
+
+    /// Like [`LiveClient::connect`], with `msg_groups.ws_events` as given.
+    pub async fn connect_with_events(addr: &str, token: &str, query: &str, ws_events: bool) -> anyhow::Result<Self> {
         let (mut socket, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/events/{query}")).await?;
-        let auth = json!({"type": "auth", "data": {"token": token, "msg_groups": {"ws_events": true}}});
+        let auth = json!({"type": "auth", "data": {"token": token, "msg_groups": {"ws_events": ws_events}}});
         socket.send(Message::text(auth.to_string())).await?;
         Ok(Self { socket })
     }

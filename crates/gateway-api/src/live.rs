@@ -1,27 +1,32 @@
-//! The live feed: this replica's own queue on the events exchange feeds a broadcast channel, and each
-//! WebSocket session (wire doc §4) reads it. A slow client lags and loses frames; it never slows
-//! the others or the ingest path. A client may narrow its feed with the event list's filters
-//! (`?cameras=1&matched=true` on the URL, or a `filters` message), evaluated here in memory.
+//! The live feed: this replica's own queue on the events exchange feeds one fan-out task, which
+//! decides per frame which WebSocket sessions (wire doc §4) want it and hands each of them the
+//! shared, serialized frame. A session wakes only for frames it is sent. A slow client fills its
+//! own queue and is cut off; it never slows the others or the ingest path. A client may narrow its
+//! feed with the event list's filters (`?cameras=1&matched=true` on the URL, or a `filters`
+//! message), evaluated by the fan-out, once per distinct filter set.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use actix_ws::{AggregatedMessage, Session};
+use bytestring::ByteString;
 use domain::bus::topology::{ROUTE_EVENT_UPDATED, ROUTE_EVENTS_ACKNOWLEDGED};
 use domain::bus::{Bus, Source, ack, reject_poison, run_consumer};
 use domain::list_filters::{EventFacts, EventListFilters};
 use domain::messages::{DecodeError, EventCreated, EventUpdated, EventsAcknowledged, decode};
 use futures_util::StreamExt;
 use serde::Deserialize;
-use tokio::sync::broadcast;
+use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TrySendError;
 use tokio_util::sync::CancellationToken;
 
 use crate::routes::pagination as p;
 use crate::state::AppState;
 use crate::{auth, event_view};
 
-/// Frames buffered per client before it starts losing them.
+/// Frames queued per client before it is cut off.
 const CLIENT_BUFFER: usize = 1024;
 const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
 const PING_EVERY: Duration = Duration::from_secs(15);
@@ -29,10 +34,11 @@ const CLIENT_TIMEOUT: Duration = Duration::from_secs(45);
 /// How long one frame may wait for room in a client's socket.
 const SEND_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// One frame, serialized once for every client, with what filters read of its event (none for
-/// frames that are not about one event: those go to every client).
+/// One frame, serialized once for every client (a `ByteString` clone shares the bytes), with what
+/// filters read of its event (none for frames that are not about one event: those go to every
+/// client).
 pub struct LiveFrame {
-    text: String,
+    text: ByteString,
     facts: Option<EventFacts>,
 }
 
@@ -45,21 +51,113 @@ impl LiveFrame {
     }
 }
 
+/// The sessions that share one filter set, so that the set is evaluated once per frame for all of
+/// them (`None`: no filters, every frame, no evaluation).
+struct Group {
+    filters: Option<EventListFilters>,
+    members: HashMap<u64, mpsc::Sender<ByteString>>,
+}
+
+#[derive(Default)]
+struct Registry {
+    next_id: u64,
+    groups: Vec<Group>,
+}
+
+impl Registry {
+    fn join(&mut self, id: u64, filters: Option<EventListFilters>, sender: mpsc::Sender<ByteString>) {
+        match self.groups.iter_mut().find(|g| g.filters == filters) {
+            Some(group) => {
+                group.members.insert(id, sender);
+            }
+            None => self.groups.push(Group { filters, members: HashMap::from([(id, sender)]) }),
+        }
+    }
+
+    fn leave(&mut self, id: u64) -> Option<mpsc::Sender<ByteString>> {
+        let sender = self.groups.iter_mut().find_map(|g| g.members.remove(&id));
+        self.groups.retain(|g| !g.members.is_empty());
+        sender
+    }
+
+    /// Queues `frame` for every session whose filters pass it. A full queue drops that session's
+    /// sender: its receiver then ends and the session disconnects.
+    fn deliver(&mut self, frame: &LiveFrame) {
+        for group in &mut self.groups {
+            if !frame.passes(group.filters.as_ref()) {
+                continue;
+            }
+            group.members.retain(|_, sender| match sender.try_send(frame.text.clone()) {
+                Ok(()) => true,
+                Err(TrySendError::Full(_)) => {
+                    tracing::warn!(
+                        missed = CLIENT_BUFFER,
+                        "disconnecting a WebSocket client {CLIENT_BUFFER} frames behind"
+                    );
+                    false
+                }
+                Err(TrySendError::Closed(_)) => false,
+            });
+        }
+        self.groups.retain(|g| !g.members.is_empty());
+    }
+}
+
 #[derive(Clone)]
 pub struct LiveFeed {
-    frames: broadcast::Sender<Arc<LiveFrame>>,
+    registry: Arc<Mutex<Registry>>,
     closing: CancellationToken,
 }
 
 impl LiveFeed {
     pub fn new(closing: CancellationToken) -> Self {
-        let (frames, _) = broadcast::channel(CLIENT_BUFFER);
-        Self { frames, closing }
+        Self { registry: Arc::default(), closing }
     }
 
-    fn publish(&self, frame: LiveFrame) {
-        // No subscriber is not an error: nobody is watching right now.
-        let _ = self.frames.send(Arc::new(frame));
+    fn registry(&self) -> MutexGuard<'_, Registry> {
+        // The registry holds no invariant a panicking holder could break halfway.
+        self.registry.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn publish(&self, frame: &LiveFrame) {
+        self.registry().deliver(frame);
+    }
+
+    /// Adds a session to the feed; it stays in until the returned membership is dropped.
+    fn register(&self, filters: Option<EventListFilters>) -> (Membership, mpsc::Receiver<ByteString>) {
+        let (sender, frames) = mpsc::channel(CLIENT_BUFFER);
+        let mut registry = self.registry();
+        registry.next_id += 1;
+        let id = registry.next_id;
+        registry.join(id, filters, sender);
+        (Membership { feed: self.clone(), id }, frames)
+    }
+}
+
+/// A session's place in the feed, left when dropped (however the session ends).
+struct Membership {
+    feed: LiveFeed,
+    id: u64,
+}
+
+impl Membership {
+    /// Moves the session to the group of its new filters. Frames already queued stay queued.
+    fn set_filters(&self, filters: Option<EventListFilters>) {
+        let mut registry = self.feed.registry();
+        // A session already cut off for lagging stays out: its queue has ended.
+        if let Some(sender) = registry.leave(self.id) {
+            registry.join(self.id, filters, sender);
+        }
+    }
+
+    fn leave(&self) {
+        self.feed.registry().leave(self.id);
+    }
+}
+
+impl Drop for Membership {
+    fn drop(&mut self) {
+        self.leave();
     }
 }
 
@@ -84,7 +182,7 @@ pub async fn run_fanout(state: web::Data<AppState>, bus: Bus, replica: String, c
                 };
                 match frame_of(&state, &delivery) {
                     Ok(frame) => {
-                        state.live.publish(frame);
+                        state.live.publish(&frame);
                         ack(&delivery).await;
                     }
                     Err(e) => reject_poison(&delivery, &e.to_string()).await,
@@ -115,7 +213,7 @@ fn frame_of(state: &AppState, delivery: &lapin::message::Delivery) -> Result<Liv
             (serde_json::json!({"type": "event_created", "data": event_view::from_event(state, &event)}), Some(facts))
         }
     };
-    Ok(LiveFrame { text: frame.to_string(), facts })
+    Ok(LiveFrame { text: frame.to_string().into(), facts })
 }
 
 #[derive(Deserialize)]
@@ -147,11 +245,11 @@ pub async fn get_events_socket(
         Ok(filters) => filters,
         Err(e) => return Ok(actix_web::ResponseError::error_response(&e)),
     };
-    // Subscribe before answering, so nothing published after the handshake is missed.
-    let frames = state.live.frames.subscribe();
+    // Join the feed before answering, so nothing published after the handshake is missed.
+    let (membership, frames) = state.live.register(filters);
     let (response, session, stream) = actix_ws::handle(&req, body)?;
     let stream = stream.max_frame_size(64 * 1024).aggregate_continuations();
-    actix_web::rt::spawn(run_session(state, session, stream, frames, filters));
+    actix_web::rt::spawn(run_session(state, session, stream, membership, frames));
     Ok(response)
 }
 
@@ -167,13 +265,16 @@ async fn run_session(
     state: web::Data<AppState>,
     mut session: Session,
     mut stream: actix_ws::AggregatedMessageStream,
-    mut frames: broadcast::Receiver<Arc<LiveFrame>>,
-    mut filters: Option<EventListFilters>,
+    membership: Membership,
+    mut frames: mpsc::Receiver<ByteString>,
 ) {
     let Some(wants_events) = authenticate(&state, &mut session, &mut stream).await else {
         let _ = session.close(None).await;
         return;
     };
+    if !wants_events {
+        membership.leave();
+    }
     state.metrics.websocket_clients.inc();
     let closing = state.live.closing.clone();
     let mut ping = tokio::time::interval(PING_EVERY);
@@ -181,23 +282,18 @@ async fn run_session(
     loop {
         tokio::select! {
             () = closing.cancelled() => break,
-            frame = frames.recv() => match frame {
-                Ok(_) if !wants_events => {}
-                Ok(frame) if !frame.passes(filters.as_ref()) => {}
-                Ok(frame) => {
+            frame = frames.recv(), if wants_events => match frame {
+                Some(frame) => {
                     // A client that stops reading fills its socket; it is cut off rather than
                     // left holding a task (it reconnects and re-reads the REST list).
-                    let sent = tokio::time::timeout(SEND_TIMEOUT, session.text(frame.text.clone())).await;
+                    let sent = tokio::time::timeout(SEND_TIMEOUT, session.text(frame)).await;
                     if !matches!(sent, Ok(Ok(()))) {
                         tracing::info!("disconnecting a WebSocket client that does not read");
                         break;
                     }
                 }
-                Err(broadcast::error::RecvError::Lagged(missed)) => {
-                    tracing::info!(missed, "disconnecting a WebSocket client that fell {missed} frames behind");
-                    break;
-                }
-                Err(broadcast::error::RecvError::Closed) => break,
+                // The fan-out dropped this client for falling behind (it logged why).
+                None => break,
             },
             message = stream.next() => match message {
                 Some(Ok(AggregatedMessage::Ping(bytes))) => {
@@ -210,7 +306,7 @@ async fn run_session(
                     let reply = match filters_message(&text) {
                         None => None,
                         Some(Ok(new)) => {
-                            filters = new;
+                            membership.set_filters(new);
                             Some(serde_json::json!({"type": "filters", "data": {"ok": true}}))
                         }
                         Some(Err(e)) => Some(serde_json::json!({"type": "filters_invalid", "data": e})),

@@ -6,7 +6,7 @@ use prometheus::{Histogram, HistogramOpts, IntCounterVec, IntGauge, Opts, Regist
 #[derive(Clone)]
 pub struct GatewayMetrics {
     pub registry: Registry,
-    /// Events through the recorder, by outcome: stored, duplicate, failed.
+    /// Events through the recorder, by outcome: stored, duplicate, failed, dead_lettered (unreadable).
     pub recorded: IntCounterVec,
     pub record_batch_seconds: Histogram,
     pub websocket_clients: IntGauge,

@@ -1,8 +1,13 @@
 //! The recorder: consumes accepted faces, inserts them in multi-row batches (the event id makes the
 //! insert idempotent, so redelivery is harmless), then announces each stored event on the events
 //! exchange and only then acks. A failure leaves the message to come again.
+//!
+//! Batches are pipelined: while one batch's announcements wait for their publish confirms, the
+//! next batch is taken and inserted. A batch is whatever has arrived when the previous insert is
+//! done (no linger), so a quiet feed is stored one message at a time and a busy one in large batches.
 
-use std::time::{Duration, Instant};
+use std::collections::HashSet;
+use std::time::Instant;
 
 use diesel_async::RunQueryDsl;
 use domain::bus::topology::ROUTE_EVENT_CREATED;
@@ -11,17 +16,28 @@ use domain::event::FaceEvent;
 use domain::messages::{EventCreated, FaceDetected, decode};
 use domain::models::FaceEventRow;
 use domain::schema::face_events;
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use lapin::message::Delivery;
 use lapin::options::BasicNackOptions;
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
 
 use crate::state::AppState;
 
-/// How long a batch waits for more messages once it has one.
-const LINGER: Duration = Duration::from_millis(5);
 /// Pause after a database failure before the batch is handed back, so an outage is not a hot loop.
-const FAILURE_PAUSE: Duration = Duration::from_secs(1);
+const FAILURE_PAUSE: std::time::Duration = std::time::Duration::from_secs(1);
+/// Stored batches whose announcements may be awaiting confirms at once. More would only let unacked
+/// messages pile up (they count against the prefetch) without storing anything sooner.
+const ANNOUNCING: usize = 2;
+
+/// A stored batch, waiting to be announced and acked.
+struct Stored {
+    events: Vec<(Delivery, FaceEvent)>,
+    /// The events this batch stored; the others were stored before.
+    inserted: HashSet<Uuid>,
+    started: Instant,
+}
 
 pub async fn run(state: actix_web::web::Data<AppState>, cancel: CancellationToken) {
     let bus = state.bus.clone();
@@ -32,53 +48,65 @@ pub async fn run(state: actix_web::web::Data<AppState>, cancel: CancellationToke
         let state = state.clone();
         let cancel = cancel.clone();
         async move {
+            let mut announcing = JoinSet::new();
             loop {
                 let first = tokio::select! {
-                    () = cancel.cancelled() => return,
+                    () = cancel.cancelled() => break,
                     next = consumer.next() => match next {
                         Some(Ok(delivery)) => delivery,
-                        _ => return,
+                        _ => break,
                     },
                 };
+                // What has already arrived joins the batch; nothing waits for more.
                 let mut batch = vec![first];
-                let deadline = tokio::time::Instant::now() + LINGER;
                 let mut ended = false;
                 while batch.len() < max_batch {
-                    match tokio::time::timeout_at(deadline, consumer.next()).await {
-                        Ok(Some(Ok(delivery))) => batch.push(delivery),
-                        Ok(_) => {
+                    match consumer.next().now_or_never() {
+                        Some(Some(Ok(delivery))) => batch.push(delivery),
+                        Some(_) => {
                             ended = true;
                             break;
                         }
-                        Err(_) => break,
+                        None => break,
                     }
                 }
                 // A batch in hand is finished even during shutdown: its acks are the last thing sent.
-                record_batch(&state, batch).await;
+                if let Some(stored) = store_batch(&state, batch).await {
+                    while announcing.len() >= ANNOUNCING {
+                        announcing.join_next().await;
+                    }
+                    announcing.spawn(announce(state.clone(), stored));
+                }
                 if ended {
-                    return;
+                    break;
                 }
             }
+            while announcing.join_next().await.is_some() {}
         }
     })
     .await;
 }
 
-async fn record_batch(state: &AppState, batch: Vec<Delivery>) {
+/// Decodes and inserts a batch. Returns what is to be announced, or `None` when nothing is (every
+/// message unreadable, or the insert failed and the batch went back to the queue).
+async fn store_batch(state: &AppState, batch: Vec<Delivery>) -> Option<Stored> {
     let started = Instant::now();
     let mut readable: Vec<(Delivery, FaceEvent)> = Vec::with_capacity(batch.len());
     for delivery in batch {
         match decode::<FaceDetected>(&delivery.data) {
             Ok(FaceDetected(event)) => readable.push((delivery, event)),
-            Err(e) => reject_poison(&delivery, &e.to_string()).await,
+            Err(e) => {
+                state.metrics.recorded.with_label_values(&["dead_lettered"]).inc();
+                reject_poison(&delivery, &e.to_string()).await;
+            }
         }
     }
     if readable.is_empty() {
-        return;
+        return None;
     }
     let rows: Vec<FaceEventRow> = readable.iter().map(|(_, e)| FaceEventRow::from_event(e)).collect();
     let inserted = match insert(state, &rows).await {
-        Ok(n) => n,
+        Ok(ids) => ids,
         Err(e) => {
             tracing::error!(error = %e, batch = rows.len(), "recorder cannot store {} events: {e}", rows.len());
             state.metrics.recorded.with_label_values(&["failed"]).inc_by(rows.len() as u64);
@@ -86,19 +114,33 @@ async fn record_batch(state: &AppState, batch: Vec<Delivery>) {
             for (delivery, _) in &readable {
                 let _ = delivery.acker.nack(BasicNackOptions { requeue: true, multiple: false }).await;
             }
-            return;
+            return None;
         }
     };
-    state.metrics.recorded.with_label_values(&["stored"]).inc_by(inserted as u64);
-    state.metrics.recorded.with_label_values(&["duplicate"]).inc_by((rows.len() - inserted) as u64);
-    // Announce even events that were already stored: the earlier attempt may have died before it
-    // announced them, and every consumer downstream tolerates a repeat.
+    state.metrics.recorded.with_label_values(&["stored"]).inc_by(inserted.len() as u64);
+    state.metrics.recorded.with_label_values(&["duplicate"]).inc_by((rows.len() - inserted.len()) as u64);
+    Some(Stored { events: readable, inserted, started })
+}
+
+/// Publishes `event.created` for the events of a stored batch that need it and acks each message
+/// once its own announcement is confirmed.
+async fn announce(state: actix_web::web::Data<AppState>, stored: Stored) {
     let exchange = state.bus.names().events_exchange();
-    let announcements = readable.into_iter().map(|(delivery, event)| {
-        let exchange = exchange.clone();
+    let mut inserted = stored.inserted;
+    let announcements = stored.events.into_iter().map(|(delivery, event)| {
+        // A row this batch stored is announced once (by the first of its copies). A row stored
+        // before is announced again only when the broker redelivers the message: the attempt that
+        // stored it may have died before announcing it. A copy that is not a redelivery (the same
+        // face published twice) was or will be announced by the delivery of the first copy.
+        let wanted = inserted.remove(&event.id) || delivery.redelivered;
+        let (state, exchange) = (&state, &exchange);
         async move {
+            if !wanted {
+                ack(&delivery).await;
+                return;
+            }
             let id = event.id.to_string();
-            match state.bus.publish(&exchange, ROUTE_EVENT_CREATED, &EventCreated(event), &id).await {
+            match state.bus.publish(exchange, ROUTE_EVENT_CREATED, &EventCreated(event), &id).await {
                 Ok(()) => {
                     ack(&delivery).await;
                 }
@@ -110,16 +152,18 @@ async fn record_batch(state: &AppState, batch: Vec<Delivery>) {
         }
     });
     futures_util::future::join_all(announcements).await;
-    state.metrics.record_batch_seconds.observe(started.elapsed().as_secs_f64());
+    state.metrics.record_batch_seconds.observe(stored.started.elapsed().as_secs_f64());
 }
 
-async fn insert(state: &AppState, rows: &[FaceEventRow]) -> anyhow::Result<usize> {
+/// Inserts the rows and returns the ids of those that were not stored before.
+async fn insert(state: &AppState, rows: &[FaceEventRow]) -> anyhow::Result<HashSet<Uuid>> {
     let mut conn = state.pool.get().await?;
-    let inserted = diesel::insert_into(face_events::table)
+    let inserted: Vec<Uuid> = diesel::insert_into(face_events::table)
         .values(rows)
         .on_conflict((face_events::id, face_events::created_date))
         .do_nothing()
-        .execute(&mut conn)
+        .returning(face_events::id)
+        .get_results(&mut conn)
         .await?;
-    Ok(inserted)
+    Ok(inserted.into_iter().collect())
 }
