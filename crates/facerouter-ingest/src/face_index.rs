@@ -15,12 +15,12 @@ use std::sync::Arc;
 
 use domain::config::GalleryIndex;
 use domain::event::IdName;
-use domain::vector::MAX_DIMENSIONS;
 
-use crate::scan_kernels::{dot, scores_f32, scores_i8};
+use crate::scan_kernels::{dot, scores_f32_batch, scores_i8_batch};
 
-/// Rows scored per kernel call: the scores stay on the stack, the loop over them stays in cache.
-const BLOCK: usize = 256;
+/// Rows scored per kernel call: the block (64 KiB of 128-d f32) stays in cache while every query
+/// of the batch passes over it, and the batch's scores (BLOCK × queries) stay in L1/L2.
+const BLOCK: usize = 128;
 /// Candidates of the 8-bit scan rescored in f32.
 pub const INT8_CANDIDATES: usize = 16;
 /// Bound on the error of an 8-bit score for unit vectors of up to 4096 dimensions (each code is
@@ -105,6 +105,14 @@ pub struct FaceIndex {
     /// No face needs less than this (given the fallback when `any_unset`); never raised on
     /// removal, so it stays a safe lower bound and most rows are rejected by one comparison.
     floor: Bound,
+}
+
+/// One query of a batch: its vector and the threshold of lists without one (camera override,
+/// else CONFIDENCE_THRESHOLD).
+#[derive(Debug, Clone, Copy)]
+pub struct Query<'a> {
+    pub vector: &'a [f32],
+    pub fallback: f32,
 }
 
 #[derive(Debug, Clone)]
@@ -309,13 +317,34 @@ impl FaceIndex {
 
     /// The face with the highest similarity among those reaching their own threshold.
     pub fn best_match(&self, query: &[f32], fallback: f32) -> Option<Match> {
-        if query.len() != self.dim || self.dim == 0 || self.is_empty() {
-            return None;
+        self.best_matches(&[Query { vector: query, fallback }]).pop().flatten()
+    }
+
+    /// [`Self::best_match`] of every query, in one pass over the gallery's memory: each block of
+    /// rows is scored against the whole batch while it is in cache. A query of another
+    /// dimension gets `None`. Each answer is the one the query would get alone (same kernel).
+    pub fn best_matches(&self, queries: &[Query<'_>]) -> Vec<Option<Match>> {
+        let mut answers = vec![None; queries.len()];
+        if self.dim == 0 || self.is_empty() {
+            return answers;
         }
-        let (slot, confidence) = match self.kind {
-            GalleryIndex::Flat => self.scan_f32(query, fallback),
-            GalleryIndex::Int8 => self.scan_i8(query, fallback),
-        }?;
+        let picked: Vec<usize> = (0..queries.len()).filter(|&i| queries[i].vector.len() == self.dim).collect();
+        if picked.is_empty() {
+            return answers;
+        }
+        let vectors: Vec<f32> = picked.iter().flat_map(|&i| queries[i].vector.iter().copied()).collect();
+        let fallbacks: Vec<f32> = picked.iter().map(|&i| queries[i].fallback).collect();
+        let winners = match self.kind {
+            GalleryIndex::Flat => self.scan_f32(&vectors, &fallbacks),
+            GalleryIndex::Int8 => self.scan_i8(&vectors, &fallbacks),
+        };
+        for ((i, fallback), winner) in picked.into_iter().zip(fallbacks).zip(winners) {
+            answers[i] = winner.and_then(|(slot, confidence)| self.match_of(slot, confidence, fallback));
+        }
+        answers
+    }
+
+    fn match_of(&self, slot: usize, confidence: f32, fallback: f32) -> Option<Match> {
         let dossier = self.dossier_of(slot)?;
         let lists = dossier
             .lists
@@ -332,19 +361,24 @@ impl FaceIndex {
         Some(Match { face, confidence, lists })
     }
 
-    fn scan_f32(&self, query: &[f32], fallback: f32) -> Option<(usize, f32)> {
-        let gate = self.floor.threshold(fallback);
-        let mut scores = [0.0_f32; BLOCK];
-        let mut best: Option<(usize, f32)> = None;
-        let mut best_score = f32::NEG_INFINITY;
+    /// The best (slot, score) per query (`dim` values each in `queries`) reaching its threshold.
+    fn scan_f32(&self, queries: &[f32], fallbacks: &[f32]) -> Vec<Option<(usize, f32)>> {
+        let n_queries = fallbacks.len();
+        let gates: Vec<f32> = fallbacks.iter().map(|&f| self.floor.threshold(f)).collect();
+        let mut best: Vec<Option<(usize, f32)>> = vec![None; n_queries];
+        let mut best_score = vec![f32::NEG_INFINITY; n_queries];
+        let mut scores = vec![0.0_f32; BLOCK * n_queries];
         for (block, rows) in self.vectors.chunks(BLOCK * self.dim).enumerate() {
-            let out = &mut scores[..rows.len() / self.dim];
-            scores_f32(rows, self.dim, query, out);
-            for (i, &score) in out.iter().enumerate() {
-                if score > best_score && score >= gate {
-                    let slot = block * BLOCK + i;
-                    if score >= self.threshold_of(slot, fallback) {
-                        (best, best_score) = (Some((slot, score)), score);
+            let n = rows.len() / self.dim;
+            let out = &mut scores[..n * n_queries];
+            scores_f32_batch(rows, self.dim, n, queries, out);
+            for (q, out) in out.chunks_exact(n).enumerate() {
+                for (i, &score) in out.iter().enumerate() {
+                    if score > best_score[q] && score >= gates[q] {
+                        let slot = block * BLOCK + i;
+                        if score >= self.threshold_of(slot, fallbacks[q]) {
+                            (best[q], best_score[q]) = (Some((slot, score)), score);
+                        }
                     }
                 }
             }
@@ -352,37 +386,49 @@ impl FaceIndex {
         best
     }
 
-    fn scan_i8(&self, query: &[f32], fallback: f32) -> Option<(usize, f32)> {
-        // The query's codes live on the stack: no allocation per query.
-        let mut codes = [0_i8; MAX_DIMENSIONS];
-        let Some(query_codes) = codes.get_mut(..self.dim) else { return self.scan_f32(query, fallback) };
-        let query_scale = quantise_into(query, query_codes);
-        let query_codes = &*query_codes;
-        let gate = self.floor.threshold(fallback) - INT8_MARGIN;
-        let mut scores = [0_i32; BLOCK];
-        let mut top = TopK::new();
+    /// As [`Self::scan_f32`], scanning the 8-bit codes and rescoring each query's best
+    /// [`INT8_CANDIDATES`] in f32.
+    fn scan_i8(&self, queries: &[f32], fallbacks: &[f32]) -> Vec<Option<(usize, f32)>> {
+        let n_queries = fallbacks.len();
+        let mut codes = vec![0_i8; queries.len()];
+        let query_scales: Vec<f32> = queries
+            .chunks_exact(self.dim)
+            .zip(codes.chunks_exact_mut(self.dim))
+            .map(|(query, codes)| quantise_into(query, codes))
+            .collect();
+        let gates: Vec<f32> = fallbacks.iter().map(|&f| self.floor.threshold(f) - INT8_MARGIN).collect();
+        let mut scores = vec![0_i32; BLOCK * n_queries];
+        let mut tops: Vec<TopK> = (0..n_queries).map(|_| TopK::new()).collect();
         for (block, rows) in self.codes.chunks(BLOCK * self.dim).enumerate() {
-            let out = &mut scores[..rows.len() / self.dim];
-            scores_i8(rows, self.dim, query_codes, out);
-            let scales = &self.code_scales[block * BLOCK..block * BLOCK + out.len()];
-            for (i, (&raw, &scale)) in out.iter().zip(scales).enumerate() {
-                let approx = raw as f32 * scale * query_scale;
-                if approx > top.floor && approx >= gate {
-                    let slot = block * BLOCK + i;
-                    if approx >= self.threshold_of(slot, fallback) - INT8_MARGIN {
-                        top.push(approx, slot);
+            let n = rows.len() / self.dim;
+            let out = &mut scores[..n * n_queries];
+            scores_i8_batch(rows, self.dim, n, &codes, out);
+            let scales = &self.code_scales[block * BLOCK..block * BLOCK + n];
+            for (q, out) in out.chunks_exact(n).enumerate() {
+                let (top, query_scale) = (&mut tops[q], query_scales[q]);
+                for (i, (&raw, &scale)) in out.iter().zip(scales).enumerate() {
+                    let approx = raw as f32 * scale * query_scale;
+                    if approx > top.floor && approx >= gates[q] {
+                        let slot = block * BLOCK + i;
+                        if approx >= self.threshold_of(slot, fallbacks[q]) - INT8_MARGIN {
+                            top.push(approx, slot);
+                        }
                     }
                 }
             }
         }
-        let mut best: Option<(usize, f32)> = None;
-        for &(_, slot) in &top.items[..top.len] {
-            let exact = dot(&self.vectors[slot * self.dim..(slot + 1) * self.dim], query);
-            if best.is_none_or(|(_, b)| exact > b) && exact >= self.threshold_of(slot, fallback) {
-                best = Some((slot, exact));
+        let rescore = |(q, top): (usize, TopK)| {
+            let (query, fallback) = (&queries[q * self.dim..(q + 1) * self.dim], fallbacks[q]);
+            let mut best: Option<(usize, f32)> = None;
+            for &(_, slot) in &top.items[..top.len] {
+                let exact = dot(&self.vectors[slot * self.dim..(slot + 1) * self.dim], query);
+                if best.is_none_or(|(_, b)| exact > b) && exact >= self.threshold_of(slot, fallback) {
+                    best = Some((slot, exact));
+                }
             }
-        }
-        best
+            best
+        };
+        tops.into_iter().enumerate().map(rescore).collect()
     }
 }
 
@@ -516,6 +562,50 @@ mod tests {
                 assert_eq!(got.face.face_id, want.face.face_id, "dim {dim} query {q}");
                 assert_eq!(got.confidence, want.confidence);
             }
+        }
+    }
+
+    #[test]
+    fn a_batch_answers_each_query_as_alone() {
+        for kind in KINDS {
+            let dim = 40;
+            let mut index = FaceIndex::new(dim, kind);
+            assert!(index.best_matches(&[Query { vector: &unit(1, dim), fallback: -1.0 }])[0].is_none());
+            for id in 0..700 {
+                // Lists with their own thresholds, some without (they use the query's fallback).
+                let thresholds: &[Option<f32>] = match id % 4 {
+                    0 => &[None],
+                    1 => &[Some(0.3)],
+                    2 => &[Some(0.9), None],
+                    _ => &[Some(0.2), Some(0.5)],
+                };
+                index.upsert(meta(id, thresholds), &unit(id as u64, dim));
+            }
+            let probes: Vec<Vec<f32>> = (0..37_u64)
+                .map(|q| match q % 3 {
+                    0 => unit(q * 7, dim),
+                    1 => unit(5_000 + q, dim),
+                    // Wrong dimension: no answer, and no effect on the others.
+                    _ => unit(q, dim + 1),
+                })
+                .collect();
+            let fallback = |q: usize| [0.1, 0.4, 0.95, -1.0][q % 4];
+            let queries: Vec<Query<'_>> =
+                probes.iter().enumerate().map(|(q, p)| Query { vector: p, fallback: fallback(q) }).collect();
+            let batched = index.best_matches(&queries);
+            let mut matched = 0;
+            for (q, got) in batched.iter().enumerate() {
+                let alone = index.best_match(&probes[q], fallback(q));
+                let key = |m: &Option<Match>| {
+                    m.as_ref().map(|m| (m.face.face_id, m.confidence, m.lists.iter().map(|l| l.id).collect::<Vec<_>>()))
+                };
+                assert_eq!(key(got), key(&alone), "{kind:?} query {q}");
+                matched += usize::from(got.is_some());
+                if q % 3 == 2 {
+                    assert!(got.is_none());
+                }
+            }
+            assert!(matched > 5, "{kind:?}: only {matched} matches, the test compares too little");
         }
     }
 }
