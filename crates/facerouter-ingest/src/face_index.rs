@@ -10,13 +10,14 @@
 //! so the reported confidence is exact and the winner is the exact one unless more than that many
 //! faces score within the quantisation error of it.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use domain::config::GalleryIndex;
 use domain::event::IdName;
 
 use crate::scan_kernels::{dot, scores_f32_batch, scores_i8_batch};
+use crate::slot_table::SlotTable;
+use crate::str_arena::{Span, StrArena};
 
 /// Rows scored per kernel call: the block (64 KiB of 128-d f32) stays in cache while every query
 /// of the batch passes over it, and the batch's scores (BLOCK × queries) stay in L1/L2.
@@ -78,7 +79,8 @@ impl Bound {
 #[derive(Debug)]
 struct Dossier {
     id: i64,
-    name: Box<str>,
+    /// In `names`.
+    name: Span,
     lists: Arc<[ListEntry]>,
     bound: Bound,
     /// Faces pointing here; the record is freed at zero.
@@ -96,12 +98,17 @@ pub struct FaceIndex {
     face_ids: Vec<i64>,
     /// Index into `dossiers` per slot.
     owners: Vec<u32>,
-    photos: Vec<Box<str>>,
-    slot_of: HashMap<i64, u32>,
+    /// In `photo_paths`, per slot.
+    photos: Vec<Span>,
+    photo_paths: StrArena,
+    /// Face id -> slot, keyed through `face_ids`.
+    slot_of: SlotTable,
     /// Dossier records, reused through `free`.
     dossiers: Vec<Option<Dossier>>,
     free: Vec<u32>,
-    dossier_slot: HashMap<i64, u32>,
+    /// Dossier id -> index into `dossiers`, keyed through the records.
+    dossier_slot: SlotTable,
+    names: StrArena,
     /// No face needs less than this (given the fallback when `any_unset`); never raised on
     /// removal, so it stays a safe lower bound and most rows are rejected by one comparison.
     floor: Bound,
@@ -178,7 +185,12 @@ impl FaceIndex {
     }
 
     pub fn contains(&self, face_id: i64) -> bool {
-        self.slot_of.contains_key(&face_id)
+        self.slot_of.get(face_id, |s| self.face_ids[s as usize]).is_some()
+    }
+
+    /// The dossier id of record `slot` (every record the map points at is live).
+    fn dossier_id(dossiers: &[Option<Dossier>], slot: u32) -> i64 {
+        dossiers.get(slot as usize).and_then(Option::as_ref).map_or(i64::MIN, |d| d.id)
     }
 
     /// Adds or replaces a face. `vector` must have this index's dimension and be L2-normalised.
@@ -186,9 +198,10 @@ impl FaceIndex {
         debug_assert_eq!(vector.len(), self.dim);
         // Take the new dossier first, so a face staying in its dossier never frees the record.
         let owner = self.acquire(&meta);
-        let photo = meta.photo.into_boxed_str();
-        let Some(&slot) = self.slot_of.get(&meta.face_id) else {
-            self.slot_of.insert(meta.face_id, self.face_ids.len() as u32);
+        let photo = self.photo_paths.push(&meta.photo);
+        let Some(slot) = self.slot_of.get(meta.face_id, |s| self.face_ids[s as usize]) else {
+            self.face_ids.push(meta.face_id);
+            self.slot_of.insert(meta.face_id, (self.face_ids.len() - 1) as u32, |s| self.face_ids[s as usize]);
             self.vectors.extend_from_slice(vector);
             if self.kind == GalleryIndex::Int8 {
                 let start = self.codes.len();
@@ -196,7 +209,6 @@ impl FaceIndex {
                 let scale = quantise_into(vector, &mut self.codes[start..]);
                 self.code_scales.push(scale);
             }
-            self.face_ids.push(meta.face_id);
             self.owners.push(owner);
             self.photos.push(photo);
             return;
@@ -204,7 +216,8 @@ impl FaceIndex {
         let slot = slot as usize;
         self.release(self.owners[slot]);
         self.owners[slot] = owner;
-        self.photos[slot] = photo;
+        let old = std::mem::replace(&mut self.photos[slot], photo);
+        self.free_photo(old);
         let range = slot * self.dim..(slot + 1) * self.dim;
         self.vectors[range.clone()].copy_from_slice(vector);
         if self.kind == GalleryIndex::Int8 {
@@ -213,7 +226,7 @@ impl FaceIndex {
     }
 
     pub fn remove(&mut self, face_id: i64) -> bool {
-        let Some(slot) = self.slot_of.remove(&face_id) else { return false };
+        let Some(slot) = self.slot_of.remove(face_id, |s| self.face_ids[s as usize]) else { return false };
         let slot = slot as usize;
         self.release(self.owners[slot]);
         let last = self.len() - 1;
@@ -223,7 +236,7 @@ impl FaceIndex {
             if self.kind == GalleryIndex::Int8 {
                 self.codes.copy_within(last * dim..(last + 1) * dim, slot * dim);
             }
-            self.slot_of.insert(self.face_ids[last], slot as u32);
+            self.slot_of.set(self.face_ids[last], slot as u32, |s| self.face_ids[s as usize]);
         }
         self.vectors.truncate(last * dim);
         if self.kind == GalleryIndex::Int8 {
@@ -232,14 +245,17 @@ impl FaceIndex {
         }
         self.face_ids.swap_remove(slot);
         self.owners.swap_remove(slot);
-        self.photos.swap_remove(slot);
+        let photo = self.photos.swap_remove(slot);
+        self.free_photo(photo);
         true
     }
 
     /// The faces of one dossier (a pass over the 4-byte owner column: dossier changes are rare,
     /// and a per-dossier face set would cost more memory than the vectors' overhead budget).
     pub fn faces_of(&self, dossier: i64) -> Vec<i64> {
-        let Some(&owner) = self.dossier_slot.get(&dossier) else { return Vec::new() };
+        let Some(owner) = self.dossier_slot.get(dossier, |s| Self::dossier_id(&self.dossiers, s)) else {
+            return Vec::new();
+        };
         self.owners.iter().zip(&self.face_ids).filter(|(o, _)| **o == owner).map(|(_, id)| *id).collect()
     }
 
@@ -251,32 +267,39 @@ impl FaceIndex {
         self.face_ids.shrink_to_fit();
         self.owners.shrink_to_fit();
         self.photos.shrink_to_fit();
-        self.slot_of.shrink_to_fit();
+        self.photo_paths.shrink_to_fit();
+        self.slot_of.shrink_to_fit(|s| self.face_ids[s as usize]);
         self.dossiers.shrink_to_fit();
-        self.dossier_slot.shrink_to_fit();
+        self.dossier_slot.shrink_to_fit(|s| Self::dossier_id(&self.dossiers, s));
+        self.names.shrink_to_fit();
+    }
+
+    fn free_photo(&mut self, photo: Span) {
+        if self.photo_paths.free(photo) {
+            self.photo_paths.compact(self.photos.iter_mut());
+        }
     }
 
     fn acquire(&mut self, meta: &FaceMeta) -> u32 {
         let bound = Bound::of(&meta.lists);
         self.floor.list_min = self.floor.list_min.min(bound.list_min);
         self.floor.any_unset |= bound.any_unset;
-        if let Some(&slot) = self.dossier_slot.get(&meta.dossier.id)
-            && let Some(Some(dossier)) = self.dossiers.get_mut(slot as usize)
-        {
+        let found = self.dossier_slot.get(meta.dossier.id, |s| Self::dossier_id(&self.dossiers, s));
+        if let Some(slot) = found {
             // The newest read wins for the dossier's shared fields.
-            if *dossier.name != *meta.dossier.name {
-                dossier.name = meta.dossier.name.as_str().into();
+            self.rename(slot, &meta.dossier.name);
+            if let Some(Some(dossier)) = self.dossiers.get_mut(slot as usize) {
+                if !Arc::ptr_eq(&dossier.lists, &meta.lists) {
+                    dossier.lists = meta.lists.clone();
+                }
+                dossier.bound = bound;
+                dossier.faces += 1;
+                return slot;
             }
-            if !Arc::ptr_eq(&dossier.lists, &meta.lists) {
-                dossier.lists = meta.lists.clone();
-            }
-            dossier.bound = bound;
-            dossier.faces += 1;
-            return slot;
         }
         let record = Dossier {
             id: meta.dossier.id,
-            name: meta.dossier.name.as_str().into(),
+            name: self.names.push(&meta.dossier.name),
             lists: meta.lists.clone(),
             bound,
             faces: 1,
@@ -291,8 +314,22 @@ impl FaceIndex {
                 (self.dossiers.len() - 1) as u32
             }
         };
-        self.dossier_slot.insert(meta.dossier.id, slot);
+        self.dossier_slot.insert(meta.dossier.id, slot, |s| Self::dossier_id(&self.dossiers, s));
         slot
+    }
+
+    fn rename(&mut self, slot: u32, name: &str) {
+        let Some(Some(dossier)) = self.dossiers.get_mut(slot as usize) else { return };
+        if self.names.get(dossier.name) != name {
+            let old = std::mem::replace(&mut dossier.name, self.names.push(name));
+            self.free_name(old);
+        }
+    }
+
+    fn free_name(&mut self, name: Span) {
+        if self.names.free(name) {
+            self.names.compact(self.dossiers.iter_mut().flatten().map(|d| &mut d.name));
+        }
     }
 
     fn release(&mut self, slot: u32) {
@@ -300,9 +337,11 @@ impl FaceIndex {
         let Some(dossier) = entry else { return };
         dossier.faces -= 1;
         if dossier.faces == 0 {
-            self.dossier_slot.remove(&dossier.id);
-            *entry = None;
+            let (id, name) = (dossier.id, dossier.name);
+            self.dossier_slot.remove(id, |s| Self::dossier_id(&self.dossiers, s));
+            self.dossiers[slot as usize] = None;
             self.free.push(slot);
+            self.free_name(name);
         }
     }
 
@@ -354,9 +393,9 @@ impl FaceIndex {
             .collect();
         let face = FaceMeta {
             face_id: self.face_ids[slot],
-            dossier: IdName { id: dossier.id, name: dossier.name.to_string() },
+            dossier: IdName { id: dossier.id, name: self.names.get(dossier.name).to_string() },
             lists: dossier.lists.clone(),
-            photo: self.photos[slot].to_string(),
+            photo: self.photo_paths.get(self.photos[slot]).to_string(),
         };
         Some(Match { face, confidence, lists })
     }
@@ -607,5 +646,40 @@ mod tests {
             }
             assert!(matched > 5, "{kind:?}: only {matched} matches, the test compares too little");
         }
+    }
+
+    #[test]
+    fn photos_and_names_survive_churn() {
+        let dim = 16;
+        let mut index = FaceIndex::new(dim, GalleryIndex::Flat);
+        let face = |id: i64, generation: u32| {
+            let mut m = meta(id, &[None]);
+            m.dossier = IdName { id: id % 500, name: format!("dossier {} v{generation}", id % 500) };
+            m.photo = format!("dossier_faces/{id}/photo-{generation}.jpg");
+            m
+        };
+        for id in 0..3_000 {
+            index.upsert(face(id, 0), &unit(id as u64, dim));
+        }
+        // Enough removals and renames to compact both arenas more than once.
+        for id in (0..3_000).filter(|id| id % 3 != 0) {
+            assert!(index.remove(id));
+        }
+        for id in (0..3_000).step_by(6) {
+            index.upsert(face(id, 1), &unit(id as u64, dim));
+        }
+        index.shrink_to_fit();
+        assert_eq!(index.len(), 1_000);
+        for id in (0..3_000).step_by(3) {
+            assert!(index.contains(id));
+            let hit = index.best_match(&unit(id as u64, dim), 0.99).unwrap();
+            // A dossier's name is the newest read of any of its faces.
+            let generation = u32::from(id % 6 == 0);
+            assert_eq!(hit.face.face_id, id);
+            assert_eq!(hit.face.photo, format!("dossier_faces/{id}/photo-{generation}.jpg"));
+            assert!(hit.face.dossier.name.starts_with(&format!("dossier {} v", id % 500)));
+        }
+        assert!(!index.contains(1));
+        assert!(index.photo_paths.get(Span::default()).is_empty());
     }
 }

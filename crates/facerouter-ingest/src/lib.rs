@@ -28,8 +28,10 @@ pub mod recognition;
 #[allow(unsafe_code)]
 pub mod scan_kernels;
 pub mod search_batcher;
+mod slot_table;
 pub mod state;
 pub mod storage;
+mod str_arena;
 pub mod worker_auth;
 
 use state::AppState;
