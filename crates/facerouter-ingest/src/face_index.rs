@@ -15,7 +15,7 @@ use std::sync::Arc;
 use domain::config::GalleryIndex;
 use domain::event::IdName;
 
-use crate::scan_kernels::{dot, scores_f32_batch, scores_i8_batch};
+use crate::scan_kernels::{dot, max_f32, max_scaled_i32, scores_f32_batch, scores_i8_batch};
 use crate::slot_table::SlotTable;
 use crate::str_arena::{Span, StrArena};
 
@@ -412,6 +412,11 @@ impl FaceIndex {
             let out = &mut scores[..n * n_queries];
             scores_f32_batch(rows, self.dim, n, queries, out);
             for (q, out) in out.chunks_exact(n).enumerate() {
+                // Most blocks hold no candidate: one vectorised maximum skips them.
+                let max = max_f32(out);
+                if !(max > best_score[q] && max >= gates[q]) {
+                    continue;
+                }
                 for (i, &score) in out.iter().enumerate() {
                     if score > best_score[q] && score >= gates[q] {
                         let slot = block * BLOCK + i;
@@ -445,6 +450,11 @@ impl FaceIndex {
             let scales = &self.code_scales[block * BLOCK..block * BLOCK + n];
             for (q, out) in out.chunks_exact(n).enumerate() {
                 let (top, query_scale) = (&mut tops[q], query_scales[q]);
+                // As in `scan_f32`; query_scale >= 0, so it preserves the maximum (same rounding).
+                let max = max_scaled_i32(out, scales) * query_scale;
+                if !(max > top.floor && max >= gates[q]) {
+                    continue;
+                }
                 for (i, (&raw, &scale)) in out.iter().zip(scales).enumerate() {
                     let approx = raw as f32 * scale * query_scale;
                     if approx > top.floor && approx >= gates[q] {

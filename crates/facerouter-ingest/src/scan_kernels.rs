@@ -57,6 +57,31 @@ pub fn scores_i8_batch(rows: &[i8], dim: usize, n_rows: usize, queries: &[i8], o
     }
 }
 
+/// The largest of `scores` (NaN ignored; -inf when empty): lets the scan skip, with one
+/// vectorised pass, a block in which no score can beat the running best or the threshold.
+pub fn max_f32(scores: &[f32]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if avx2_fma() {
+        // SAFETY: AVX2 is present (checked just above); the kernel reads only within `scores`.
+        return unsafe { x86::max_scaled(scores.len(), |i| scores[i], |p| x86::load8(scores, p)) };
+    }
+    scores.iter().fold(f32::NEG_INFINITY, |m, &x| if x > m { x } else { m })
+}
+
+/// The largest `raw[i] as f32 * scales[i]` (an 8-bit score before the query's own scale).
+pub fn max_scaled_i32(raw: &[i32], scales: &[f32]) -> f32 {
+    let n = raw.len().min(scales.len());
+    #[cfg(target_arch = "x86_64")]
+    if avx2_fma() {
+        // SAFETY: AVX2 is present (checked just above); the kernel reads only below `n`.
+        return unsafe { x86::max_scaled(n, |i| raw[i] as f32 * scales[i], |p| x86::load8_scaled(raw, scales, p)) };
+    }
+    raw[..n].iter().zip(&scales[..n]).fold(f32::NEG_INFINITY, |m, (&r, &s)| {
+        let x = r as f32 * s;
+        if x > m { x } else { m }
+    })
+}
+
 /// The bounds every kernel relies on; a violation is a bug in the caller, not bad input.
 fn check_shape(rows: usize, dim: usize, n_rows: usize, queries: usize, out: usize) {
     let ok = dim > 0 && queries.is_multiple_of(dim) && rows >= n_rows * dim && out == queries / dim * n_rows;
@@ -256,6 +281,52 @@ mod x86 {
         sums
     }
 
+    /// Eight values from `p` on (the caller keeps `p + 8 <= values.len()`).
+    #[target_feature(enable = "avx2,fma")]
+    pub fn load8(values: &[f32], p: usize) -> __m256 {
+        let chunk = &values[p..p + 8];
+        // SAFETY: `chunk` holds eight f32, what an unaligned 256-bit load reads.
+        unsafe { _mm256_loadu_ps(chunk.as_ptr()) }
+    }
+
+    /// Eight `raw as f32 * scale` from `p` on.
+    #[target_feature(enable = "avx2,fma")]
+    pub fn load8_scaled(raw: &[i32], scales: &[f32], p: usize) -> __m256 {
+        let (raw, scales) = (&raw[p..p + 8], &scales[p..p + 8]);
+        // SAFETY: both chunks hold eight 4-byte values, what the unaligned 256-bit loads read.
+        unsafe {
+            let ints = _mm256_cvtepi32_ps(_mm256_loadu_si256(raw.as_ptr().cast()));
+            _mm256_mul_ps(ints, _mm256_loadu_ps(scales.as_ptr()))
+        }
+    }
+
+    /// The maximum of `n` values, eight at a time with `eight(p)`, the rest with `one(i)`.
+    ///
+    /// # Safety
+    /// AVX2 must be present.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn max_scaled(n: usize, one: impl Fn(usize) -> f32, eight: impl Fn(usize) -> __m256) -> f32 {
+        let mut acc = _mm256_set1_ps(f32::NEG_INFINITY);
+        let mut p = 0;
+        while p + 8 <= n {
+            // max_ps returns its second operand when either is NaN: a NaN score is skipped.
+            acc = _mm256_max_ps(eight(p), acc);
+            p += 8;
+        }
+        let quad = _mm_max_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps::<1>(acc));
+        let mut lanes = [0.0_f32; 4];
+        // SAFETY: `lanes` holds four f32, what an unaligned 128-bit store writes.
+        unsafe { _mm_storeu_ps(lanes.as_mut_ptr(), quad) };
+        let mut best = lanes.iter().fold(f32::NEG_INFINITY, |m, &x| if x > m { x } else { m });
+        for i in p..n {
+            let x = one(i);
+            if x > best {
+                best = x;
+            }
+        }
+        best
+    }
+
     /// x · y for 32 i8 lanes, accumulated into eight i32 lanes: |x| (as u8) times y with x's sign,
     /// pairwise into i16 (at most 2 × 127 × 127, no saturation), then into i32.
     #[target_feature(enable = "avx2,fma")]
@@ -443,6 +514,19 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn block_maxima_match_a_fold() {
+        for n in [0, 1, 7, 8, 9, 31, 128] {
+            let scores = wave(n, 0.4);
+            assert_eq!(max_f32(&scores), scores.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x)), "n {n}");
+            let raw: Vec<i32> = (0..n as i32).map(|i| (i * 7919) % 2001 - 1000).collect();
+            let scales = wave(n, 1.3);
+            let want = raw.iter().zip(&scales).fold(f32::NEG_INFINITY, |m, (&r, &s)| m.max(r as f32 * s));
+            assert_eq!(max_scaled_i32(&raw, &scales), want, "n {n}");
+        }
+        assert_eq!(max_f32(&[f32::NAN, 1.0, f32::NAN, -2.0, 0.5, 0.1, 0.2, 0.3, f32::NAN]), 1.0);
     }
 
     #[test]
