@@ -3,7 +3,7 @@
 set -e
 cd "$(dirname "$0")/../.."
 name=$1; index=$2; gallery=$3; iport=${4:-18391}; gport=${5:-18392}
-B=target/release
+B=${B:-target/release}
 scripts/bench/mkconf.sh $name $index $iport $gport >/dev/null
 uptime
 $B/gateway-api --config /tmp/bench/$name.toml migrate
@@ -23,5 +23,5 @@ $B/ffsec-loadgen run --url http://127.0.0.1:$iport/video-detector/frame/ --token
     --cameras 1,2,3,4,5,6,7,8,9,10 --seconds 20 --concurrency 64 --gallery $gallery --match-ratio 0.2
 $B/ffsec-loadgen broker --count 100000
 uptime
-curl -s http://127.0.0.1:$iport/metrics | grep -E 'ffsec_ingest_stage_seconds_(sum|count)'
+curl -s http://127.0.0.1:$iport/metrics | grep -E 'ffsec_ingest_(stage_seconds|search_batch_size)_(sum|count)'
 kill $ING; wait $ING || true

@@ -18,6 +18,7 @@ use uuid::Uuid;
 
 use crate::gallery::CameraEntry;
 use crate::recognition::Probe;
+use crate::search_batcher::SearchError;
 use crate::state::AppState;
 
 /// A refused request and the reason it is counted under in `ffsec_ingest_frames_total`.
@@ -97,7 +98,7 @@ pub async fn accept_face(state: &AppState, input: FaceInput, mut timer: Instant)
 
     let fallback = input.camera.confidence_threshold.unwrap_or(settings.confidence_threshold);
     let best = match recognised.vector {
-        Some(vector) => state.gallery.search(vector, fallback).await.map_err(ApiError::internal)?,
+        Some(vector) => state.gallery.search(vector, fallback).await.map_err(search_failure)?,
         None => None,
     };
     timer = state.metrics.stage("match", timer);
@@ -143,6 +144,16 @@ pub async fn accept_face(state: &AppState, input: FaceInput, mut timer: Instant)
     publish(state, event).await?;
     state.metrics.stage("publish", timer);
     Ok(accepted)
+}
+
+fn search_failure(error: SearchError) -> Failure {
+    match error {
+        SearchError::Busy => Failure::new(
+            ApiError::unavailable("too many faces waiting for the gallery search; retry shortly"),
+            "search_busy",
+        ),
+        SearchError::Stopped => ApiError::internal("gallery search threads unavailable").into(),
+    }
 }
 
 async fn publish(state: &AppState, event: FaceEvent) -> Result<(), Failure> {

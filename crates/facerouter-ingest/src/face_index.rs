@@ -10,17 +10,18 @@
 //! so the reported confidence is exact and the winner is the exact one unless more than that many
 //! faces score within the quantisation error of it.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use domain::config::GalleryIndex;
 use domain::event::IdName;
-use domain::vector::MAX_DIMENSIONS;
 
-use crate::scan_kernels::{dot, scores_f32, scores_i8};
+use crate::scan_kernels::{dot, max_f32, max_scaled_i32, scores_f32_batch, scores_i8_batch};
+use crate::slot_table::SlotTable;
+use crate::str_arena::{Span, StrArena};
 
-/// Rows scored per kernel call: the scores stay on the stack, the loop over them stays in cache.
-const BLOCK: usize = 256;
+/// Rows scored per kernel call: the block (64 KiB of 128-d f32) stays in cache while every query
+/// of the batch passes over it, and the batch's scores (BLOCK × queries) stay in L1/L2.
+const BLOCK: usize = 128;
 /// Candidates of the 8-bit scan rescored in f32.
 pub const INT8_CANDIDATES: usize = 16;
 /// Bound on the error of an 8-bit score for unit vectors of up to 4096 dimensions (each code is
@@ -78,7 +79,8 @@ impl Bound {
 #[derive(Debug)]
 struct Dossier {
     id: i64,
-    name: Box<str>,
+    /// In `names`.
+    name: Span,
     lists: Arc<[ListEntry]>,
     bound: Bound,
     /// Faces pointing here; the record is freed at zero.
@@ -96,15 +98,28 @@ pub struct FaceIndex {
     face_ids: Vec<i64>,
     /// Index into `dossiers` per slot.
     owners: Vec<u32>,
-    photos: Vec<Box<str>>,
-    slot_of: HashMap<i64, u32>,
+    /// In `photo_paths`, per slot.
+    photos: Vec<Span>,
+    photo_paths: StrArena,
+    /// Face id -> slot, keyed through `face_ids`.
+    slot_of: SlotTable,
     /// Dossier records, reused through `free`.
     dossiers: Vec<Option<Dossier>>,
     free: Vec<u32>,
-    dossier_slot: HashMap<i64, u32>,
+    /// Dossier id -> index into `dossiers`, keyed through the records.
+    dossier_slot: SlotTable,
+    names: StrArena,
     /// No face needs less than this (given the fallback when `any_unset`); never raised on
     /// removal, so it stays a safe lower bound and most rows are rejected by one comparison.
     floor: Bound,
+}
+
+/// One query of a batch: its vector and the threshold of lists without one (camera override,
+/// else CONFIDENCE_THRESHOLD).
+#[derive(Debug, Clone, Copy)]
+pub struct Query<'a> {
+    pub vector: &'a [f32],
+    pub fallback: f32,
 }
 
 #[derive(Debug, Clone)]
@@ -170,7 +185,12 @@ impl FaceIndex {
     }
 
     pub fn contains(&self, face_id: i64) -> bool {
-        self.slot_of.contains_key(&face_id)
+        self.slot_of.get(face_id, |s| self.face_ids[s as usize]).is_some()
+    }
+
+    /// The dossier id of record `slot` (every record the map points at is live).
+    fn dossier_id(dossiers: &[Option<Dossier>], slot: u32) -> i64 {
+        dossiers.get(slot as usize).and_then(Option::as_ref).map_or(i64::MIN, |d| d.id)
     }
 
     /// Adds or replaces a face. `vector` must have this index's dimension and be L2-normalised.
@@ -178,9 +198,10 @@ impl FaceIndex {
         debug_assert_eq!(vector.len(), self.dim);
         // Take the new dossier first, so a face staying in its dossier never frees the record.
         let owner = self.acquire(&meta);
-        let photo = meta.photo.into_boxed_str();
-        let Some(&slot) = self.slot_of.get(&meta.face_id) else {
-            self.slot_of.insert(meta.face_id, self.face_ids.len() as u32);
+        let photo = self.photo_paths.push(&meta.photo);
+        let Some(slot) = self.slot_of.get(meta.face_id, |s| self.face_ids[s as usize]) else {
+            self.face_ids.push(meta.face_id);
+            self.slot_of.insert(meta.face_id, (self.face_ids.len() - 1) as u32, |s| self.face_ids[s as usize]);
             self.vectors.extend_from_slice(vector);
             if self.kind == GalleryIndex::Int8 {
                 let start = self.codes.len();
@@ -188,7 +209,6 @@ impl FaceIndex {
                 let scale = quantise_into(vector, &mut self.codes[start..]);
                 self.code_scales.push(scale);
             }
-            self.face_ids.push(meta.face_id);
             self.owners.push(owner);
             self.photos.push(photo);
             return;
@@ -196,7 +216,8 @@ impl FaceIndex {
         let slot = slot as usize;
         self.release(self.owners[slot]);
         self.owners[slot] = owner;
-        self.photos[slot] = photo;
+        let old = std::mem::replace(&mut self.photos[slot], photo);
+        self.free_photo(old);
         let range = slot * self.dim..(slot + 1) * self.dim;
         self.vectors[range.clone()].copy_from_slice(vector);
         if self.kind == GalleryIndex::Int8 {
@@ -205,7 +226,7 @@ impl FaceIndex {
     }
 
     pub fn remove(&mut self, face_id: i64) -> bool {
-        let Some(slot) = self.slot_of.remove(&face_id) else { return false };
+        let Some(slot) = self.slot_of.remove(face_id, |s| self.face_ids[s as usize]) else { return false };
         let slot = slot as usize;
         self.release(self.owners[slot]);
         let last = self.len() - 1;
@@ -215,7 +236,7 @@ impl FaceIndex {
             if self.kind == GalleryIndex::Int8 {
                 self.codes.copy_within(last * dim..(last + 1) * dim, slot * dim);
             }
-            self.slot_of.insert(self.face_ids[last], slot as u32);
+            self.slot_of.set(self.face_ids[last], slot as u32, |s| self.face_ids[s as usize]);
         }
         self.vectors.truncate(last * dim);
         if self.kind == GalleryIndex::Int8 {
@@ -224,14 +245,17 @@ impl FaceIndex {
         }
         self.face_ids.swap_remove(slot);
         self.owners.swap_remove(slot);
-        self.photos.swap_remove(slot);
+        let photo = self.photos.swap_remove(slot);
+        self.free_photo(photo);
         true
     }
 
     /// The faces of one dossier (a pass over the 4-byte owner column: dossier changes are rare,
     /// and a per-dossier face set would cost more memory than the vectors' overhead budget).
     pub fn faces_of(&self, dossier: i64) -> Vec<i64> {
-        let Some(&owner) = self.dossier_slot.get(&dossier) else { return Vec::new() };
+        let Some(owner) = self.dossier_slot.get(dossier, |s| Self::dossier_id(&self.dossiers, s)) else {
+            return Vec::new();
+        };
         self.owners.iter().zip(&self.face_ids).filter(|(o, _)| **o == owner).map(|(_, id)| *id).collect()
     }
 
@@ -243,32 +267,39 @@ impl FaceIndex {
         self.face_ids.shrink_to_fit();
         self.owners.shrink_to_fit();
         self.photos.shrink_to_fit();
-        self.slot_of.shrink_to_fit();
+        self.photo_paths.shrink_to_fit();
+        self.slot_of.shrink_to_fit(|s| self.face_ids[s as usize]);
         self.dossiers.shrink_to_fit();
-        self.dossier_slot.shrink_to_fit();
+        self.dossier_slot.shrink_to_fit(|s| Self::dossier_id(&self.dossiers, s));
+        self.names.shrink_to_fit();
+    }
+
+    fn free_photo(&mut self, photo: Span) {
+        if self.photo_paths.free(photo) {
+            self.photo_paths.compact(self.photos.iter_mut());
+        }
     }
 
     fn acquire(&mut self, meta: &FaceMeta) -> u32 {
         let bound = Bound::of(&meta.lists);
         self.floor.list_min = self.floor.list_min.min(bound.list_min);
         self.floor.any_unset |= bound.any_unset;
-        if let Some(&slot) = self.dossier_slot.get(&meta.dossier.id)
-            && let Some(Some(dossier)) = self.dossiers.get_mut(slot as usize)
-        {
+        let found = self.dossier_slot.get(meta.dossier.id, |s| Self::dossier_id(&self.dossiers, s));
+        if let Some(slot) = found {
             // The newest read wins for the dossier's shared fields.
-            if *dossier.name != *meta.dossier.name {
-                dossier.name = meta.dossier.name.as_str().into();
+            self.rename(slot, &meta.dossier.name);
+            if let Some(Some(dossier)) = self.dossiers.get_mut(slot as usize) {
+                if !Arc::ptr_eq(&dossier.lists, &meta.lists) {
+                    dossier.lists = meta.lists.clone();
+                }
+                dossier.bound = bound;
+                dossier.faces += 1;
+                return slot;
             }
-            if !Arc::ptr_eq(&dossier.lists, &meta.lists) {
-                dossier.lists = meta.lists.clone();
-            }
-            dossier.bound = bound;
-            dossier.faces += 1;
-            return slot;
         }
         let record = Dossier {
             id: meta.dossier.id,
-            name: meta.dossier.name.as_str().into(),
+            name: self.names.push(&meta.dossier.name),
             lists: meta.lists.clone(),
             bound,
             faces: 1,
@@ -283,8 +314,22 @@ impl FaceIndex {
                 (self.dossiers.len() - 1) as u32
             }
         };
-        self.dossier_slot.insert(meta.dossier.id, slot);
+        self.dossier_slot.insert(meta.dossier.id, slot, |s| Self::dossier_id(&self.dossiers, s));
         slot
+    }
+
+    fn rename(&mut self, slot: u32, name: &str) {
+        let Some(Some(dossier)) = self.dossiers.get_mut(slot as usize) else { return };
+        if self.names.get(dossier.name) != name {
+            let old = std::mem::replace(&mut dossier.name, self.names.push(name));
+            self.free_name(old);
+        }
+    }
+
+    fn free_name(&mut self, name: Span) {
+        if self.names.free(name) {
+            self.names.compact(self.dossiers.iter_mut().flatten().map(|d| &mut d.name));
+        }
     }
 
     fn release(&mut self, slot: u32) {
@@ -292,9 +337,11 @@ impl FaceIndex {
         let Some(dossier) = entry else { return };
         dossier.faces -= 1;
         if dossier.faces == 0 {
-            self.dossier_slot.remove(&dossier.id);
-            *entry = None;
+            let (id, name) = (dossier.id, dossier.name);
+            self.dossier_slot.remove(id, |s| Self::dossier_id(&self.dossiers, s));
+            self.dossiers[slot as usize] = None;
             self.free.push(slot);
+            self.free_name(name);
         }
     }
 
@@ -309,13 +356,34 @@ impl FaceIndex {
 
     /// The face with the highest similarity among those reaching their own threshold.
     pub fn best_match(&self, query: &[f32], fallback: f32) -> Option<Match> {
-        if query.len() != self.dim || self.dim == 0 || self.is_empty() {
-            return None;
+        self.best_matches(&[Query { vector: query, fallback }]).pop().flatten()
+    }
+
+    /// [`Self::best_match`] of every query, in one pass over the gallery's memory: each block of
+    /// rows is scored against the whole batch while it is in cache. A query of another
+    /// dimension gets `None`. Each answer is the one the query would get alone (same kernel).
+    pub fn best_matches(&self, queries: &[Query<'_>]) -> Vec<Option<Match>> {
+        let mut answers = vec![None; queries.len()];
+        if self.dim == 0 || self.is_empty() {
+            return answers;
         }
-        let (slot, confidence) = match self.kind {
-            GalleryIndex::Flat => self.scan_f32(query, fallback),
-            GalleryIndex::Int8 => self.scan_i8(query, fallback),
-        }?;
+        let picked: Vec<usize> = (0..queries.len()).filter(|&i| queries[i].vector.len() == self.dim).collect();
+        if picked.is_empty() {
+            return answers;
+        }
+        let vectors: Vec<f32> = picked.iter().flat_map(|&i| queries[i].vector.iter().copied()).collect();
+        let fallbacks: Vec<f32> = picked.iter().map(|&i| queries[i].fallback).collect();
+        let winners = match self.kind {
+            GalleryIndex::Flat => self.scan_f32(&vectors, &fallbacks),
+            GalleryIndex::Int8 => self.scan_i8(&vectors, &fallbacks),
+        };
+        for ((i, fallback), winner) in picked.into_iter().zip(fallbacks).zip(winners) {
+            answers[i] = winner.and_then(|(slot, confidence)| self.match_of(slot, confidence, fallback));
+        }
+        answers
+    }
+
+    fn match_of(&self, slot: usize, confidence: f32, fallback: f32) -> Option<Match> {
         let dossier = self.dossier_of(slot)?;
         let lists = dossier
             .lists
@@ -325,26 +393,36 @@ impl FaceIndex {
             .collect();
         let face = FaceMeta {
             face_id: self.face_ids[slot],
-            dossier: IdName { id: dossier.id, name: dossier.name.to_string() },
+            dossier: IdName { id: dossier.id, name: self.names.get(dossier.name).to_string() },
             lists: dossier.lists.clone(),
-            photo: self.photos[slot].to_string(),
+            photo: self.photo_paths.get(self.photos[slot]).to_string(),
         };
         Some(Match { face, confidence, lists })
     }
 
-    fn scan_f32(&self, query: &[f32], fallback: f32) -> Option<(usize, f32)> {
-        let gate = self.floor.threshold(fallback);
-        let mut scores = [0.0_f32; BLOCK];
-        let mut best: Option<(usize, f32)> = None;
-        let mut best_score = f32::NEG_INFINITY;
+    /// The best (slot, score) per query (`dim` values each in `queries`) reaching its threshold.
+    fn scan_f32(&self, queries: &[f32], fallbacks: &[f32]) -> Vec<Option<(usize, f32)>> {
+        let n_queries = fallbacks.len();
+        let gates: Vec<f32> = fallbacks.iter().map(|&f| self.floor.threshold(f)).collect();
+        let mut best: Vec<Option<(usize, f32)>> = vec![None; n_queries];
+        let mut best_score = vec![f32::NEG_INFINITY; n_queries];
+        let mut scores = vec![0.0_f32; BLOCK * n_queries];
         for (block, rows) in self.vectors.chunks(BLOCK * self.dim).enumerate() {
-            let out = &mut scores[..rows.len() / self.dim];
-            scores_f32(rows, self.dim, query, out);
-            for (i, &score) in out.iter().enumerate() {
-                if score > best_score && score >= gate {
-                    let slot = block * BLOCK + i;
-                    if score >= self.threshold_of(slot, fallback) {
-                        (best, best_score) = (Some((slot, score)), score);
+            let n = rows.len() / self.dim;
+            let out = &mut scores[..n * n_queries];
+            scores_f32_batch(rows, self.dim, n, queries, out);
+            for (q, out) in out.chunks_exact(n).enumerate() {
+                // Most blocks hold no candidate: one vectorised maximum skips them.
+                let max = max_f32(out);
+                if !(max > best_score[q] && max >= gates[q]) {
+                    continue;
+                }
+                for (i, &score) in out.iter().enumerate() {
+                    if score > best_score[q] && score >= gates[q] {
+                        let slot = block * BLOCK + i;
+                        if score >= self.threshold_of(slot, fallbacks[q]) {
+                            (best[q], best_score[q]) = (Some((slot, score)), score);
+                        }
                     }
                 }
             }
@@ -352,37 +430,54 @@ impl FaceIndex {
         best
     }
 
-    fn scan_i8(&self, query: &[f32], fallback: f32) -> Option<(usize, f32)> {
-        // The query's codes live on the stack: no allocation per query.
-        let mut codes = [0_i8; MAX_DIMENSIONS];
-        let Some(query_codes) = codes.get_mut(..self.dim) else { return self.scan_f32(query, fallback) };
-        let query_scale = quantise_into(query, query_codes);
-        let query_codes = &*query_codes;
-        let gate = self.floor.threshold(fallback) - INT8_MARGIN;
-        let mut scores = [0_i32; BLOCK];
-        let mut top = TopK::new();
+    /// As [`Self::scan_f32`], scanning the 8-bit codes and rescoring each query's best
+    /// [`INT8_CANDIDATES`] in f32.
+    fn scan_i8(&self, queries: &[f32], fallbacks: &[f32]) -> Vec<Option<(usize, f32)>> {
+        let n_queries = fallbacks.len();
+        let mut codes = vec![0_i8; queries.len()];
+        let query_scales: Vec<f32> = queries
+            .chunks_exact(self.dim)
+            .zip(codes.chunks_exact_mut(self.dim))
+            .map(|(query, codes)| quantise_into(query, codes))
+            .collect();
+        let gates: Vec<f32> = fallbacks.iter().map(|&f| self.floor.threshold(f) - INT8_MARGIN).collect();
+        let mut scores = vec![0_i32; BLOCK * n_queries];
+        let mut tops: Vec<TopK> = (0..n_queries).map(|_| TopK::new()).collect();
         for (block, rows) in self.codes.chunks(BLOCK * self.dim).enumerate() {
-            let out = &mut scores[..rows.len() / self.dim];
-            scores_i8(rows, self.dim, query_codes, out);
-            let scales = &self.code_scales[block * BLOCK..block * BLOCK + out.len()];
-            for (i, (&raw, &scale)) in out.iter().zip(scales).enumerate() {
-                let approx = raw as f32 * scale * query_scale;
-                if approx > top.floor && approx >= gate {
-                    let slot = block * BLOCK + i;
-                    if approx >= self.threshold_of(slot, fallback) - INT8_MARGIN {
-                        top.push(approx, slot);
+            let n = rows.len() / self.dim;
+            let out = &mut scores[..n * n_queries];
+            scores_i8_batch(rows, self.dim, n, &codes, out);
+            let scales = &self.code_scales[block * BLOCK..block * BLOCK + n];
+            for (q, out) in out.chunks_exact(n).enumerate() {
+                let (top, query_scale) = (&mut tops[q], query_scales[q]);
+                // As in `scan_f32`; query_scale >= 0, so it preserves the maximum (same rounding).
+                let max = max_scaled_i32(out, scales) * query_scale;
+                if !(max > top.floor && max >= gates[q]) {
+                    continue;
+                }
+                for (i, (&raw, &scale)) in out.iter().zip(scales).enumerate() {
+                    let approx = raw as f32 * scale * query_scale;
+                    if approx > top.floor && approx >= gates[q] {
+                        let slot = block * BLOCK + i;
+                        if approx >= self.threshold_of(slot, fallbacks[q]) - INT8_MARGIN {
+                            top.push(approx, slot);
+                        }
                     }
                 }
             }
         }
-        let mut best: Option<(usize, f32)> = None;
-        for &(_, slot) in &top.items[..top.len] {
-            let exact = dot(&self.vectors[slot * self.dim..(slot + 1) * self.dim], query);
-            if best.is_none_or(|(_, b)| exact > b) && exact >= self.threshold_of(slot, fallback) {
-                best = Some((slot, exact));
+        let rescore = |(q, top): (usize, TopK)| {
+            let (query, fallback) = (&queries[q * self.dim..(q + 1) * self.dim], fallbacks[q]);
+            let mut best: Option<(usize, f32)> = None;
+            for &(_, slot) in &top.items[..top.len] {
+                let exact = dot(&self.vectors[slot * self.dim..(slot + 1) * self.dim], query);
+                if best.is_none_or(|(_, b)| exact > b) && exact >= self.threshold_of(slot, fallback) {
+                    best = Some((slot, exact));
+                }
             }
-        }
-        best
+            best
+        };
+        tops.into_iter().enumerate().map(rescore).collect()
     }
 }
 
@@ -517,5 +612,84 @@ mod tests {
                 assert_eq!(got.confidence, want.confidence);
             }
         }
+    }
+
+    #[test]
+    fn a_batch_answers_each_query_as_alone() {
+        for kind in KINDS {
+            let dim = 40;
+            let mut index = FaceIndex::new(dim, kind);
+            assert!(index.best_matches(&[Query { vector: &unit(1, dim), fallback: -1.0 }])[0].is_none());
+            for id in 0..700 {
+                // Lists with their own thresholds, some without (they use the query's fallback).
+                let thresholds: &[Option<f32>] = match id % 4 {
+                    0 => &[None],
+                    1 => &[Some(0.3)],
+                    2 => &[Some(0.9), None],
+                    _ => &[Some(0.2), Some(0.5)],
+                };
+                index.upsert(meta(id, thresholds), &unit(id as u64, dim));
+            }
+            let probes: Vec<Vec<f32>> = (0..37_u64)
+                .map(|q| match q % 3 {
+                    0 => unit(q * 7, dim),
+                    1 => unit(5_000 + q, dim),
+                    // Wrong dimension: no answer, and no effect on the others.
+                    _ => unit(q, dim + 1),
+                })
+                .collect();
+            let fallback = |q: usize| [0.1, 0.4, 0.95, -1.0][q % 4];
+            let queries: Vec<Query<'_>> =
+                probes.iter().enumerate().map(|(q, p)| Query { vector: p, fallback: fallback(q) }).collect();
+            let batched = index.best_matches(&queries);
+            let mut matched = 0;
+            for (q, got) in batched.iter().enumerate() {
+                let alone = index.best_match(&probes[q], fallback(q));
+                let key = |m: &Option<Match>| {
+                    m.as_ref().map(|m| (m.face.face_id, m.confidence, m.lists.iter().map(|l| l.id).collect::<Vec<_>>()))
+                };
+                assert_eq!(key(got), key(&alone), "{kind:?} query {q}");
+                matched += usize::from(got.is_some());
+                if q % 3 == 2 {
+                    assert!(got.is_none());
+                }
+            }
+            assert!(matched > 5, "{kind:?}: only {matched} matches, the test compares too little");
+        }
+    }
+
+    #[test]
+    fn photos_and_names_survive_churn() {
+        let dim = 16;
+        let mut index = FaceIndex::new(dim, GalleryIndex::Flat);
+        let face = |id: i64, generation: u32| {
+            let mut m = meta(id, &[None]);
+            m.dossier = IdName { id: id % 500, name: format!("dossier {} v{generation}", id % 500) };
+            m.photo = format!("dossier_faces/{id}/photo-{generation}.jpg");
+            m
+        };
+        for id in 0..3_000 {
+            index.upsert(face(id, 0), &unit(id as u64, dim));
+        }
+        // Enough removals and renames to compact both arenas more than once.
+        for id in (0..3_000).filter(|id| id % 3 != 0) {
+            assert!(index.remove(id));
+        }
+        for id in (0..3_000).step_by(6) {
+            index.upsert(face(id, 1), &unit(id as u64, dim));
+        }
+        index.shrink_to_fit();
+        assert_eq!(index.len(), 1_000);
+        for id in (0..3_000).step_by(3) {
+            assert!(index.contains(id));
+            let hit = index.best_match(&unit(id as u64, dim), 0.99).unwrap();
+            // A dossier's name is the newest read of any of its faces.
+            let generation = u32::from(id % 6 == 0);
+            assert_eq!(hit.face.face_id, id);
+            assert_eq!(hit.face.photo, format!("dossier_faces/{id}/photo-{generation}.jpg"));
+            assert!(hit.face.dossier.name.starts_with(&format!("dossier {} v", id % 500)));
+        }
+        assert!(!index.contains(1));
+        assert!(index.photo_paths.get(Span::default()).is_empty());
     }
 }

@@ -7,9 +7,10 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use domain::config::GalleryIndex;
 use domain::event::IdName;
-use tokio::sync::Semaphore;
+use prometheus::Histogram;
 
-use crate::face_index::{FaceIndex, FaceMeta, Match};
+use crate::face_index::{FaceIndex, FaceMeta, Match, Query};
+use crate::search_batcher::{SearchBatcher, SearchError, SearchSettings};
 
 #[derive(Debug, Clone)]
 pub struct CameraEntry {
@@ -88,6 +89,23 @@ impl GalleryData {
     pub fn best_match(&self, query: &[f32], fallback_threshold: f32) -> Option<Match> {
         self.indexes.get(&query.len())?.best_match(query, fallback_threshold)
     }
+
+    /// The best match of every query, each dimension's queries in one pass over its index.
+    pub fn best_matches(&self, queries: &[Query<'_>]) -> Vec<Option<Match>> {
+        let mut answers = vec![None; queries.len()];
+        let mut dims: Vec<usize> = queries.iter().map(|q| q.vector.len()).collect();
+        dims.sort_unstable();
+        dims.dedup();
+        for dim in dims {
+            let Some(index) = self.indexes.get(&dim) else { continue };
+            let picked: Vec<usize> = (0..queries.len()).filter(|&i| queries[i].vector.len() == dim).collect();
+            let subset: Vec<Query<'_>> = picked.iter().map(|&i| queries[i]).collect();
+            for (i, answer) in picked.into_iter().zip(index.best_matches(&subset)) {
+                answers[i] = answer;
+            }
+        }
+        answers
+    }
 }
 
 /// Galleries smaller than this are searched on the calling thread.
@@ -98,22 +116,20 @@ const INLINE_SEARCH_BELOW: usize = 4_096;
 #[derive(Clone)]
 pub struct Gallery {
     data: Arc<RwLock<GalleryData>>,
-    /// Searches run on tokio's blocking threads, at most one per core, so that a scan never holds
-    /// an HTTP worker thread (other requests parse, store and publish meanwhile) and scans do not
-    /// crowd each other out of the caches.
-    search_slots: Arc<Semaphore>,
-}
-
-impl Default for Gallery {
-    fn default() -> Self {
-        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-        Self { data: Arc::default(), search_slots: Arc::new(Semaphore::new(cores)) }
-    }
+    /// Searches run on a few threads of their own, never on an HTTP worker thread (other requests
+    /// parse, store and publish meanwhile), each answering a batch of waiting faces per pass.
+    searcher: Arc<SearchBatcher>,
 }
 
 impl Gallery {
+    /// `batch_sizes` observes how many faces each search pass answered.
+    pub fn new(settings: SearchSettings, batch_sizes: Histogram) -> Self {
+        let data: Arc<RwLock<GalleryData>> = Arc::default();
+        Self { searcher: Arc::new(SearchBatcher::new(data.clone(), settings, batch_sizes)), data }
+    }
+
     /// The best match of `query`, searched off the async worker threads.
-    pub async fn search(&self, query: Vec<f32>, fallback_threshold: f32) -> anyhow::Result<Option<Match>> {
+    pub async fn search(&self, query: Vec<f32>, fallback_threshold: f32) -> Result<Option<Match>, SearchError> {
         {
             // A small gallery is scanned in a few microseconds: cheaper than a thread hand-off.
             let data = self.read();
@@ -121,9 +137,8 @@ impl Gallery {
                 return Ok(data.best_match(&query, fallback_threshold));
             }
         }
-        let _slot = self.search_slots.acquire().await?;
-        let gallery = self.clone();
-        Ok(tokio::task::spawn_blocking(move || gallery.read().best_match(&query, fallback_threshold)).await?)
+        let answer = self.searcher.submit(query, fallback_threshold)?;
+        answer.await.map_err(|_| SearchError::Stopped)
     }
 
     pub fn read(&self) -> RwLockReadGuard<'_, GalleryData> {
@@ -180,5 +195,17 @@ mod tests {
         data.remove_face(4);
         assert_eq!(data.face_count(), 0);
         assert!(data.indexes.is_empty());
+    }
+
+    #[test]
+    fn a_batch_over_mixed_dimensions_and_an_empty_gallery() {
+        let mut data = GalleryData::new(GalleryIndex::Flat);
+        let (two, three, four) = ([0.0, 1.0], [0.0, 1.0, 0.0], [1.0; 4]);
+        let queries = [&two[..], &three[..], &four[..]].map(|vector| Query { vector, fallback: 0.5 });
+        assert!(data.best_matches(&queries).iter().all(Option::is_none));
+        data.upsert_face(face(1, 10, vec![0.0, 1.0]));
+        data.upsert_face(face(2, 11, vec![0.0, 1.0, 0.0]));
+        let ids: Vec<_> = data.best_matches(&queries).iter().map(|m| m.as_ref().map(|m| m.face.face_id)).collect();
+        assert_eq!(ids, vec![Some(1), Some(2), None]);
     }
 }

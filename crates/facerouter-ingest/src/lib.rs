@@ -28,7 +28,10 @@ pub mod recognition;
 // SIMD intrinsics behind runtime feature checks: the one module allowed `unsafe`.
 #[allow(unsafe_code)]
 pub mod scan_kernels;
+pub mod search_batcher;
+mod slot_table;
 pub mod state;
+mod str_arena;
 pub mod worker_auth;
 
 use state::AppState;
@@ -52,7 +55,12 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
     };
     let bus_stop = CancellationToken::new();
     let bus = Bus::start(&config, "facerouter-ingest", bus_stop.clone());
-    let gallery = gallery::Gallery::default();
+    let search = search_batcher::SearchSettings {
+        threads: config.facerouter.search_threads,
+        batch: config.facerouter.search_batch,
+        queue: config.facerouter.search_queue,
+    };
+    let gallery = gallery::Gallery::new(search, metrics.search_batch.clone());
     let loaded = Arc::new(AtomicBool::new(false));
     let replica = uuid::Uuid::now_v7().simple().to_string();
 

@@ -1,23 +1,35 @@
-//! The gallery scan's inner loops: dot products of one query with a block of contiguous rows,
-//! in f32 and in i8. On x86-64 with AVX2 and FMA (checked at run time, so one binary runs
-//! everywhere) they use 256-bit intrinsics, four rows at a time so that each query load serves four
-//! rows and four accumulator chains run in parallel; elsewhere a portable loop the compiler
-//! vectorises for the baseline target. This is the workspace's only module with `unsafe`: the
-//! intrinsics that read memory take raw pointers, and a `#[target_feature]` function may only be
-//! called once the feature is known to be present.
+//! The gallery scan's inner loops: dot products of a batch of queries with a block of contiguous
+//! rows, in f32 and in i8. On x86-64 with AVX2 and FMA (checked at run time, so one binary runs
+//! everywhere) they use 256-bit intrinsics on tiles of four rows × a few queries: each row load
+//! serves every query of the tile and each query load four rows, the tile's accumulators stay in
+//! registers, and the rows stay in L1 while the whole batch passes over them, so a batch of B
+//! queries reads the gallery from memory once instead of B times. Elsewhere a portable loop the
+//! compiler vectorises for the baseline target. A single query is a batch of one: the same code,
+//! so a score never depends on what else shared the pass. This is the workspace's only module with
+//! `unsafe`: the intrinsics that read memory take raw pointers, and a `#[target_feature]` function
+//! may only be called once the feature is known to be present.
 
 /// Scores of `query` against the `out.len()` rows of `dim` values at the start of `rows`.
 pub fn scores_f32(rows: &[f32], dim: usize, query: &[f32], out: &mut [f32]) {
-    assert!(query.len() == dim && rows.len() >= out.len() * dim, "scan block out of bounds");
+    assert!(query.len() == dim, "scan block out of bounds");
+    scores_f32_batch(rows, dim, out.len(), query, out);
+}
+
+/// Scores of every query in `queries` (`dim` values each, back to back) against the first
+/// `n_rows` rows of `rows`: `out[q * n_rows + r]` is query `q` against row `r`.
+pub fn scores_f32_batch(rows: &[f32], dim: usize, n_rows: usize, queries: &[f32], out: &mut [f32]) {
+    check_shape(rows.len(), dim, n_rows, queries.len(), out.len());
     #[cfg(target_arch = "x86_64")]
     if avx2_fma() {
-        // SAFETY: AVX2 and FMA are present (checked just above); the assert above bounds every
-        // row read at `rows[r * dim .. (r + 1) * dim]` for `r < out.len()`.
-        unsafe { x86::scores_f32(rows, dim, query, out) };
+        // SAFETY: AVX2 and FMA are present (checked just above); `check_shape` bounds every row
+        // read at `rows[r * dim .. (r + 1) * dim]` for `r < n_rows`, every query read and `out`.
+        unsafe { x86::scores_f32_batch(rows, dim, n_rows, queries, out) };
         return;
     }
-    for (r, score) in out.iter_mut().enumerate() {
-        *score = dot_portable(&rows[r * dim..(r + 1) * dim], query);
+    for (q, query) in queries.chunks_exact(dim).enumerate() {
+        for r in 0..n_rows {
+            out[q * n_rows + r] = dot_portable(&rows[r * dim..(r + 1) * dim], query);
+        }
     }
 }
 
@@ -25,22 +37,65 @@ pub fn scores_f32(rows: &[f32], dim: usize, query: &[f32], out: &mut [f32]) {
 /// in -127..=127 (the AVX2 path multiplies |query| as u8 by sign-adjusted codes, and -128 has no
 /// absolute value in i8).
 pub fn scores_i8(rows: &[i8], dim: usize, query: &[i8], out: &mut [i32]) {
-    assert!(query.len() == dim && rows.len() >= out.len() * dim, "scan block out of bounds");
+    assert!(query.len() == dim, "scan block out of bounds");
+    scores_i8_batch(rows, dim, out.len(), query, out);
+}
+
+/// [`scores_f32_batch`] for i8 codes (each in -127..=127, see [`scores_i8`]).
+pub fn scores_i8_batch(rows: &[i8], dim: usize, n_rows: usize, queries: &[i8], out: &mut [i32]) {
+    check_shape(rows.len(), dim, n_rows, queries.len(), out.len());
     #[cfg(target_arch = "x86_64")]
     if avx2_fma() {
-        // SAFETY: AVX2 is present (checked just above); the assert above bounds every row read.
-        unsafe { x86::scores_i8(rows, dim, query, out) };
+        // SAFETY: AVX2 is present (checked just above); `check_shape` bounds every read and write.
+        unsafe { x86::scores_i8_batch(rows, dim, n_rows, queries, out) };
         return;
     }
-    for (r, score) in out.iter_mut().enumerate() {
-        *score = dot_i8_portable(&rows[r * dim..(r + 1) * dim], query);
+    for (q, query) in queries.chunks_exact(dim).enumerate() {
+        for r in 0..n_rows {
+            out[q * n_rows + r] = dot_i8_portable(&rows[r * dim..(r + 1) * dim], query);
+        }
     }
+}
+
+/// The largest of `scores` (NaN ignored; -inf when empty): lets the scan skip, with one
+/// vectorised pass, a block in which no score can beat the running best or the threshold.
+pub fn max_f32(scores: &[f32]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if avx2_fma() {
+        // SAFETY: AVX2 is present (checked just above); the kernel reads only within `scores`.
+        return unsafe { x86::max_scaled(scores.len(), |i| scores[i], |p| x86::load8(scores, p)) };
+    }
+    scores.iter().fold(f32::NEG_INFINITY, |m, &x| if x > m { x } else { m })
+}
+
+/// The largest `raw[i] as f32 * scales[i]` (an 8-bit score before the query's own scale).
+pub fn max_scaled_i32(raw: &[i32], scales: &[f32]) -> f32 {
+    let n = raw.len().min(scales.len());
+    #[cfg(target_arch = "x86_64")]
+    if avx2_fma() {
+        // SAFETY: AVX2 is present (checked just above); the kernel reads only below `n`.
+        return unsafe { x86::max_scaled(n, |i| raw[i] as f32 * scales[i], |p| x86::load8_scaled(raw, scales, p)) };
+    }
+    raw[..n].iter().zip(&scales[..n]).fold(f32::NEG_INFINITY, |m, (&r, &s)| {
+        let x = r as f32 * s;
+        if x > m { x } else { m }
+    })
+}
+
+/// The bounds every kernel relies on; a violation is a bug in the caller, not bad input.
+fn check_shape(rows: usize, dim: usize, n_rows: usize, queries: usize, out: usize) {
+    let ok = dim > 0 && queries.is_multiple_of(dim) && rows >= n_rows * dim && out == queries / dim * n_rows;
+    assert!(ok, "scan block out of bounds");
 }
 
 /// One f32 dot product (used to rescore a few candidates and for single comparisons).
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    if n == 0 {
+        return 0.0;
+    }
     let mut out = [0.0];
-    scores_f32(a, a.len().min(b.len()), &b[..a.len().min(b.len())], &mut out);
+    scores_f32(a, n, &b[..n], &mut out);
     out[0]
 }
 
@@ -71,75 +126,205 @@ fn dot_i8_portable(a: &[i8], b: &[i8]) -> i32 {
 mod x86 {
     use std::arch::x86_64::*;
 
-    /// Sum of the eight lanes.
+    /// Queries per f32 tile: 4 rows × 3 queries = 12 accumulators + 4 row registers fill the 16
+    /// ymm registers (each query is an operand straight from L1).
+    const F32_QUERIES: usize = 3;
+    /// Queries per i8 tile: the i8 product needs two more registers per query (|q| and q).
+    const I8_QUERIES: usize = 2;
+
+    /// Sum of the eight lanes (the leftover rows of a block), added in the order of a tile's
+    /// [`sum4_ps`], so a row's score is bit-identical wherever in a block it falls (a rescored
+    /// int8 candidate reports the same confidence as the flat scan).
     #[target_feature(enable = "avx2,fma")]
     fn hsum_ps(v: __m256) -> f32 {
-        let quad = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
-        let pair = _mm_add_ps(quad, _mm_movehl_ps(quad, quad));
-        _mm_cvtss_f32(_mm_add_ss(pair, _mm_shuffle_ps::<0b01>(pair, pair)))
+        sum4_ps([v, _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()])[0]
+    }
+
+    /// The lane sums of four accumulators at once (three horizontal adds instead of four hsums).
+    #[target_feature(enable = "avx2,fma")]
+    fn sum4_ps(a: [__m256; 4]) -> [f32; 4] {
+        let h = _mm256_hadd_ps(_mm256_hadd_ps(a[0], a[1]), _mm256_hadd_ps(a[2], a[3]));
+        let sums = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps::<1>(h));
+        let mut out = [0.0; 4];
+        // SAFETY: `out` holds four f32, what an unaligned 128-bit store writes.
+        unsafe { _mm_storeu_ps(out.as_mut_ptr(), sums) };
+        out
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    fn sum4_epi32(a: [__m256i; 4]) -> [i32; 4] {
+        let h = _mm256_hadd_epi32(_mm256_hadd_epi32(a[0], a[1]), _mm256_hadd_epi32(a[2], a[3]));
+        let sums = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256::<1>(h));
+        let mut out = [0; 4];
+        // SAFETY: `out` holds four i32, what an unaligned 128-bit store writes.
+        unsafe { _mm_storeu_si128(out.as_mut_ptr().cast(), sums) };
+        out
     }
 
     #[target_feature(enable = "avx2,fma")]
     fn hsum_epi32(v: __m256i) -> i32 {
-        let quad = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v));
-        let pair = _mm_add_epi32(quad, _mm_unpackhi_epi64(quad, quad));
-        _mm_cvtsi128_si32(_mm_add_epi32(pair, _mm_shuffle_epi32::<0b01>(pair)))
+        sum4_epi32([v, _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()])[0]
+    }
+
+    /// Asks for the next group of four rows (`bytes` long, starting at `next`): a prefetch is a
+    /// hint and never faults, so the address may run past the end of the gallery.
+    #[target_feature(enable = "avx2,fma")]
+    fn prefetch(next: *const i8, bytes: usize) {
+        let mut off = 0;
+        while off < bytes {
+            _mm_prefetch::<_MM_HINT_T0>(next.wrapping_add(off));
+            off += 64;
+        }
     }
 
     /// # Safety
-    /// AVX2 and FMA must be present; `query.len() == dim` and `rows.len() >= out.len() * dim`.
+    /// AVX2 and FMA must be present; `dim > 0`, `queries.len() % dim == 0`,
+    /// `rows.len() >= n_rows * dim` and `out.len() == queries.len() / dim * n_rows`.
     #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn scores_f32(rows: &[f32], dim: usize, query: &[f32], out: &mut [f32]) {
+    pub unsafe fn scores_f32_batch(rows: &[f32], dim: usize, n_rows: usize, queries: &[f32], out: &mut [f32]) {
+        let n_queries = queries.len() / dim;
         let body = dim - dim % 8;
-        let (q, base) = (query.as_ptr(), rows.as_ptr());
-        let tail = |r: usize| -> f32 {
-            rows[r * dim + body..(r + 1) * dim].iter().zip(&query[body..]).map(|(x, y)| x * y).sum()
+        let tail = |r: usize, q: usize| -> f32 {
+            let query = &queries[q * dim + body..(q + 1) * dim];
+            rows[r * dim + body..(r + 1) * dim].iter().zip(query).map(|(x, y)| x * y).sum()
         };
-        let n = out.len();
         let mut r = 0;
-        while r + 4 <= n {
-            let (mut a0, mut a1, mut a2, mut a3) =
-                (_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps());
-            let mut k = 0;
-            while k < body {
-                // SAFETY: k + 8 <= body <= dim, so the query read is in bounds; rows r..r+4 are
-                // below out.len(), so `(r + 3) * dim + k + 8 <= (r + 4) * dim <= rows.len()`.
-                unsafe {
-                    let qv = _mm256_loadu_ps(q.add(k));
-                    let row = base.add(r * dim + k);
-                    // The next group of four rows: a prefetch is a hint and never faults, so the
-                    // address may run past the end.
-                    let ahead = row.wrapping_add(4 * dim).cast::<i8>();
-                    _mm_prefetch::<_MM_HINT_T0>(ahead);
-                    _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(dim * 4));
-                    _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(dim * 8));
-                    _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(dim * 12));
-                    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(row), qv, a0);
-                    a1 = _mm256_fmadd_ps(_mm256_loadu_ps(row.add(dim)), qv, a1);
-                    a2 = _mm256_fmadd_ps(_mm256_loadu_ps(row.add(2 * dim)), qv, a2);
-                    a3 = _mm256_fmadd_ps(_mm256_loadu_ps(row.add(3 * dim)), qv, a3);
+        while r + 4 <= n_rows {
+            prefetch(rows.as_ptr().wrapping_add((r + 4) * dim).cast(), 16 * dim);
+            let mut q = 0;
+            while q < n_queries {
+                let take = (n_queries - q).min(F32_QUERIES);
+                // SAFETY: rows r..r+4 are below n_rows and queries q..q+take below n_queries,
+                // as the tile requires; the caller's contract bounds both.
+                let sums = unsafe {
+                    match take {
+                        3 => tile_f32::<3>(rows, dim, body, r, queries, q),
+                        2 => pad(tile_f32::<2>(rows, dim, body, r, queries, q)),
+                        _ => pad(tile_f32::<1>(rows, dim, body, r, queries, q)),
+                    }
+                };
+                for (j, row_sums) in sums.iter().take(take).enumerate() {
+                    for (i, sum) in row_sums.iter().enumerate() {
+                        out[(q + j) * n_rows + r + i] = sum + tail(r + i, q + j);
+                    }
                 }
-                k += 8;
+                q += take;
             }
-            out[r] = hsum_ps(a0) + tail(r);
-            out[r + 1] = hsum_ps(a1) + tail(r + 1);
-            out[r + 2] = hsum_ps(a2) + tail(r + 2);
-            out[r + 3] = hsum_ps(a3) + tail(r + 3);
             r += 4;
         }
-        while r < n {
-            let mut acc = _mm256_setzero_ps();
-            let mut k = 0;
-            while k < body {
-                // SAFETY: as above, for the single row r < out.len().
-                unsafe {
-                    acc = _mm256_fmadd_ps(_mm256_loadu_ps(base.add(r * dim + k)), _mm256_loadu_ps(q.add(k)), acc)
-                };
-                k += 8;
+        for r in r..n_rows {
+            for q in 0..n_queries {
+                let mut acc = _mm256_setzero_ps();
+                let mut k = 0;
+                while k < body {
+                    // SAFETY: k + 8 <= body <= dim, within row r < n_rows and query q.
+                    unsafe {
+                        let row = _mm256_loadu_ps(rows.as_ptr().add(r * dim + k));
+                        acc = _mm256_fmadd_ps(row, _mm256_loadu_ps(queries.as_ptr().add(q * dim + k)), acc);
+                    }
+                    k += 8;
+                }
+                out[q * n_rows + r] = hsum_ps(acc) + tail(r, q);
             }
-            out[r] = hsum_ps(acc) + tail(r);
-            r += 1;
         }
+    }
+
+    /// A tile's sums widened to the largest tile, so every tile size has one result type.
+    fn pad<T: Copy + Default, const Q: usize, const N: usize>(sums: [[T; 4]; Q]) -> [[T; 4]; N] {
+        let mut out = [[T::default(); 4]; N];
+        out[..Q].copy_from_slice(&sums);
+        out
+    }
+
+    /// Rows r..r+4 against queries q..q+Q over the first `body` (a multiple of 8) dimensions.
+    ///
+    /// # Safety
+    /// AVX2 and FMA must be present; `(r + 4) * dim <= rows.len()`,
+    /// `(q + Q) * dim <= queries.len()`, `body <= dim`.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn tile_f32<const Q: usize>(
+        rows: &[f32],
+        dim: usize,
+        body: usize,
+        r: usize,
+        queries: &[f32],
+        q: usize,
+    ) -> [[f32; 4]; Q] {
+        let base = rows.as_ptr().wrapping_add(r * dim);
+        let qbase = queries.as_ptr().wrapping_add(q * dim);
+        let mut acc = [[_mm256_setzero_ps(); 4]; Q];
+        let mut k = 0;
+        while k < body {
+            // SAFETY: k + 8 <= body <= dim: every read is inside rows r..r+4 and queries
+            // q..q+Q, which the caller bounds.
+            unsafe {
+                let row = [
+                    _mm256_loadu_ps(base.add(k)),
+                    _mm256_loadu_ps(base.add(dim + k)),
+                    _mm256_loadu_ps(base.add(2 * dim + k)),
+                    _mm256_loadu_ps(base.add(3 * dim + k)),
+                ];
+                for (j, acc) in acc.iter_mut().enumerate() {
+                    let qv = _mm256_loadu_ps(qbase.add(j * dim + k));
+                    for i in 0..4 {
+                        acc[i] = _mm256_fmadd_ps(row[i], qv, acc[i]);
+                    }
+                }
+            }
+            k += 8;
+        }
+        let mut sums = [[0.0; 4]; Q];
+        for (sum, acc) in sums.iter_mut().zip(acc) {
+            *sum = sum4_ps(acc);
+        }
+        sums
+    }
+
+    /// Eight values from `p` on (the caller keeps `p + 8 <= values.len()`).
+    #[target_feature(enable = "avx2,fma")]
+    pub fn load8(values: &[f32], p: usize) -> __m256 {
+        let chunk = &values[p..p + 8];
+        // SAFETY: `chunk` holds eight f32, what an unaligned 256-bit load reads.
+        unsafe { _mm256_loadu_ps(chunk.as_ptr()) }
+    }
+
+    /// Eight `raw as f32 * scale` from `p` on.
+    #[target_feature(enable = "avx2,fma")]
+    pub fn load8_scaled(raw: &[i32], scales: &[f32], p: usize) -> __m256 {
+        let (raw, scales) = (&raw[p..p + 8], &scales[p..p + 8]);
+        // SAFETY: both chunks hold eight 4-byte values, what the unaligned 256-bit loads read.
+        unsafe {
+            let ints = _mm256_cvtepi32_ps(_mm256_loadu_si256(raw.as_ptr().cast()));
+            _mm256_mul_ps(ints, _mm256_loadu_ps(scales.as_ptr()))
+        }
+    }
+
+    /// The maximum of `n` values, eight at a time with `eight(p)`, the rest with `one(i)`.
+    ///
+    /// # Safety
+    /// AVX2 must be present.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn max_scaled(n: usize, one: impl Fn(usize) -> f32, eight: impl Fn(usize) -> __m256) -> f32 {
+        let mut acc = _mm256_set1_ps(f32::NEG_INFINITY);
+        let mut p = 0;
+        while p + 8 <= n {
+            // max_ps returns its second operand when either is NaN: a NaN score is skipped.
+            acc = _mm256_max_ps(eight(p), acc);
+            p += 8;
+        }
+        let quad = _mm_max_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps::<1>(acc));
+        let mut lanes = [0.0_f32; 4];
+        // SAFETY: `lanes` holds four f32, what an unaligned 128-bit store writes.
+        unsafe { _mm_storeu_ps(lanes.as_mut_ptr(), quad) };
+        let mut best = lanes.iter().fold(f32::NEG_INFINITY, |m, &x| if x > m { x } else { m });
+        for i in p..n {
+            let x = one(i);
+            if x > best {
+                best = x;
+            }
+        }
+        best
     }
 
     /// x · y for 32 i8 lanes, accumulated into eight i32 lanes: |x| (as u8) times y with x's sign,
@@ -151,59 +336,96 @@ mod x86 {
     }
 
     /// # Safety
-    /// AVX2 must be present; `query.len() == dim` and `rows.len() >= out.len() * dim`.
+    /// As [`scores_f32_batch`], with AVX2 present.
     #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn scores_i8(rows: &[i8], dim: usize, query: &[i8], out: &mut [i32]) {
+    pub unsafe fn scores_i8_batch(rows: &[i8], dim: usize, n_rows: usize, queries: &[i8], out: &mut [i32]) {
+        let n_queries = queries.len() / dim;
         let body = dim - dim % 32;
-        let (q, base) = (query.as_ptr(), rows.as_ptr());
-        let tail = |r: usize| -> i32 { super::dot_i8_portable(&rows[r * dim + body..(r + 1) * dim], &query[body..]) };
-        let n = out.len();
+        let tail = |r: usize, q: usize| -> i32 {
+            super::dot_i8_portable(&rows[r * dim + body..(r + 1) * dim], &queries[q * dim + body..(q + 1) * dim])
+        };
         let mut r = 0;
-        while r + 4 <= n {
-            let (mut a0, mut a1, mut a2, mut a3) =
-                (_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256());
-            let mut k = 0;
-            while k < body {
-                // SAFETY: k + 32 <= body <= dim and rows r..r+4 are below out.len(), as in
-                // `scores_f32`; unaligned loads have no alignment requirement.
-                unsafe {
-                    let qv = _mm256_loadu_si256(q.add(k).cast());
-                    let abs_q = _mm256_sign_epi8(qv, qv);
-                    let row = base.add(r * dim + k);
-                    // Prefetch the next group of rows, as in `scores_f32`.
-                    let ahead = row.wrapping_add(4 * dim);
-                    _mm_prefetch::<_MM_HINT_T0>(ahead);
-                    _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(dim));
-                    _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(2 * dim));
-                    _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(3 * dim));
-                    a0 = madd_i8(abs_q, qv, _mm256_loadu_si256(row.cast()), a0);
-                    a1 = madd_i8(abs_q, qv, _mm256_loadu_si256(row.add(dim).cast()), a1);
-                    a2 = madd_i8(abs_q, qv, _mm256_loadu_si256(row.add(2 * dim).cast()), a2);
-                    a3 = madd_i8(abs_q, qv, _mm256_loadu_si256(row.add(3 * dim).cast()), a3);
+        while r + 4 <= n_rows {
+            prefetch(rows.as_ptr().wrapping_add((r + 4) * dim), 4 * dim);
+            let mut q = 0;
+            while q < n_queries {
+                let take = (n_queries - q).min(I8_QUERIES);
+                // SAFETY: as in `scores_f32_batch`.
+                let sums = unsafe {
+                    match take {
+                        2 => tile_i8::<2>(rows, dim, body, r, queries, q),
+                        _ => pad(tile_i8::<1>(rows, dim, body, r, queries, q)),
+                    }
+                };
+                for (j, row_sums) in sums.iter().take(take).enumerate() {
+                    for (i, sum) in row_sums.iter().enumerate() {
+                        out[(q + j) * n_rows + r + i] = sum + tail(r + i, q + j);
+                    }
                 }
-                k += 32;
+                q += take;
             }
-            out[r] = hsum_epi32(a0) + tail(r);
-            out[r + 1] = hsum_epi32(a1) + tail(r + 1);
-            out[r + 2] = hsum_epi32(a2) + tail(r + 2);
-            out[r + 3] = hsum_epi32(a3) + tail(r + 3);
             r += 4;
         }
-        while r < n {
-            let mut acc = _mm256_setzero_si256();
-            let mut k = 0;
-            while k < body {
-                // SAFETY: as above, for the single row r < out.len().
-                unsafe {
-                    let qv = _mm256_loadu_si256(q.add(k).cast());
-                    let row = _mm256_loadu_si256(base.add(r * dim + k).cast());
-                    acc = madd_i8(_mm256_sign_epi8(qv, qv), qv, row, acc);
+        for r in r..n_rows {
+            for q in 0..n_queries {
+                let mut acc = _mm256_setzero_si256();
+                let mut k = 0;
+                while k < body {
+                    // SAFETY: k + 32 <= body <= dim, within row r < n_rows and query q.
+                    unsafe {
+                        let qv = _mm256_loadu_si256(queries.as_ptr().add(q * dim + k).cast());
+                        let row = _mm256_loadu_si256(rows.as_ptr().add(r * dim + k).cast());
+                        acc = madd_i8(_mm256_sign_epi8(qv, qv), qv, row, acc);
+                    }
+                    k += 32;
                 }
-                k += 32;
+                out[q * n_rows + r] = hsum_epi32(acc) + tail(r, q);
             }
-            out[r] = hsum_epi32(acc) + tail(r);
-            r += 1;
         }
+    }
+
+    /// Rows r..r+4 against queries q..q+Q over the first `body` (a multiple of 32) dimensions.
+    ///
+    /// # Safety
+    /// As [`tile_f32`].
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn tile_i8<const Q: usize>(
+        rows: &[i8],
+        dim: usize,
+        body: usize,
+        r: usize,
+        queries: &[i8],
+        q: usize,
+    ) -> [[i32; 4]; Q] {
+        let base = rows.as_ptr().wrapping_add(r * dim);
+        let qbase = queries.as_ptr().wrapping_add(q * dim);
+        let mut acc = [[_mm256_setzero_si256(); 4]; Q];
+        let mut k = 0;
+        while k < body {
+            // SAFETY: k + 32 <= body <= dim, inside rows r..r+4 and queries q..q+Q (caller).
+            unsafe {
+                let row = [
+                    _mm256_loadu_si256(base.add(k).cast()),
+                    _mm256_loadu_si256(base.add(dim + k).cast()),
+                    _mm256_loadu_si256(base.add(2 * dim + k).cast()),
+                    _mm256_loadu_si256(base.add(3 * dim + k).cast()),
+                ];
+                for (j, acc) in acc.iter_mut().enumerate() {
+                    let qv = _mm256_loadu_si256(qbase.add(j * dim + k).cast());
+                    let abs_q = _mm256_sign_epi8(qv, qv);
+                    for i in 0..4 {
+                        acc[i] = madd_i8(abs_q, qv, row[i], acc[i]);
+                    }
+                }
+            }
+            k += 32;
+        }
+        let mut sums = [[0; 4]; Q];
+        for (sum, acc) in sums.iter_mut().zip(acc) {
+            *sum = sum4_epi32(acc);
+        }
+        sums
     }
 }
 
@@ -259,6 +481,58 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn batches_score_each_query_as_alone() {
+        for dim in DIMS {
+            for rows in [1, 4, 7, 9] {
+                for n_queries in 1..=7 {
+                    let data = wave(rows * dim, 0.3);
+                    let queries = wave(n_queries * dim, 2.1);
+                    let mut out = vec![0.0; rows * n_queries];
+                    scores_f32_batch(&data, dim, rows, &queries, &mut out);
+                    let codes: Vec<i8> = data.iter().map(|x| (x * 127.0) as i8).collect();
+                    let query_codes: Vec<i8> = queries.iter().map(|x| (x * 127.0) as i8).collect();
+                    let mut out_i8 = vec![0; rows * n_queries];
+                    scores_i8_batch(&codes, dim, rows, &query_codes, &mut out_i8);
+                    for (q, query) in queries.chunks_exact(dim).enumerate() {
+                        // Bit-identical: a query's score does not depend on its batch.
+                        let mut alone = vec![0.0; rows];
+                        scores_f32(&data, dim, query, &mut alone);
+                        assert_eq!(&out[q * rows..(q + 1) * rows], &alone[..], "dim {dim} rows {rows} q {q}");
+                        let mut alone_i8 = vec![0; rows];
+                        scores_i8(&codes, dim, &query_codes[q * dim..(q + 1) * dim], &mut alone_i8);
+                        assert_eq!(&out_i8[q * rows..(q + 1) * rows], &alone_i8[..]);
+                        for r in 0..rows {
+                            let row = &codes[r * dim..(r + 1) * dim];
+                            assert_eq!(alone_i8[r], dot_i8_portable(row, &query_codes[q * dim..(q + 1) * dim]));
+                            let want = dot_portable(&data[r * dim..(r + 1) * dim], query);
+                            assert!((alone[r] - want).abs() < 1e-4 * dim as f32, "dim {dim} row {r}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn block_maxima_match_a_fold() {
+        for n in [0, 1, 7, 8, 9, 31, 128] {
+            let scores = wave(n, 0.4);
+            assert_eq!(max_f32(&scores), scores.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x)), "n {n}");
+            let raw: Vec<i32> = (0..n as i32).map(|i| (i * 7919) % 2001 - 1000).collect();
+            let scales = wave(n, 1.3);
+            let want = raw.iter().zip(&scales).fold(f32::NEG_INFINITY, |m, (&r, &s)| m.max(r as f32 * s));
+            assert_eq!(max_scaled_i32(&raw, &scales), want, "n {n}");
+        }
+        assert_eq!(max_f32(&[f32::NAN, 1.0, f32::NAN, -2.0, 0.5, 0.1, 0.2, 0.3, f32::NAN]), 1.0);
+    }
+
+    #[test]
+    #[should_panic(expected = "out of bounds")]
+    fn a_batch_with_a_short_output_is_refused() {
+        scores_f32_batch(&[1.0; 8], 4, 2, &[1.0; 8], &mut [0.0; 3]);
     }
 
     #[test]

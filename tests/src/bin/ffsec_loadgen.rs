@@ -19,7 +19,7 @@ use domain::config::GalleryIndex;
 use domain::event::IdName;
 use domain::models::{NewCamera, NewDossier, NewDossierFace};
 use domain::schema::{cameras, dossier_faces, dossier_list_members, dossier_lists, dossiers};
-use facerouter_ingest::face_index::{FaceMeta, ListEntry};
+use facerouter_ingest::face_index::{FaceMeta, ListEntry, Query};
 use facerouter_ingest::gallery::{FaceRecord, GalleryData};
 use ffsec_tests::worker::{Face, facen, jpeg};
 use rand::rngs::StdRng;
@@ -139,6 +139,10 @@ enum Command {
         /// The index under test: flat (exact f32) or int8.
         #[arg(long, default_value = "flat", value_parser = parse_index)]
         index: GalleryIndex,
+        /// Also answer the queries N at a time, one pass over the gallery per N (as ingest's
+        /// search threads do under load): queries/s and the pass time each query waits.
+        #[arg(long, default_value_t = 1)]
+        batch: usize,
     },
 }
 
@@ -181,8 +185,8 @@ async fn main() -> anyhow::Result<()> {
         Command::Live { addr, user, password, clients, filters, seconds } => {
             event_bench::live(&addr, &format!("http://{addr}"), &user, &password, clients, &filters, seconds).await
         }
-        Command::Search { faces, dim, queries, index } => {
-            search(faces, dim, queries, index);
+        Command::Search { faces, dim, queries, index, batch } => {
+            search(faces, dim, queries, index, batch.max(1));
             Ok(())
         }
     }
@@ -411,7 +415,36 @@ fn top1(gallery: &GalleryData, probes: &[Vec<f32>]) -> Vec<Option<i64>> {
     probes.iter().map(|p| gallery.best_match(p, -1.0).map(|m| m.face.face_id)).collect()
 }
 
-fn search(faces: u64, dim: usize, queries: usize, kind: GalleryIndex) {
+/// Answers `probes` `batch` at a time: per pass, the time (what each of its queries waits), and
+/// overall queries/s; checks every answer against the single-query one.
+fn search_batched(gallery: &GalleryData, probes: &[Vec<f32>], batch: usize) {
+    let mut passes = Vec::new();
+    let mut differ = 0;
+    for chunk in probes.chunks(batch) {
+        let queries: Vec<Query<'_>> = chunk.iter().map(|p| Query { vector: p, fallback: 0.739 }).collect();
+        let pass = Instant::now();
+        let answers = gallery.best_matches(&queries);
+        passes.push(pass.elapsed());
+        for (probe, answer) in chunk.iter().zip(answers) {
+            let alone = gallery.best_match(probe, 0.739);
+            let key = |m: Option<&facerouter_ingest::face_index::Match>| m.map(|m| (m.face.face_id, m.confidence));
+            differ += usize::from(key(answer.as_ref()) != key(alone.as_ref()));
+        }
+    }
+    let busy: Duration = passes.iter().sum();
+    passes.sort();
+    let pct = |p: f64| passes[((passes.len() as f64 - 1.0) * p).round() as usize];
+    println!(
+        "batched by {batch}: {} passes, pass (= per-query latency) p50 {:.2?} p99 {:.2?}; {:.0} queries/s; \
+         {differ} answers differ from single-query ones",
+        passes.len(),
+        pct(0.5),
+        pct(0.99),
+        probes.len() as f64 / busy.as_secs_f64()
+    );
+}
+
+fn search(faces: u64, dim: usize, queries: usize, kind: GalleryIndex, batch: usize) {
     let mut rng = StdRng::seed_from_u64(7);
     // Even probes are near an enrolled face, odd ones strangers.
     let probes: Vec<Vec<f32>> = (0..queries)
@@ -433,15 +466,20 @@ fn search(faces: u64, dim: usize, queries: usize, kind: GalleryIndex) {
         found += usize::from(gallery.best_match(probe, 0.739).is_some());
         times.push(started.elapsed());
     }
+    let busy: Duration = times.iter().sum();
     times.sort();
     let pct = |p: f64| times[((times.len() as f64 - 1.0) * p).round() as usize];
     println!(
         "search: {faces} x {dim} {kind:?}, {queries} queries ({found} matched at 0.739): p50 {:.2?} p99 {:.2?}; \
-         {per_face:.0} bytes resident per face ({} of them f32 vector)",
+         {:.0} queries/s; {per_face:.0} bytes resident per face ({} of them f32 vector)",
         pct(0.5),
         pct(0.99),
+        queries as f64 / busy.as_secs_f64(),
         dim * 4
     );
+    if batch > 1 {
+        search_batched(&gallery, &probes, batch);
+    }
     let got = top1(&gallery, &probes);
     drop(gallery);
     let want = if kind == GalleryIndex::Flat {

@@ -43,6 +43,16 @@ pub struct Facerouter {
     /// The search index of the gallery: "flat" (exact f32) or "int8" (8-bit scan, f32 rescoring).
     #[serde(rename = "GALLERY_INDEX")]
     pub gallery_index: GalleryIndex,
+    /// Threads that search the gallery, each answering a batch of waiting faces per pass over
+    /// memory; 0 = one per core.
+    #[serde(rename = "SEARCH_THREADS")]
+    pub search_threads: usize,
+    /// Most faces one search pass answers (they share one read of the gallery).
+    #[serde(rename = "SEARCH_BATCH")]
+    pub search_batch: usize,
+    /// Faces waiting for a search thread; past it a face gets 503 + Retry-After.
+    #[serde(rename = "SEARCH_QUEUE")]
+    pub search_queue: usize,
     /// Full gallery re-read period, catching notices lost while gateway-api's bus link was down.
     #[serde(rename = "GALLERY_RESYNC_SECONDS")]
     pub gallery_resync_seconds: u64,
@@ -77,6 +87,9 @@ impl Default for Facerouter {
             gallery_page_size: 10_000,
             gallery_index: GalleryIndex::Flat,
             gallery_resync_seconds: 300,
+            search_threads: 0,
+            search_batch: 32,
+            search_queue: 1024,
             media_url: String::new(),
             recognition_backend: RecognitionBackend::Worker,
             sfapi_timeout_ms: 1_000,
@@ -101,6 +114,12 @@ impl Facerouter {
         }
         if self.gallery_page_size < 1 {
             return Err(("FACEROUTER.GALLERY_PAGE_SIZE", "must be at least 1"));
+        }
+        if self.search_batch == 0 {
+            return Err(("FACEROUTER.SEARCH_BATCH", "must be at least 1"));
+        }
+        if self.search_queue == 0 {
+            return Err(("FACEROUTER.SEARCH_QUEUE", "must be at least 1"));
         }
         if self.gallery_resync_seconds == 0 {
             return Err(("FACEROUTER.GALLERY_RESYNC_SECONDS", "must be at least 1"));
