@@ -57,7 +57,8 @@ pub struct Facerouter {
     #[serde(rename = "GALLERY_RESYNC_SECONDS")]
     pub gallery_resync_seconds: u64,
     /// Where images go: empty = MEDIA_ROOT on local disk; `s3://bucket/prefix?endpoint=...`
-    /// for an S3-compatible bucket.
+    /// for an S3-compatible bucket. Every service reads it: ingest writes, gateway-api serves
+    /// and purges through the same store.
     #[serde(rename = "MEDIA_URL")]
     pub media_url: String,
     /// Who fills in feature vectors: "worker" (the worker posts them) or "sfapi" (ingest asks
