@@ -4,6 +4,7 @@
 // Test harness: a failed set-up step should stop the test right there.
 #![allow(clippy::unwrap_used)]
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -54,6 +55,9 @@ impl PrivateRabbit {
     pub async fn up(&mut self) -> anyhow::Result<()> {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.join("server.out"))?;
         let child = Command::new(RABBITMQ_SERVER)
+            // A group of its own: the script starts the Erlang VM as a child, and a signal to the
+            // group reaches both.
+            .process_group(0)
             .current_dir(&self.dir)
             .env("RABBITMQ_NODENAME", &self.node)
             .env("RABBITMQ_NODE_PORT", self.port.to_string())
@@ -86,29 +90,43 @@ impl PrivateRabbit {
         if let Some(child) = self.child.take() {
             terminate(child, "RabbitMQ").await;
         }
+        // The script may exit before the VM has let go of the port and the node name.
+        let port = self.port;
+        let closed =
+            wait_until("the private RabbitMQ node to close its port", Duration::from_secs(30), || async move {
+                tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err().then_some(())
+            })
+            .await;
+        assert!(closed.is_ok(), "the private RabbitMQ node still listens on {port} after stopping");
     }
 }
 
 impl Drop for PrivateRabbit {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
+            // Not async here: the VM is killed outright, with everything it started.
+            signal_group(&child, "-KILL");
             let _ = child.wait();
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
-/// SIGTERM, then wait for the exit (SIGKILL after 30 s).
+/// Sends `signal` to the child's process group (see `process_group(0)` above).
+fn signal_group(child: &Child, signal: &str) {
+    let _ = Command::new("kill").args([signal, "--", &format!("-{}", child.id())]).status();
+}
+
+/// SIGTERM to the group, then wait for the exit (SIGKILL after 30 s).
 async fn terminate(mut child: Child, what: &str) {
-    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    signal_group(&child, "-TERM");
     let exited = wait_until(&format!("{what} to stop"), Duration::from_secs(30), || {
         let status = child.try_wait().ok().flatten();
         async move { status }
     })
     .await;
     if exited.is_err() {
-        let _ = child.kill();
+        signal_group(&child, "-KILL");
         let _ = child.wait();
     }
 }
