@@ -7,22 +7,13 @@ cd "$(dirname "$0")/../.."
 name=$1; index=$2; gallery=$3; mode=$4; iport=18491; gport=18492
 B=target/release
 export ADMIN_PASSWORD=bench-admin-pw
-scripts/bench/mkconf.sh $name $index $iport $gport >/dev/null
-uptime
-$B/gateway-api --config /tmp/bench/$name.toml migrate
-$B/ffsec-loadgen seed --database-url postgres://postgres@127.0.0.1:5432/ffsec_bench_$name --cameras 10 --faces $gallery
-$B/gateway-api --config /tmp/bench/$name.toml > /tmp/bench/$name.gw.log 2>&1 &
-GW=$!
-$B/facerouter-ingest --config /tmp/bench/$name.toml > /tmp/bench/$name.ingest.log 2>&1 &
-ING=$!
+source scripts/bench/prepare.sh
+prepare_run
+start_service gateway-api gw; GW=$started
+start_service facerouter-ingest ingest; ING=$started
 trap "kill $GW $ING 2>/dev/null || true" EXIT
 echo "gateway pid $GW ingest pid $ING"
-for i in $(seq 120); do
-  n=$(curl -s http://127.0.0.1:$iport/metrics | awk '/^ffsec_ingest_gallery_faces/ {print $2}')
-  h=$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$gport/health)
-  [ "$n" = "$gallery" ] && [ "$h" = 200 ] && break; sleep 1
-done
-echo "gallery loaded: $n faces; gateway health $h"
+wait_loaded gateway
 # CPU seconds (user + system) used so far by gateway-api and ingest: their share of a run is the
 # difference, which other load on a shared machine does not inflate the way it does throughput.
 cpu() { for p in $GW $ING $L; do [ -e /proc/$p/stat ] && awk -v t=$(getconf CLK_TCK) '{printf "%.2f ", ($14+$15)/t}' /proc/$p/stat; done; true; }

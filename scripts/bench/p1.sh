@@ -4,19 +4,12 @@ set -e
 cd "$(dirname "$0")/../.."
 name=$1; index=$2; gallery=$3; iport=${4:-18391}; gport=${5:-18392}
 B=${B:-target/release}
-scripts/bench/mkconf.sh $name $index $iport $gport >/dev/null
-uptime
-$B/gateway-api --config /tmp/bench/$name.toml migrate
-$B/ffsec-loadgen seed --database-url postgres://postgres@127.0.0.1:5432/ffsec_bench_$name --cameras 10 --faces $gallery
-$B/facerouter-ingest --config /tmp/bench/$name.toml > /tmp/bench/$name.ingest.log 2>&1 &
-ING=$!
+source scripts/bench/prepare.sh
+prepare_run
+start_service facerouter-ingest ingest; ING=$started
 trap "kill $ING 2>/dev/null || true" EXIT
 echo "ingest pid $ING"
-for i in $(seq 120); do
-  n=$(curl -s http://127.0.0.1:$iport/metrics | awk '/^ffsec_ingest_gallery_faces/ {print $2}')
-  [ "$n" = "$gallery" ] && break; sleep 1
-done
-echo "gallery loaded: $n faces"
+wait_loaded
 $B/ffsec-loadgen broker --count 100000
 (sleep 10; top -b -n1 -w 160 | head -14 > /tmp/bench/$name.top) &
 $B/ffsec-loadgen run --url http://127.0.0.1:$iport/video-detector/frame/ --token bench-token \

@@ -97,7 +97,7 @@ impl Process {
 impl Process {
     /// SIGKILL: no shutdown at all, as a crash or an OOM kill.
     pub fn kill(self) {
-        // Drop does it.
+        drop(self);
     }
 }
 
