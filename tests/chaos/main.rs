@@ -20,7 +20,7 @@ use ffsec_tests::env::{ADMIN_PASSWORD, ADMIN_USER, WORKER_TOKEN};
 use ffsec_tests::private_servers::{PrivatePostgres, PrivateRabbit};
 use ffsec_tests::process::{Process, write_config};
 use ffsec_tests::receiver::Reply;
-use ffsec_tests::service::metric_at;
+use ffsec_tests::service::wait_cameras_at;
 use ffsec_tests::worker::{Face, jpeg};
 use ffsec_tests::{Receiver, TestEnv, wait_until};
 use serde_json::{Value, json};
@@ -223,18 +223,12 @@ async fn no_accepted_face_is_lost_through_crashes_and_outages() {
     )
     .await;
     let secret = hook["secret"].as_str().unwrap().to_string();
-    let metrics = services.url("facerouter-ingest", "/metrics");
-    wait_until("ingest to know the camera", Duration::from_secs(30), || async {
-        (metric_at(&metrics, "ffsec_ingest_gallery_cameras").await? >= 1.0).then_some(())
-    })
-    .await
-    .unwrap();
+    wait_cameras_at(&services.url("facerouter-ingest", "/metrics"), 1.0).await.unwrap();
 
     let ledger = Arc::new(Mutex::new(Ledger::default()));
     let started = Instant::now();
     let load = tokio::spawn(post_faces(services.url("facerouter-ingest", ""), camera, total, ledger.clone()));
-    let at = |seconds: u64| tokio::time::sleep_until((started + Duration::from_secs(seconds)).into());
-    at(8).await;
+    tokio::time::sleep_until((started + Duration::from_secs(8)).into()).await;
     for name in ["facerouter-ingest", "gateway-api", "webhook-dispatcher"] {
         println!("chaos: {:>5.1} s kill -9 {name}", started.elapsed().as_secs_f64());
         services.crash_and_restart(name).await;

@@ -14,7 +14,7 @@ use diesel_async::RunQueryDsl;
 use domain::schema::face_events;
 use ffsec_tests::env::WORKER_TOKEN;
 use ffsec_tests::proxy::Proxy;
-use ffsec_tests::service::{bind, metric};
+use ffsec_tests::service::{bind, wait_cameras_at};
 use ffsec_tests::worker::Face;
 use ffsec_tests::{Running, Stack, TestEnv, wait_until};
 use serde_json::{Value, json};
@@ -50,11 +50,7 @@ async fn a_broker_outage_gives_quick_503s_and_loses_no_accepted_face() {
     config.rabbitmq.url = config.rabbitmq.url.replace(&broker.to_string(), &proxy.addr.to_string());
     let ingest = Running::start(bind().unwrap(), config, facerouter_ingest::run).unwrap();
     ingest.wait_healthy().await.unwrap();
-    wait_until("the proxied replica to know the camera", Duration::from_secs(10), || async {
-        (metric(&ingest, "ffsec_ingest_gallery_cameras").await? >= 1.0).then_some(())
-    })
-    .await
-    .unwrap();
+    wait_cameras_at(&ingest.url("/metrics"), 1.0).await.unwrap();
 
     let ledger = Arc::new(Mutex::new(Ledger::default()));
     let stop = CancellationToken::new();

@@ -58,6 +58,14 @@ pub async fn metric(running: &Running, name: &str) -> Option<f64> {
     metric_at(&running.url("/metrics"), name).await
 }
 
+/// Waits until the ingest replica serving `metrics_url` has at least `cameras` cameras cached.
+pub async fn wait_cameras_at(metrics_url: &str, cameras: f64) -> anyhow::Result<()> {
+    crate::wait_until("ingest to know the cameras", Duration::from_secs(30), || async {
+        (metric_at(metrics_url, "ffsec_ingest_gallery_cameras").await? >= cameras).then_some(())
+    })
+    .await
+}
+
 pub async fn metric_at(url: &str, name: &str) -> Option<f64> {
     let text = reqwest::get(url).await.ok()?.text().await.ok()?;
     text.lines()

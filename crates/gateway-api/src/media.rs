@@ -70,9 +70,10 @@ fn content_type(bytes: &[u8]) -> &'static str {
 
 /// Whether the client's cached copy (`If-None-Match`) is still this object.
 fn still_fresh(req: &HttpRequest, etag: &str) -> bool {
-    req.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| {
-        v.split(',').any(|tag| matches!(tag.trim(), "*") || tag.trim().trim_start_matches("W/") == etag)
-    })
+    req.headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|tag| tag.trim() == "*" || tag.trim().trim_start_matches("W/") == etag))
 }
 
 #[utoipa::path(get, path = "/uploads/{path}", tag = "media", params(("path" = String, Path, description = "the file's path under MEDIA_ROOT, as object URLs give it"),
