@@ -153,10 +153,21 @@ pub async fn get_events(
         (true, None) => page.order(face_events::id.asc()),
     };
     let mut conn = state.conn().await?;
-    let count = count_events(&mut conn, &query, state.config.event_list.count_estimate_above).await?;
-    // One row more than asked tells whether a next page exists without a second query.
-    let mut rows: Vec<FaceEventRow> =
-        page.limit(limit + 1).select(FaceEventRow::as_select()).load(&mut conn).await.map_err(ApiError::internal)?;
+    let estimate_above = state.config.event_list.count_estimate_above;
+    // The count and the page come from one snapshot: an event stored between two separate
+    // statements would otherwise be on the page but not in the count.
+    let (count, mut rows) = conn
+        .build_transaction()
+        .read_only()
+        .repeatable_read()
+        .run::<_, diesel::result::Error, _>(async move |conn| {
+            let count = count_events(conn, &query, estimate_above).await?;
+            // One row more than asked tells whether a next page exists without a second query.
+            let rows: Vec<FaceEventRow> = page.limit(limit + 1).select(FaceEventRow::as_select()).load(conn).await?;
+            Ok((count, rows))
+        })
+        .await
+        .map_err(ApiError::internal)?;
     let has_more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
     let next = has_more
@@ -173,21 +184,20 @@ async fn count_events(
     conn: &mut diesel_async::AsyncPgConnection,
     query: &EventQuery,
     estimate_above: i64,
-) -> Result<i64, ApiError> {
+) -> diesel::QueryResult<i64> {
     if estimate_above > 0 && query.filters.is_empty() {
         let estimate: Option<f32> =
             diesel::select(diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Float4>>(
                 "(SELECT reltuples FROM pg_class WHERE oid = 'face_events'::regclass)",
             ))
             .get_result(conn)
-            .await
-            .map_err(ApiError::internal)?;
+            .await?;
         // -1 = never analysed.
         if let Some(rows) = estimate.map(|e| e as i64).filter(|&rows| rows > estimate_above) {
             return Ok(rows);
         }
     }
-    query.filtered().count().get_result(conn).await.map_err(ApiError::internal)
+    query.filtered().count().get_result(conn).await
 }
 
 #[utoipa::path(get, path = "/events/faces/{id}/", tag = "events", params(("id" = Uuid, Path, description = "the event's id")), responses((status = 200, description = "the event", body = Object), (status = 404, description = "no such object", body = ApiError)))]

@@ -67,17 +67,27 @@ pub async fn get_hook_deliveries(
         }
         q
     };
-    let mut conn = state.conn().await?;
-    let count: i64 = filtered().count().get_result(&mut conn).await.map_err(ApiError::internal)?;
     let mut page = filtered();
     if let Some(c) = cursor {
         page = page.filter(webhook_deliveries::id.lt(c));
     }
-    let mut rows: Vec<WebhookDelivery> = page
-        .order(webhook_deliveries::id.desc())
-        .limit(limit + 1)
-        .select(WebhookDelivery::as_select())
-        .load(&mut conn)
+    let count_query = filtered().count();
+    let mut conn = state.conn().await?;
+    // One snapshot for the count and the page, as for events: deliveries are logged all the time.
+    let (count, mut rows) = conn
+        .build_transaction()
+        .read_only()
+        .repeatable_read()
+        .run::<_, diesel::result::Error, _>(async move |conn| {
+            let count: i64 = count_query.get_result(conn).await?;
+            let rows: Vec<WebhookDelivery> = page
+                .order(webhook_deliveries::id.desc())
+                .limit(limit + 1)
+                .select(WebhookDelivery::as_select())
+                .load(conn)
+                .await?;
+            Ok((count, rows))
+        })
         .await
         .map_err(ApiError::internal)?;
     let more = rows.len() as i64 > limit;
