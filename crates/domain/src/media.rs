@@ -1,7 +1,8 @@
 //! Where images go. [`MediaStore`] is the one interface every service writes, reads and deletes
 //! through; [`LocalMedia`] is the MEDIA_ROOT back end and [`crate::media_s3::S3Media`] the
 //! S3-compatible one, picked by [`from_config`]. Local writes go to a temporary name, are
-//! fsync'd, renamed into place and the directory fsync'd, so a 2xx never points at a file a
+//! fsync'd, renamed into place and the directory fsync'd (one fsync shared by the writes that
+//! arrive meanwhile: [`crate::media_dir_sync`]), so a 2xx never points at a file a
 //! crash can lose or leave half-written.
 
 use std::io::Write;
@@ -13,6 +14,7 @@ use bytes::Bytes;
 use futures_util::future::BoxFuture;
 
 use crate::Config;
+use crate::media_dir_sync::DirSyncs;
 use crate::media_s3::S3Media;
 
 /// A stored image read back, with what HTTP caching needs.
@@ -71,20 +73,30 @@ impl MediaStore for LocalMedia {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct LocalMedia {
     root: PathBuf,
+    dir_syncs: Arc<DirSyncs>,
+}
+
+impl std::fmt::Debug for LocalMedia {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalMedia").field("root", &self.root).finish_non_exhaustive()
+    }
 }
 
 impl LocalMedia {
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
+        Self { root: root.into(), dir_syncs: Arc::default() }
     }
 
     /// Stores `bytes` at `relative` (forward slashes, no `..`) and returns the same relative path.
     pub async fn put(&self, relative: String, bytes: Bytes) -> std::io::Result<String> {
         let target = self.root.join(&relative);
-        tokio::task::spawn_blocking(move || write_durably(&target, &bytes)).await.map_err(std::io::Error::other)??;
+        let (root, syncs) = (self.root.clone(), self.dir_syncs.clone());
+        tokio::task::spawn_blocking(move || write_durably(&root, &target, &bytes, &syncs))
+            .await
+            .map_err(std::io::Error::other)??;
         Ok(relative)
     }
 
@@ -131,21 +143,39 @@ impl LocalMedia {
     }
 }
 
-fn write_durably(target: &Path, bytes: &[u8]) -> std::io::Result<()> {
+fn write_durably(root: &Path, target: &Path, bytes: &[u8], syncs: &DirSyncs) -> std::io::Result<()> {
     let dir = target.parent().ok_or_else(|| std::io::Error::other("media path has no parent"))?;
-    std::fs::create_dir_all(dir)?;
+    create_dirs_durably(root, dir, syncs)?;
     let tmp = target.with_extension(format!("tmp-{}", uuid::Uuid::now_v7().simple()));
     let result = (|| {
         let mut file = std::fs::File::create(&tmp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
         std::fs::rename(&tmp, target)?;
-        std::fs::File::open(dir)?.sync_all()
+        // Shared with the other writes into this directory (see media_dir_sync.rs).
+        syncs.sync(dir)
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// Creates `dir` and any missing parents below `root`, and fsyncs the parent of each directory it
+/// created: a new day directory must itself survive a crash, not only the files in it. Once a
+/// day, so the common case is one `metadata` call.
+fn create_dirs_durably(root: &Path, dir: &Path, syncs: &DirSyncs) -> std::io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let missing: Vec<&Path> = dir.ancestors().take_while(|d| *d != root && !d.is_dir()).collect();
+    std::fs::create_dir_all(dir)?;
+    for created in missing.iter().rev() {
+        if let Some(parent) = created.parent() {
+            syncs.sync(parent)?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -107,11 +107,15 @@ pub async fn accept_face(state: &AppState, input: FaceInput, mut timer: Instant)
     }
 
     let created = input.created_date;
-    let thumbnail = store(state, &id, created, if input.crop_is_frame { "frame" } else { "face" }, input.crop).await?;
-    let fullframe = match (input.crop_is_frame, input.frame) {
-        (true, _) => thumbnail.clone(),
-        (false, Some(frame)) => store(state, &id, created, "frame", frame).await?,
-        (false, None) => String::new(),
+    // Crop and frame are written side by side: their fsyncs overlap and share a directory sync.
+    let thumbnail = store(state, &id, created, if input.crop_is_frame { "frame" } else { "face" }, input.crop);
+    let (thumbnail, fullframe) = match (input.crop_is_frame, input.frame) {
+        (false, Some(frame)) => futures_util::try_join!(thumbnail, store(state, &id, created, "frame", frame))?,
+        (true, _) => {
+            let thumbnail = thumbnail.await?;
+            (thumbnail.clone(), thumbnail)
+        }
+        (false, None) => (thumbnail.await?, String::new()),
     };
     timer = state.metrics.stage("store", timer);
 

@@ -6,7 +6,8 @@
 //!   prints accepted/s, rejections by reason and p50/p95/p99 latency;
 //! - `broker`: the P1 anchor, raw lapin publishes with confirms awaited in batches of 1000;
 //! - `search`: P4, exact 1:N search over an in-process gallery;
-//! - `seed-events`, `list`, `live`: the event list and live feed benchmarks (`loadgen/event_bench.rs`).
+//! - `seed-events`, `list`, `live`: the event list and live feed benchmarks (`loadgen/event_bench.rs`);
+//! - `media`: the durable image store per face (`loadgen/media_bench.rs`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -27,6 +28,8 @@ use rand::{Rng, SeedableRng};
 
 #[path = "../loadgen/event_bench.rs"]
 mod event_bench;
+#[path = "../loadgen/media_bench.rs"]
+mod media_bench;
 
 #[derive(Parser)]
 #[command(version)]
@@ -144,6 +147,21 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         batch: usize,
     },
+    /// Durable image writes as ingest makes them: faces/s and per-face latency, the per-write
+    /// reference against ffsec's store, on the disk under `root`.
+    Media {
+        #[arg(long, default_value = "target/media-bench")]
+        root: std::path::PathBuf,
+        #[arg(long, default_value_t = 5_000)]
+        faces: usize,
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 2048)]
+        crop_bytes: usize,
+        /// Only `per-write` or only `LocalMedia` (to count one way's syscalls with `strace -c`).
+        #[arg(long)]
+        only: Option<String>,
+    },
 }
 
 fn parse_index(raw: &str) -> Result<GalleryIndex, String> {
@@ -188,6 +206,9 @@ async fn main() -> anyhow::Result<()> {
         Command::Search { faces, dim, queries, index, batch } => {
             search(faces, dim, queries, index, batch.max(1));
             Ok(())
+        }
+        Command::Media { root, faces, concurrency, crop_bytes, only } => {
+            media_bench::media(&root, faces, concurrency.max(1), crop_bytes, only.as_deref()).await
         }
     }
 }

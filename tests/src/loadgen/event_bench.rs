@@ -34,7 +34,7 @@ pub async fn seed_events(url: &str, count: i64, days: f64, cameras: i64) -> anyh
     Ok(())
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted.get(((sorted.len() as f64 - 1.0) * p).round() as usize).copied().unwrap_or_default()
 }
 
