@@ -9,6 +9,7 @@ mod gateway_login_limits;
 mod gateway_media;
 mod gateway_resources;
 mod gateway_watch_lists;
+mod integrations_video_manager;
 mod ingest_backpressure;
 mod ingest_broker_outage;
 mod ingest_gallery;

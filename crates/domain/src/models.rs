@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::schema::{
     api_tokens, camera_groups, cameras, dossier_faces, dossier_lists, dossiers, face_events, hooks, users,
-    webhook_deliveries,
+    video_manager_jobs, webhook_deliveries,
 };
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -34,6 +34,8 @@ pub struct Camera {
     pub roi: String,
     pub created_date: DateTime<Utc>,
     pub modified_date: DateTime<Utc>,
+    /// Passed through to the camera's video manager job (fps, ffmpeg_params, ...).
+    pub stream_settings: serde_json::Value,
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -47,6 +49,19 @@ pub struct NewCamera {
     pub external_detector_token: String,
     pub confidence_threshold: Option<f32>,
     pub roi: String,
+    pub stream_settings: serde_json::Value,
+}
+
+/// What the video manager sync knows of one camera's job (`video_manager_jobs`).
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = video_manager_jobs, treat_none_as_null = true)]
+pub struct VideoManagerJob {
+    pub camera_id: i64,
+    pub synced_modified: Option<DateTime<Utc>>,
+    pub status: String,
+    pub status_msg: String,
+    pub sync_error: String,
+    pub checked_date: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]

@@ -34,6 +34,7 @@ diesel::table! {
         roi -> Text,
         created_date -> Timestamptz,
         modified_date -> Timestamptz,
+        stream_settings -> Jsonb,
     }
 }
 
@@ -165,6 +166,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    video_manager_jobs (camera_id) {
+        camera_id -> Int8,
+        synced_modified -> Nullable<Timestamptz>,
+        status -> Text,
+        status_msg -> Text,
+        sync_error -> Text,
+        checked_date -> Timestamptz,
+    }
+}
+
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(cameras -> camera_groups (group_id));
 diesel::joinable!(dossier_faces -> dossiers (dossier_id));
@@ -183,5 +195,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     face_events,
     hooks,
     users,
+    video_manager_jobs,
     webhook_deliveries,
 );

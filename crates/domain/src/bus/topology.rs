@@ -9,6 +9,9 @@ pub const ROUTE_FACE_DETECTED: &str = "face.detected";
 pub const ROUTE_EVENT_CREATED: &str = "event.created";
 pub const ROUTE_EVENT_UPDATED: &str = "event.updated";
 pub const ROUTE_EVENTS_ACKNOWLEDGED: &str = "event.acknowledged";
+/// Under `event.` so the live feed's `event.#` binding carries it; the webhooks queue binds
+/// `event.created` only.
+pub const ROUTE_CAMERA_VM_STATUS: &str = "event.camera_vm_status";
 
 /// Exchange and queue names derived from `RABBITMQ.PREFIX`.
 #[derive(Debug, Clone)]

@@ -34,6 +34,19 @@ pub struct CameraBody {
     confidence_threshold: Option<f32>,
     #[serde(default)]
     roi: String,
+    /// Video stream parameters the camera's video manager job carries (fps, ffmpeg_params, ...).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    stream_settings: Option<Value>,
+}
+
+/// A JSON object, or BAD_PARAM.
+fn settings_object(settings: Option<Value>) -> Result<Option<Value>, ApiError> {
+    match settings {
+        Some(Value::Object(map)) => Ok(Some(Value::Object(map))),
+        Some(_) => Err(ApiError::bad_param("stream_settings", "stream_settings must be a JSON object")),
+        None => Ok(None),
+    }
 }
 
 /// The external-detector token is a credential: only admins (who manage cameras) see it.
@@ -43,6 +56,7 @@ pub fn view(c: &Camera, role: Role) -> Value {
         "id": c.id, "name": c.name, "comment": c.comment, "url": c.url, "active": c.active,
         "group": c.group_id, "external_detector_token": token,
         "confidence_threshold": c.confidence_threshold.map(json_f32), "roi": c.roi,
+        "stream_settings": c.stream_settings,
         "created_date": c.created_date, "modified_date": c.modified_date,
     })
 }
@@ -76,6 +90,7 @@ pub async fn post_camera(
         external_detector_token: new_token(),
         confidence_threshold: body.confidence_threshold,
         roi: body.roi,
+        stream_settings: settings_object(body.stream_settings)?.unwrap_or_else(|| json!({})),
     };
     let mut conn = state.conn().await?;
     let camera: Camera = diesel::insert_into(cameras::table)
@@ -86,6 +101,7 @@ pub async fn post_camera(
         .map_err(|e| db_error::map(e, "group"))?;
     drop(conn);
     state.announce(GalleryObject::Camera, camera.id).await;
+    crate::video_manager::kick(&state);
     tracing::info!(camera.id = camera.id, user.id = user.id, "camera {} created", camera.id);
     Ok(HttpResponse::Created().json(view(&camera, user.role)))
 }
@@ -114,7 +130,11 @@ pub async fn get_camera(
         .first(&mut conn)
         .await
         .map_err(|e| db_error::map(e, "id"))?;
-    Ok(HttpResponse::Ok().json(view(&camera, user.role)))
+    let mut body = view(&camera, user.role);
+    if let Some(status) = crate::video_manager::camera_status(&state, &mut conn, &camera).await {
+        body["vm_status"] = json!(status);
+    }
+    Ok(HttpResponse::Ok().json(body))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -127,6 +147,8 @@ pub struct CameraPatch {
     group: Option<i64>,
     confidence_threshold: Option<f32>,
     roi: Option<String>,
+    #[schema(value_type = Object)]
+    stream_settings: Option<Value>,
 }
 
 #[derive(diesel::AsChangeset)]
@@ -139,6 +161,7 @@ struct CameraChanges {
     group_id: Option<i64>,
     confidence_threshold: Option<f32>,
     roi: Option<String>,
+    stream_settings: Option<Value>,
     modified_date: chrono::DateTime<chrono::Utc>,
 }
 
@@ -167,6 +190,7 @@ pub async fn patch_camera(
         group_id: body.group,
         confidence_threshold: body.confidence_threshold,
         roi: body.roi,
+        stream_settings: settings_object(body.stream_settings)?,
         modified_date: chrono::Utc::now(),
     };
     let mut conn = state.conn().await?;
@@ -178,6 +202,7 @@ pub async fn patch_camera(
         .map_err(|e| db_error::map(e, "group"))?;
     drop(conn);
     state.announce(GalleryObject::Camera, id).await;
+    crate::video_manager::kick(&state);
     Ok(HttpResponse::Ok().json(view(&camera, user.role)))
 }
 
@@ -195,5 +220,6 @@ pub async fn delete_camera(
     drop(conn);
     db_error::deleted(deleted, "camera")?;
     state.announce(GalleryObject::Camera, id).await;
+    crate::video_manager::kick(&state);
     Ok(HttpResponse::NoContent().finish())
 }
