@@ -45,7 +45,8 @@ impl FakeVm {
 }
 
 fn error(status: u16, code: &str, desc: &str) -> HttpResponse {
-    HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap()).json(json!({"code": code, "desc": desc}))
+    HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap())
+        .json(json!({"code": code, "desc": desc}))
 }
 
 async fn job_call(req: HttpRequest, body: web::Bytes, fake: web::Data<Arc<FakeVm>>) -> HttpResponse {
@@ -92,12 +93,13 @@ fn start_fake(fake: Arc<FakeVm>) -> (String, actix_web::dev::ServerHandle) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let data = web::Data::new(fake);
-    let server = HttpServer::new(move || App::new().app_data(data.clone()).route("/job/{id}", web::route().to(job_call)))
-        .workers(1)
-        .disable_signals()
-        .listen(listener)
-        .unwrap()
-        .run();
+    let server =
+        HttpServer::new(move || App::new().app_data(data.clone()).route("/job/{id}", web::route().to(job_call)))
+            .workers(1)
+            .disable_signals()
+            .listen(listener)
+            .unwrap()
+            .run();
     let handle = server.handle();
     tokio::spawn(server);
     (addr.to_string(), handle)
@@ -161,7 +163,8 @@ async fn wait_frame(live: &mut LiveClient, camera: i64, status: &str) -> Value {
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         let frame = live.next_frame(left).await.unwrap();
-        if frame["type"] == "camera_vm_status" && frame["data"]["camera"] == camera && frame["data"]["status"] == status {
+        if frame["type"] == "camera_vm_status" && frame["data"]["camera"] == camera && frame["data"]["status"] == status
+        {
             return frame;
         }
     }
@@ -220,7 +223,10 @@ async fn camera_crud_drives_the_video_manager_job_through_an_outage_and_a_licenc
 
     // Catch-up: both cameras' jobs in step once it is back.
     fake.mode.store(UP, Ordering::SeqCst);
-    wait_job(&fake, id, "the edit made during the outage", |j| j["stream_url"] == "rtsp://cam/3" && j["active"] == true).await;
+    wait_job(&fake, id, "the edit made during the outage", |j| {
+        j["stream_url"] == "rtsp://cam/3" && j["active"] == true
+    })
+    .await;
     wait_job(&fake, second_id, "the camera created during the outage", |j| j["stream_url"] == "rtsp://cam/yard").await;
     let caught_up = wait_vm_status(&stack, id, "in sync again", |s| s["in_sync"] == true).await;
     assert_eq!(caught_up["error"], "", "{caught_up}");
@@ -231,9 +237,11 @@ async fn camera_crud_drives_the_video_manager_job_through_an_outage_and_a_licenc
     fake.mode.store(DOWN, Ordering::SeqCst);
     assert_eq!(delete(&stack, second_id).await, 204);
     let calls_before = fake.calls("DELETE", second_id);
-    wait_until("a delete tried during the outage", WAIT, || async { (fake.calls("DELETE", second_id) > calls_before).then_some(()) })
-        .await
-        .unwrap();
+    wait_until("a delete tried during the outage", WAIT, || async {
+        (fake.calls("DELETE", second_id) > calls_before).then_some(())
+    })
+    .await
+    .unwrap();
     assert!(fake.job(second_id).is_some());
     fake.mode.store(UP, Ordering::SeqCst);
     wait_until("the job deleted after the outage", WAIT, || async { fake.job(second_id).is_none().then_some(()) })
@@ -249,8 +257,10 @@ async fn camera_crud_drives_the_video_manager_job_through_an_outage_and_a_licenc
     let refused = wait_vm_status(&stack, third_id, "the refusal", |s| s["status"] == "TOO_MANY_CAMERAS").await;
     assert_eq!(refused["status_msg"], "the licence allows no more cameras");
     fake.mode.store(UP, Ordering::SeqCst);
-    wait_vm_status(&stack, third_id, "the job created after the refusal", |s| s["status"] == "AWAITING" && s["in_sync"] == true)
-        .await;
+    wait_vm_status(&stack, third_id, "the job created after the refusal", |s| {
+        s["status"] == "AWAITING" && s["in_sync"] == true
+    })
+    .await;
 
     stack.stop().await.unwrap();
     vm.stop(false).await;

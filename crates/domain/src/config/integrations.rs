@@ -62,13 +62,22 @@ impl super::Config {
         if self.integration_on(Integration::VideoManager) {
             let ff = &self.ffsecurity;
             if ff.video_manager_address.trim().is_empty() {
-                return Err(("FFSECURITY.VIDEO_MANAGER_ADDRESS", "INTEGRATIONS lists video_manager, which needs the video manager's address"));
+                return Err((
+                    "FFSECURITY.VIDEO_MANAGER_ADDRESS",
+                    "INTEGRATIONS lists video_manager, which needs the video manager's address",
+                ));
             }
             if ff.router_url.trim().is_empty() {
-                return Err(("FFSECURITY.ROUTER_URL", "INTEGRATIONS lists video_manager, which needs the address workers post faces to"));
+                return Err((
+                    "FFSECURITY.ROUTER_URL",
+                    "INTEGRATIONS lists video_manager, which needs the address workers post faces to",
+                ));
             }
             if ff.video_detector_token.trim().is_empty() {
-                return Err(("FFSECURITY.VIDEO_DETECTOR_TOKEN", "INTEGRATIONS lists video_manager, which hands this token to the workers in each job"));
+                return Err((
+                    "FFSECURITY.VIDEO_DETECTOR_TOKEN",
+                    "INTEGRATIONS lists video_manager, which hands this token to the workers in each job",
+                ));
             }
             let vm = &self.video_manager;
             for (key, value) in [

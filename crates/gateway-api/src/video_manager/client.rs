@@ -123,7 +123,11 @@ async fn refusal(response: reqwest::Result<reqwest::Response>) -> Result<reqwest
     match serde_json::from_str::<ErrorBody>(&text) {
         Ok(body) => Err(CallError::Refused { status: status.as_u16(), code: body.code, desc: body.desc }),
         Err(_) if status.is_server_error() => Err(CallError::Unreachable(format!("video manager answered {status}"))),
-        Err(_) => Err(CallError::Refused { status: status.as_u16(), code: format!("HTTP_{}", status.as_u16()), desc: String::new() }),
+        Err(_) => Err(CallError::Refused {
+            status: status.as_u16(),
+            code: format!("HTTP_{}", status.as_u16()),
+            desc: String::new(),
+        }),
     }
 }
 

@@ -16,10 +16,8 @@ use crate::state::AppState;
 pub async fn sync(state: &AppState, client: &VmClient) -> anyhow::Result<()> {
     let mut conn = state.conn().await.map_err(|e| anyhow::anyhow!("{}", e.desc))?;
     let (cameras, jobs) = load(&mut conn).await?;
-    let behind: Vec<&Camera> = cameras
-        .values()
-        .filter(|c| jobs.get(&c.id).and_then(|j| j.synced_modified) != Some(c.modified_date))
-        .collect();
+    let behind: Vec<&Camera> =
+        cameras.values().filter(|c| jobs.get(&c.id).and_then(|j| j.synced_modified) != Some(c.modified_date)).collect();
     let orphans: Vec<&VideoManagerJob> = jobs.values().filter(|j| !cameras.contains_key(&j.camera_id)).collect();
     state.metrics.video_manager_behind.set(i64::try_from(behind.len() + orphans.len()).unwrap_or(i64::MAX));
     for camera in behind {
