@@ -14,7 +14,7 @@ pub use env::parse_bool;
 mod ingest;
 pub use ingest::{Facerouter, GalleryIndex, RecognitionBackend};
 mod integrations;
-pub use integrations::{Integration, VideoManager, http_base, router_url};
+pub use integrations::{Genetec, Integration, VideoManager, http_base, router_url};
 pub mod reference;
 mod validate;
 
@@ -85,6 +85,9 @@ pub struct Config {
     /// The video manager sync (gateway-api), when INTEGRATIONS lists `video_manager`.
     #[serde(rename = "VIDEO_MANAGER")]
     pub video_manager: VideoManager,
+    /// Genetec Security Center alarms and camera import, when INTEGRATIONS lists `genetec`.
+    #[serde(rename = "GENETEC")]
+    pub genetec: Genetec,
 }
 
 /// The event list of gateway-api (`GET /events/faces/`).
@@ -379,6 +382,7 @@ impl Default for Config {
             retention: Retention::default(),
             event_list: EventList::default(),
             video_manager: VideoManager::default(),
+            genetec: Genetec::default(),
         }
     }
 }

@@ -5,8 +5,8 @@ use diesel::prelude::*;
 use uuid::Uuid;
 
 use crate::schema::{
-    api_tokens, camera_groups, cameras, dossier_faces, dossier_lists, dossiers, face_events, hooks, users,
-    video_manager_jobs, webhook_deliveries,
+    api_tokens, camera_groups, cameras, dossier_faces, dossier_lists, dossiers, face_events, genetec_alarms, hooks,
+    users, video_manager_jobs, webhook_deliveries,
 };
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -36,6 +36,8 @@ pub struct Camera {
     pub modified_date: DateTime<Utc>,
     /// Passed through to the camera's video manager job (fps, ffmpeg_params, ...).
     pub stream_settings: serde_json::Value,
+    /// Logical ID of the Security Center camera this camera is; None = not linked by itself.
+    pub genetec_camera: Option<i32>,
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -50,6 +52,21 @@ pub struct NewCamera {
     pub confidence_threshold: Option<f32>,
     pub roi: String,
     pub stream_settings: serde_json::Value,
+    pub genetec_camera: Option<i32>,
+}
+
+/// One Genetec alarm attempt, or the decision not to make one (`genetec_alarms`).
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = genetec_alarms)]
+pub struct NewGenetecAlarm {
+    pub event_id: Uuid,
+    pub camera_id: i64,
+    pub dossier_id: i64,
+    pub attempt: i32,
+    pub outcome: String,
+    pub response_status: Option<i32>,
+    pub error: String,
+    pub duration_ms: i32,
 }
 
 /// What the video manager sync knows of one camera's job (`video_manager_jobs`).

@@ -35,6 +35,7 @@ diesel::table! {
         created_date -> Timestamptz,
         modified_date -> Timestamptz,
         stream_settings -> Jsonb,
+        genetec_camera -> Nullable<Int4>,
     }
 }
 
@@ -117,6 +118,21 @@ diesel::table! {
 }
 
 diesel::table! {
+    genetec_alarms (id) {
+        id -> Int8,
+        event_id -> Uuid,
+        camera_id -> Int8,
+        dossier_id -> Int8,
+        attempt -> Int4,
+        outcome -> Text,
+        response_status -> Nullable<Int4>,
+        error -> Text,
+        duration_ms -> Int4,
+        created_date -> Timestamptz,
+    }
+}
+
+diesel::table! {
     hooks (id) {
         id -> Int8,
         name -> Text,
@@ -193,6 +209,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     dossier_lists,
     dossiers,
     face_events,
+    genetec_alarms,
     hooks,
     users,
     video_manager_jobs,

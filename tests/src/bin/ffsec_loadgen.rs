@@ -206,6 +206,7 @@ async fn seed(url: &str, camera_count: usize, faces: u64, dim: usize) -> anyhow:
             confidence_threshold: None,
             roi: String::new(),
             stream_settings: serde_json::json!({}),
+            genetec_camera: None,
         })
         .collect();
     let camera_ids: Vec<i64> =

@@ -59,6 +59,11 @@ impl Names {
     pub fn gallery_exchange(&self) -> String {
         format!("{}.gallery", self.prefix)
     }
+    /// Durable queue of the Genetec alarms (declared by webhook-dispatcher only while the
+    /// integration is on).
+    pub fn genetec_queue(&self) -> String {
+        format!("{}.genetec", self.prefix)
+    }
     /// Where messages no consumer can read end up, for an operator to inspect.
     pub fn dead_queue(&self) -> String {
         format!("{}.dead", self.prefix)
@@ -129,6 +134,29 @@ pub async fn declare(channel: &Channel, names: &Names) -> lapin::Result<()> {
         channel.queue_declare(names.retry_queue(delay).into(), durable_queue(), args).await?;
     }
     Ok(())
+}
+
+/// Declares and binds a durable work queue that dead-letters into `dead_queue`.
+pub async fn declare_durable_queue(
+    channel: &Channel,
+    queue: &str,
+    exchange: &str,
+    routing_key: &str,
+    dead_queue: &str,
+) -> lapin::Result<()> {
+    let mut args = FieldTable::default();
+    args.insert(ShortString::from("x-dead-letter-exchange"), string(""));
+    args.insert(ShortString::from("x-dead-letter-routing-key"), string(dead_queue));
+    channel.queue_declare(queue.into(), durable_queue(), args).await?;
+    channel
+        .queue_bind(
+            queue.into(),
+            exchange.into(),
+            routing_key.into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
 }
 
 /// Declares and binds a per-replica queue (exclusive: it lives and dies with this connection).

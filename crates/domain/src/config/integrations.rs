@@ -9,6 +9,59 @@ use serde::{Deserialize, Serialize};
 pub enum Integration {
     /// Keeps one job per camera in findface-video-manager (gateway-api).
     VideoManager,
+    /// Raises a Security Center alarm for matched faces on linked cameras (webhook-dispatcher),
+    /// and imports Security Center cameras (gateway-api).
+    Genetec,
+}
+
+/// Genetec Security Center through its Web SDK, on when `INTEGRATIONS` lists `genetec`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct Genetec {
+    /// The Web SDK's base URL: the Security Center server, its Web SDK port and base path.
+    #[serde(rename = "URL")]
+    pub url: String,
+    /// Security Center user the Web SDK is called as.
+    #[serde(rename = "USERNAME")]
+    pub username: String,
+    /// That user's password.
+    #[serde(rename = "PASSWORD")]
+    pub password: String,
+    /// The application ID (SDK certificate) appended to the user name as `user;appid`; empty = none.
+    #[serde(rename = "APPLICATION_ID")]
+    pub application_id: String,
+    /// Logical ID of the Security Center alarm raised for a matched face.
+    #[serde(rename = "ALARM")]
+    pub alarm: u32,
+    /// Cameras in the camera group of this name are linked to Genetec (besides cameras whose
+    /// `genetec_camera` is set); "import cameras" creates them in it.
+    #[serde(rename = "CAMERA_GROUP")]
+    pub camera_group: String,
+    /// At most one alarm per camera and dossier within this many seconds; 0 = no limit.
+    #[serde(rename = "RATE_LIMIT_SECONDS")]
+    pub rate_limit_seconds: u64,
+    /// Waits before each retry of a failed alarm, in milliseconds; after the last one it is given up.
+    #[serde(rename = "RETRY_DELAYS_MS")]
+    pub retry_delays_ms: Vec<u64>,
+    /// Time limit of one call to the Web SDK, in milliseconds.
+    #[serde(rename = "TIMEOUT_MS")]
+    pub timeout_ms: u64,
+}
+
+impl Default for Genetec {
+    fn default() -> Self {
+        Self {
+            url: "http://127.0.0.1:4590/WebSdk".into(),
+            username: String::new(),
+            password: String::new(),
+            application_id: String::new(),
+            alarm: 0,
+            camera_group: "Genetec".into(),
+            rate_limit_seconds: 60,
+            retry_delays_ms: vec![1_000, 5_000, 30_000],
+            timeout_ms: 5_000,
+        }
+    }
 }
 
 /// The video manager sync (gateway-api), on when `INTEGRATIONS` lists `video_manager`. It calls
@@ -88,6 +141,33 @@ impl super::Config {
                 if value == 0 {
                     return Err((key, "must be at least 1"));
                 }
+            }
+        }
+        if self.integration_on(Integration::Genetec) {
+            let g = &self.genetec;
+            if !g.url.starts_with("http://") && !g.url.starts_with("https://") {
+                return Err((
+                    "GENETEC.URL",
+                    "INTEGRATIONS lists genetec, which needs the Web SDK's http:// or https:// URL",
+                ));
+            }
+            if g.username.trim().is_empty() {
+                return Err(("GENETEC.USERNAME", "INTEGRATIONS lists genetec, which needs a Security Center user"));
+            }
+            if g.alarm == 0 {
+                return Err((
+                    "GENETEC.ALARM",
+                    "INTEGRATIONS lists genetec, which needs the logical ID of the alarm to raise",
+                ));
+            }
+            if g.camera_group.trim().is_empty() {
+                return Err(("GENETEC.CAMERA_GROUP", "must not be empty"));
+            }
+            if g.timeout_ms == 0 || g.retry_delays_ms.contains(&0) {
+                return Err((
+                    "GENETEC.TIMEOUT_MS",
+                    "GENETEC.TIMEOUT_MS and every GENETEC.RETRY_DELAYS_MS must be at least 1",
+                ));
             }
         }
         Ok(())

@@ -120,3 +120,13 @@ fn a_listed_integration_must_be_configured() {
     // Not listed: its keys may stay empty, and nothing is switched on.
     assert!(!load("", &[]).unwrap().integration_on(Integration::VideoManager));
 }
+
+#[test]
+fn genetec_needs_its_user_and_alarm() {
+    let err = load("INTEGRATIONS = ['genetec']\n", &[]).unwrap_err().to_string();
+    assert!(err.contains("GENETEC.USERNAME"), "{err}");
+    let err = load("INTEGRATIONS = ['genetec']\n[GENETEC]\nUSERNAME = 'u'\n", &[]).unwrap_err().to_string();
+    assert!(err.contains("GENETEC.ALARM"), "{err}");
+    let config = load("INTEGRATIONS = ['genetec']\n[GENETEC]\nUSERNAME = 'u'\nALARM = 3\n", &[]).unwrap();
+    assert!(config.integration_on(Integration::Genetec) && !config.integration_on(Integration::VideoManager));
+}

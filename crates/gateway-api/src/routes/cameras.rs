@@ -38,6 +38,23 @@ pub struct CameraBody {
     #[serde(default)]
     #[schema(value_type = Object)]
     stream_settings: Option<Value>,
+    /// Logical ID of the Security Center camera this camera is (links it to Genetec alarms).
+    #[serde(default)]
+    genetec_camera: Option<i32>,
+}
+
+/// `Some(None)` for an explicit null (clear the value), `None` when the key is absent.
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// Database errors of a camera write, naming the parameter at fault.
+fn write_error(e: diesel::result::Error) -> ApiError {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match e {
+        Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => db_error::map(e, "genetec_camera"),
+        other => db_error::map(other, "group"),
+    }
 }
 
 /// A JSON object, or BAD_PARAM.
@@ -56,12 +73,12 @@ pub fn view(c: &Camera, role: Role) -> Value {
         "id": c.id, "name": c.name, "comment": c.comment, "url": c.url, "active": c.active,
         "group": c.group_id, "external_detector_token": token,
         "confidence_threshold": c.confidence_threshold.map(json_f32), "roi": c.roi,
-        "stream_settings": c.stream_settings,
+        "stream_settings": c.stream_settings, "genetec_camera": c.genetec_camera,
         "created_date": c.created_date, "modified_date": c.modified_date,
     })
 }
 
-fn new_token() -> String {
+pub(crate) fn new_token() -> String {
     let mut raw = [0_u8; 16];
     rand::rngs::OsRng.fill_bytes(&mut raw);
     hex::encode(raw)
@@ -91,6 +108,7 @@ pub async fn post_camera(
         confidence_threshold: body.confidence_threshold,
         roi: body.roi,
         stream_settings: settings_object(body.stream_settings)?.unwrap_or_else(|| json!({})),
+        genetec_camera: body.genetec_camera,
     };
     let mut conn = state.conn().await?;
     let camera: Camera = diesel::insert_into(cameras::table)
@@ -98,7 +116,7 @@ pub async fn post_camera(
         .returning(Camera::as_returning())
         .get_result(&mut conn)
         .await
-        .map_err(|e| db_error::map(e, "group"))?;
+        .map_err(write_error)?;
     drop(conn);
     state.announce(GalleryObject::Camera, camera.id).await;
     crate::video_manager::kick(&state);
@@ -149,6 +167,10 @@ pub struct CameraPatch {
     roi: Option<String>,
     #[schema(value_type = Object)]
     stream_settings: Option<Value>,
+    /// null unlinks the camera.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i32>)]
+    genetec_camera: Option<Option<i32>>,
 }
 
 #[derive(diesel::AsChangeset)]
@@ -162,6 +184,7 @@ struct CameraChanges {
     confidence_threshold: Option<f32>,
     roi: Option<String>,
     stream_settings: Option<Value>,
+    genetec_camera: Option<Option<i32>>,
     modified_date: chrono::DateTime<chrono::Utc>,
 }
 
@@ -191,6 +214,7 @@ pub async fn patch_camera(
         confidence_threshold: body.confidence_threshold,
         roi: body.roi,
         stream_settings: settings_object(body.stream_settings)?,
+        genetec_camera: body.genetec_camera,
         modified_date: chrono::Utc::now(),
     };
     let mut conn = state.conn().await?;
@@ -199,7 +223,7 @@ pub async fn patch_camera(
         .returning(Camera::as_returning())
         .get_result(&mut conn)
         .await
-        .map_err(|e| db_error::map(e, "group"))?;
+        .map_err(write_error)?;
     drop(conn);
     state.announce(GalleryObject::Camera, id).await;
     crate::video_manager::kick(&state);
