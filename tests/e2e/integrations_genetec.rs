@@ -9,8 +9,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
-use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
 use domain::config::Integration;
 use domain::event::{FaceEvent, IdName};
 use ffsec_tests::events::{EventBus, event};
@@ -31,9 +29,8 @@ struct FakeSdk {
 }
 
 impl FakeSdk {
-    /// Every call of any kind (diesel's `load` shadows the atomic's in this file).
     fn calls(&self) -> usize {
-        AtomicUsize::load(&self.calls, Ordering::SeqCst)
+        self.calls.load(Ordering::SeqCst)
     }
 
     fn sent(&self) -> Vec<(String, String, Value, bool)> {
@@ -199,13 +196,22 @@ async fn a_matched_face_on_a_genetec_camera_raises_one_alarm_with_its_context() 
     assert_eq!(group_alarm.2["dossier"]["id"], 8);
 
     // The log: every attempt, like the webhooks' delivery log.
-    use domain::schema::genetec_alarms::dsl as g;
-    let mut conn = env.connect_db().await.unwrap();
-    let rows: Vec<(String, Option<i32>)> =
-        g::genetec_alarms.select((g::outcome, g::response_status)).order(g::id).load(&mut conn).await.unwrap();
-    let count = |outcome: &str| rows.iter().filter(|r| r.0 == outcome).count();
-    assert_eq!((count("failed"), count("sent"), count("rate_limited")), (2, 2, 1), "{rows:?}");
-    assert!(rows.iter().filter(|r| r.0 == "failed").all(|r| r.1 == Some(503)), "{rows:?}");
+    let log = stack.get("/integrations/genetec/alarms/?limit=100").await.unwrap();
+    let rows = log["results"].as_array().unwrap();
+    let count = |outcome: &str| rows.iter().filter(|r| r["outcome"] == outcome).count();
+    assert_eq!(
+        (log["count"].as_i64(), count("failed"), count("sent"), count("rate_limited")),
+        (Some(5), 2, 2, 1),
+        "{log}"
+    );
+    assert!(rows.iter().filter(|r| r["outcome"] == "failed").all(|r| r["status"] == 503), "{log}");
+    let first_sent: Vec<&Value> =
+        rows.iter().filter(|r| r["event"] == first.id.to_string() && r["outcome"] == "sent").collect();
+    assert_eq!(first_sent.len(), 1, "{log}");
+    assert_eq!(first_sent[0]["dossier"], 7);
+    let failed = stack.get("/integrations/genetec/alarms/?outcome=failed&limit=1").await.unwrap();
+    assert_eq!((failed["count"].as_i64(), failed["results"].as_array().map(Vec::len)), (Some(2), Some(1)), "{failed}");
+    assert!(failed["next_page"].is_string(), "{failed}");
 
     bus.close().await;
     stack.stop().await.unwrap();
