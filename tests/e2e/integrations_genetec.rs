@@ -8,17 +8,19 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use domain::config::Integration;
 use domain::event::{FaceEvent, IdName};
 use ffsec_tests::events::{EventBus, event};
 use ffsec_tests::{Receiver, Stack, TestEnv, wait_until};
+use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::ingest_support::metric_with;
 
 const WAIT: Duration = Duration::from_secs(20);
 const ALARM: u32 = 5;
+const IMPORT: &str = "/integrations/genetec/import-cameras/";
 
 #[derive(Default)]
 struct FakeSdk {
@@ -63,22 +65,11 @@ async fn get_report(req: HttpRequest, fake: web::Data<Arc<FakeSdk>>) -> HttpResp
 }
 
 fn start_fake(fake: Arc<FakeSdk>) -> (String, actix_web::dev::ServerHandle) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let data = web::Data::new(fake);
-    let server = HttpServer::new(move || {
-        App::new()
-            .app_data(data.clone())
-            .route("/WebSdk/alarm", web::post().to(post_alarm))
-            .route("/WebSdk/report/EntityConfiguration", web::get().to(get_report))
+    let (addr, handle) = ffsec_tests::fake_server::serve(fake, 1, |c| {
+        c.route("/WebSdk/alarm", web::post().to(post_alarm))
+            .route("/WebSdk/report/EntityConfiguration", web::get().to(get_report));
     })
-    .workers(1)
-    .disable_signals()
-    .listen(listener)
-    .unwrap()
-    .run();
-    let handle = server.handle();
-    tokio::spawn(server);
+    .unwrap();
     (format!("http://{addr}/WebSdk"), handle)
 }
 
@@ -227,13 +218,7 @@ async fn genetec_cameras_are_imported_into_the_genetec_group_once() {
     let mut env = env_with(&sdk_url, true).await;
     let stack = Stack::start(&mut env).await.unwrap();
     let import = || async {
-        let response = stack
-            .client
-            .post(stack.gateway.url("/integrations/genetec/import-cameras/"))
-            .header("Authorization", format!("Token {}", stack.token))
-            .send()
-            .await
-            .unwrap();
+        let response = stack.send(Method::POST, IMPORT, None).await.unwrap();
         assert_eq!(response.status().as_u16(), 200);
         response.json::<Value>().await.unwrap()
     };
@@ -284,14 +269,7 @@ async fn with_genetec_switched_off_no_call_is_made() {
     bus.publish(&matched(linked["id"].as_i64().unwrap(), 7)).await.unwrap();
     // The dispatcher has read the event once its webhook is out.
     wait_until("the webhook of the event", WAIT, || async { (receiver.events_ok() == 1).then_some(()) }).await.unwrap();
-    let response = stack
-        .client
-        .post(stack.gateway.url("/integrations/genetec/import-cameras/"))
-        .header("Authorization", format!("Token {}", stack.token))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 404);
+    assert_eq!(stack.send(Method::POST, IMPORT, None).await.unwrap().status().as_u16(), 404);
     assert_eq!(fake.calls(), 0);
     assert_eq!(alarms_with(&stack, "unmatched").await + alarms_with(&stack, "not_linked").await, 0.0);
 

@@ -8,11 +8,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use domain::config::Integration;
 use ffsec_tests::env::WORKER_TOKEN;
 use ffsec_tests::live::LiveClient;
 use ffsec_tests::{Stack, TestEnv, wait_until};
+use reqwest::Method;
 use serde_json::{Value, json};
 
 const UP: usize = 0;
@@ -90,18 +91,10 @@ async fn job_call(req: HttpRequest, body: web::Bytes, fake: web::Data<Arc<FakeVm
 }
 
 fn start_fake(fake: Arc<FakeVm>) -> (String, actix_web::dev::ServerHandle) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let data = web::Data::new(fake);
-    let server =
-        HttpServer::new(move || App::new().app_data(data.clone()).route("/job/{id}", web::route().to(job_call)))
-            .workers(1)
-            .disable_signals()
-            .listen(listener)
-            .unwrap()
-            .run();
-    let handle = server.handle();
-    tokio::spawn(server);
+    let (addr, handle) = ffsec_tests::fake_server::serve(fake, 1, |c| {
+        c.route("/job/{id}", web::route().to(job_call));
+    })
+    .unwrap();
     (addr.to_string(), handle)
 }
 
@@ -121,26 +114,12 @@ async fn env_with(vm_address: &str, on: bool) -> TestEnv {
 
 async fn patch(stack: &Stack, id: i64, body: Value) -> (u16, Duration) {
     let started = Instant::now();
-    let response = stack
-        .client
-        .patch(stack.gateway.url(&format!("/cameras/{id}/")))
-        .header("Authorization", format!("Token {}", stack.token))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let response = stack.send(Method::PATCH, &format!("/cameras/{id}/"), Some(body)).await.unwrap();
     (response.status().as_u16(), started.elapsed())
 }
 
 async fn delete(stack: &Stack, id: i64) -> u16 {
-    let response = stack
-        .client
-        .delete(stack.gateway.url(&format!("/cameras/{id}/")))
-        .header("Authorization", format!("Token {}", stack.token))
-        .send()
-        .await
-        .unwrap();
-    response.status().as_u16()
+    stack.send(Method::DELETE, &format!("/cameras/{id}/"), None).await.unwrap().status().as_u16()
 }
 
 /// Waits until the camera's `vm_status` passes `check`, and returns it.

@@ -55,24 +55,18 @@ pub struct NewCamera {
     pub genetec_camera: Option<i32>,
 }
 
-/// A row of the Genetec alarm log.
+/// A row of the Genetec alarm log: what was written, plus its id and time.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = genetec_alarms)]
 pub struct GenetecAlarm {
     pub id: i64,
-    pub event_id: Uuid,
-    pub camera_id: i64,
-    pub dossier_id: i64,
-    pub attempt: i32,
-    pub outcome: String,
-    pub response_status: Option<i32>,
-    pub error: String,
-    pub duration_ms: i32,
+    #[diesel(embed)]
+    pub row: NewGenetecAlarm,
     pub created_date: DateTime<Utc>,
 }
 
 /// One Genetec alarm attempt, or the decision not to make one (`genetec_alarms`).
-#[derive(Debug, Clone, Insertable)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = genetec_alarms)]
 pub struct NewGenetecAlarm {
     pub event_id: Uuid,

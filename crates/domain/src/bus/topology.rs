@@ -88,10 +88,26 @@ fn string(value: &str) -> AMQPValue {
 
 /// Work queues dead-letter what their consumers reject into the dead queue.
 fn dead_lettering(names: &Names) -> FieldTable {
+    dead_lettering_into(&names.dead_queue())
+}
+
+fn dead_lettering_into(dead_queue: &str) -> FieldTable {
     let mut args = FieldTable::default();
     args.insert(ShortString::from("x-dead-letter-exchange"), string(""));
-    args.insert(ShortString::from("x-dead-letter-routing-key"), string(&names.dead_queue()));
+    args.insert(ShortString::from("x-dead-letter-routing-key"), string(dead_queue));
     args
+}
+
+async fn bind(channel: &Channel, queue: &str, exchange: &str, routing_key: &str) -> lapin::Result<()> {
+    channel
+        .queue_bind(
+            queue.into(),
+            exchange.into(),
+            routing_key.into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
 }
 
 pub async fn declare(channel: &Channel, names: &Names) -> lapin::Result<()> {
@@ -144,19 +160,8 @@ pub async fn declare_durable_queue(
     routing_key: &str,
     dead_queue: &str,
 ) -> lapin::Result<()> {
-    let mut args = FieldTable::default();
-    args.insert(ShortString::from("x-dead-letter-exchange"), string(""));
-    args.insert(ShortString::from("x-dead-letter-routing-key"), string(dead_queue));
-    channel.queue_declare(queue.into(), durable_queue(), args).await?;
-    channel
-        .queue_bind(
-            queue.into(),
-            exchange.into(),
-            routing_key.into(),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await
+    channel.queue_declare(queue.into(), durable_queue(), dead_lettering_into(dead_queue)).await?;
+    bind(channel, queue, exchange, routing_key).await
 }
 
 /// Declares and binds a per-replica queue (exclusive: it lives and dies with this connection).
@@ -168,14 +173,5 @@ pub async fn declare_replica_queue(
 ) -> lapin::Result<()> {
     let options = QueueDeclareOptions { exclusive: true, auto_delete: true, ..QueueDeclareOptions::default() };
     channel.queue_declare(queue.into(), options, FieldTable::default()).await?;
-    channel
-        .queue_bind(
-            queue.into(),
-            exchange.into(),
-            routing_key.into(),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await?;
-    Ok(())
+    bind(channel, queue, exchange, routing_key).await
 }

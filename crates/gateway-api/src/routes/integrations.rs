@@ -96,11 +96,12 @@ pub async fn post_import_genetec_cameras(user: AuthUser, state: web::Data<AppSta
         .json(json!({"group": group, "created": created.len(), "existing": listed.len() - created.len()})))
 }
 
-fn alarm_view(a: &GenetecAlarm) -> Value {
+fn alarm_view(alarm: &GenetecAlarm) -> Value {
+    let a = &alarm.row;
     json!({
-        "id": a.id, "event": a.event_id, "camera": a.camera_id, "dossier": a.dossier_id, "attempt": a.attempt,
+        "id": alarm.id, "event": a.event_id, "camera": a.camera_id, "dossier": a.dossier_id, "attempt": a.attempt,
         "outcome": a.outcome, "status": a.response_status, "error": a.error, "duration_ms": a.duration_ms,
-        "created_date": a.created_date,
+        "created_date": alarm.created_date,
     })
 }
 
