@@ -204,6 +204,24 @@ async fn a_matched_face_on_a_genetec_camera_raises_one_alarm_with_its_context() 
     assert_eq!((failed["count"].as_i64(), failed["results"].as_array().map(Vec::len)), (Some(2), Some(1)), "{failed}");
     assert!(failed["next_page"].is_string(), "{failed}");
 
+    // A Web SDK that keeps failing: three attempts (the first and two retries), then given up.
+    fake.fail_first.store(3, Ordering::SeqCst);
+    let doomed = matched(in_group, 9);
+    bus.publish(&doomed).await.unwrap();
+    wait_until("the alarm given up", WAIT, || async { (alarms_with(&stack, "gave_up").await == 1.0).then_some(()) })
+        .await
+        .unwrap();
+    let log = stack.get("/integrations/genetec/alarms/?limit=100").await.unwrap();
+    let attempts: Vec<(i64, String)> = log["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["event"] == doomed.id.to_string())
+        .map(|r| (r["attempt"].as_i64().unwrap(), r["outcome"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(attempts, vec![(3, "gave_up".into()), (2, "failed".into()), (1, "failed".into())], "{log}");
+    assert_eq!(fake.sent().len(), 2, "nothing more was sent");
+
     bus.close().await;
     stack.stop().await.unwrap();
     sdk.stop(false).await;

@@ -55,7 +55,11 @@ async fn job_call(req: HttpRequest, body: web::Bytes, fake: web::Data<Arc<FakeVm
     let method = req.method().to_string();
     fake.calls.lock().unwrap().push((method.clone(), id.clone()));
     match fake.mode.load(Ordering::SeqCst) {
-        DOWN => return HttpResponse::ServiceUnavailable().finish(),
+        // Down as a hung host is: no answer within the sync's 2 s timeout.
+        DOWN => {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            return HttpResponse::ServiceUnavailable().finish();
+        }
         NO_LICENCE if method == "POST" => return error(403, "TOO_MANY_CAMERAS", "the licence allows no more cameras"),
         _ => {}
     }
@@ -157,6 +161,17 @@ async fn camera_crud_drives_the_video_manager_job_through_an_outage_and_a_licenc
     let mut env = env_with(&vm_address, true).await;
     let stack = Stack::start(&mut env).await.unwrap();
     let mut live = LiveClient::connect(&stack.gateway.addr.to_string(), &stack.token, "").await.unwrap();
+
+    // Stream settings are an object or nothing.
+    let refused =
+        stack.send(Method::POST, "/cameras/", Some(json!({"name": "x", "stream_settings": "fps=5"}))).await.unwrap();
+    assert_eq!(refused.status().as_u16(), 400);
+    let error: Value = refused.json().await.unwrap();
+    assert_eq!(
+        (error["code"].as_str(), error["param"].as_str()),
+        (Some("BAD_PARAM"), Some("stream_settings")),
+        "{error}"
+    );
 
     // Create: a job with the stream, our worker endpoint and token, and the camera's stream
     // settings (which cannot redirect the faces elsewhere).
