@@ -94,9 +94,20 @@ async fn job_call(req: HttpRequest, body: web::Bytes, fake: web::Data<Arc<FakeVm
     }
 }
 
+/// `GET /jobs`: every job, as the video manager lists them.
+async fn get_jobs(fake: web::Data<Arc<FakeVm>>) -> HttpResponse {
+    fake.calls.lock().unwrap().push(("GET".into(), "*".into()));
+    if fake.mode.load(Ordering::SeqCst) == DOWN {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        return HttpResponse::ServiceUnavailable().finish();
+    }
+    let jobs: Vec<Value> = fake.jobs.lock().unwrap().values().cloned().collect();
+    HttpResponse::Ok().json(jobs)
+}
+
 fn start_fake(fake: Arc<FakeVm>) -> (String, actix_web::dev::ServerHandle) {
     let (addr, handle) = ffsec_tests::fake_server::serve(fake, 1, |c| {
-        c.route("/job/{id}", web::route().to(job_call));
+        c.route("/job/{id}", web::route().to(job_call)).route("/jobs", web::get().to(get_jobs));
     })
     .unwrap();
     (addr.to_string(), handle)
@@ -224,6 +235,12 @@ async fn camera_crud_drives_the_video_manager_job_through_an_outage_and_a_licenc
     wait_job(&fake, second_id, "the camera created during the outage", |j| j["stream_url"] == "rtsp://cam/yard").await;
     let caught_up = wait_vm_status(&stack, id, "in sync again", |s| s["in_sync"] == true).await;
     assert_eq!(caught_up["error"], "", "{caught_up}");
+
+    // A job the video manager lost (say, restarted without its store) is created again.
+    let posts = fake.calls("POST", id);
+    fake.jobs.lock().unwrap().remove(&id.to_string());
+    wait_job(&fake, id, "the lost job created again", |j| j["stream_url"] == "rtsp://cam/3").await;
+    assert_eq!(fake.calls("POST", id), posts + 1);
 
     // Delete: the job goes too, also when the delete happens during an outage.
     assert_eq!(delete(&stack, id).await, 204);

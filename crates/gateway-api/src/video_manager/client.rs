@@ -1,6 +1,6 @@
 //! The video manager's job API, as its public docs describe it (docs/integrations.md lists what we
-//! assumed): `POST|PATCH|GET|DELETE /job/<id>`, a job object with `status` and `status_msg`, and
-//! errors as a non-2xx answer with `{"code", "desc"}`.
+//! assumed): `POST|PATCH|DELETE /job/<id>`, `GET /jobs`, a job object with `status` and
+//! `status_msg`, and errors as a non-2xx answer with `{"code", "desc"}`.
 
 use std::time::Duration;
 
@@ -12,6 +12,9 @@ use serde_json::{Value, json};
 /// What the video manager said of a job.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct JobState {
+    /// The job id: the camera id, as a string.
+    #[serde(default, deserialize_with = "id_text")]
+    pub id: String,
     #[serde(default)]
     pub status: String,
     #[serde(default)]
@@ -30,6 +33,14 @@ impl CallError {
     pub fn is_code(&self, wanted: &str) -> bool {
         matches!(self, Self::Refused { code, .. } if code == wanted)
     }
+}
+
+/// A job id as text, whether the video manager writes it as a string or a number.
+fn id_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::String(s) => s,
+        other => other.to_string(),
+    })
 }
 
 #[derive(Deserialize)]
@@ -96,8 +107,10 @@ impl VmClient {
         read_job(request.send().await).await
     }
 
-    pub async fn status(&self, camera_id: i64) -> Result<JobState, CallError> {
-        read_job(self.http.get(self.url(camera_id)).send().await).await
+    /// Every job the video manager holds (`GET /jobs`): one call reads back all statuses.
+    pub async fn jobs(&self) -> Result<Vec<JobState>, CallError> {
+        let response = refusal(self.http.get(format!("{}/jobs", self.base)).send().await).await?;
+        response.json::<Vec<JobState>>().await.map_err(|e| CallError::Unreachable(format!("unreadable job list: {e}")))
     }
 
     /// A job already gone counts as deleted.

@@ -2,6 +2,8 @@
 //! manager does not answer: it is down, and the next pass (or the next kick) starts over, so an
 //! outage costs one timeout per pass rather than one per camera.
 
+use std::collections::HashMap;
+
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use domain::models::{Camera, VideoManagerJob};
@@ -52,36 +54,55 @@ pub async fn sync(state: &AppState, client: &VmClient) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Reads back the status of every job that exists; a job the video manager lost is created again
-/// by the next sync.
+/// Reads back the status of every job that exists, in one `GET /jobs`; a job the video manager
+/// lost is created again by the next sync.
 pub async fn poll(state: &AppState, client: &VmClient) -> anyhow::Result<()> {
     let mut conn = state.conn().await.map_err(|e| anyhow::anyhow!("{}", e.desc))?;
     let (cameras, jobs) = load(&mut conn).await?;
-    for job in jobs.values().filter(|j| j.synced_modified.is_some()) {
-        let Some(camera) = cameras.get(&job.camera_id) else { continue };
-        let outcome = client.status(job.camera_id).await;
-        count(state, "status", &outcome);
-        let down = matches!(outcome, Err(CallError::Unreachable(_)));
-        let mut row = VideoManagerJob { checked_date: chrono::Utc::now(), ..job.clone() };
-        match outcome {
-            Ok(JobState { status, status_msg }) => {
-                row.status = status;
-                row.status_msg = status_msg;
-                row.sync_error.clear();
+    if jobs.is_empty() {
+        return Ok(());
+    }
+    let listed = client.jobs().await;
+    count(state, "status", &listed);
+    let listed: HashMap<String, JobState> = match listed {
+        Ok(list) => list.into_iter().map(|j| (j.id.clone(), j)).collect(),
+        Err(e) => {
+            // Shown on every job we know of: the status they carry may be stale.
+            for job in jobs.values().filter(|j| j.sync_error != describe(&e)) {
+                let row = VideoManagerJob { sync_error: describe(&e), ..job.clone() };
+                let modified = cameras.get(&job.camera_id).map(|c| c.modified_date);
+                save(state, &mut conn, Some(job), &row, modified).await?;
             }
-            Err(CallError::Refused { status: 404, .. }) => {
-                row.synced_modified = None;
-                row.sync_error = "the video manager has no job for this camera; creating it again".into();
-            }
-            Err(e) => row.sync_error = describe(&e),
-        }
-        save(state, &mut conn, Some(job), &row, Some(camera.modified_date)).await?;
-        if row.synced_modified.is_none() {
-            super::kick(state);
-        }
-        if down {
             return Ok(());
         }
+    };
+    let mut lost = false;
+    for job in jobs.values().filter(|j| j.synced_modified.is_some()) {
+        let Some(camera) = cameras.get(&job.camera_id) else { continue };
+        let mut row = VideoManagerJob { checked_date: chrono::Utc::now(), ..job.clone() };
+        match listed.get(&job.camera_id.to_string()) {
+            Some(found) => {
+                row.status.clone_from(&found.status);
+                row.status_msg.clone_from(&found.status_msg);
+                row.sync_error.clear();
+            }
+            None => {
+                row.synced_modified = None;
+                row.sync_error = "the video manager has no job for this camera; creating it again".into();
+                lost = true;
+            }
+        }
+        // Rows change only when the job did: a steady state costs one read, no writes.
+        let changed = row.status != job.status
+            || row.status_msg != job.status_msg
+            || row.sync_error != job.sync_error
+            || row.synced_modified != job.synced_modified;
+        if changed {
+            save(state, &mut conn, Some(job), &row, Some(camera.modified_date)).await?;
+        }
+    }
+    if lost {
+        super::kick(state);
     }
     Ok(())
 }
