@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use domain::config::RecognitionBackend;
 use ffsec_tests::env::WORKER_TOKEN;
 use ffsec_tests::worker::{Face, facen};
@@ -50,18 +50,10 @@ async fn post_detect(req: HttpRequest, body: web::Bytes, fake: web::Data<Arc<Fak
 }
 
 fn start_fake(fake: Arc<Fake>) -> (String, actix_web::dev::ServerHandle) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let data = web::Data::new(fake);
-    let server =
-        HttpServer::new(move || App::new().app_data(data.clone()).route("/v2/detect", web::post().to(post_detect)))
-            .workers(2)
-            .disable_signals()
-            .listen(listener)
-            .unwrap()
-            .run();
-    let handle = server.handle();
-    tokio::spawn(server);
+    let (addr, handle) = ffsec_tests::fake_server::serve(fake, 2, |c| {
+        c.route("/v2/detect", web::post().to(post_detect));
+    })
+    .unwrap();
     (format!("http://{addr}"), handle)
 }
 

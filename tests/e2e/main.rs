@@ -16,6 +16,8 @@ mod ingest_protocols;
 mod ingest_s3;
 mod ingest_sfapi;
 mod ingest_support;
+mod integrations_genetec;
+mod integrations_video_manager;
 mod negative;
 mod processes;
 mod schema;

@@ -98,3 +98,36 @@ async fn ingest_is_not_ready_before_its_gallery_loads() {
     let _ = std::fs::remove_file(file);
     env.cleanup().await.unwrap();
 }
+
+/// A listed but misconfigured integration stops start-up with a message naming the key; a set
+/// NTLS_HTTP_URL is accepted and logged once as ignored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_misconfigured_integration_stops_start_up_and_ntls_is_ignored_with_one_warning() {
+    let misconfigured = write_config("INTEGRATIONS = ['video_manager']\n[FFSECURITY]\nVIDEO_DETECTOR_TOKEN = 'abc'\n");
+    for name in ["gateway-api", "webhook-dispatcher"] {
+        let mut command = Command::new(ffsec_tests::process::binary(name));
+        for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("FFSEC_")) {
+            command.env_remove(key);
+        }
+        let output = command.arg("--config").arg(&misconfigured).arg("serve").output().unwrap();
+        assert!(!output.status.success(), "{name} started");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("FFSECURITY.VIDEO_MANAGER_ADDRESS") && stderr.contains("video_manager"), "{stderr}");
+    }
+    let _ = std::fs::remove_file(misconfigured);
+
+    let mut env = TestEnv::new().await.unwrap();
+    env.config.ffsecurity.ntls_http_url = "http://ntls.example:3185".into();
+    let config = write_config(&toml::to_string(&env.config).unwrap());
+    let log = std::env::temp_dir().join(format!("ffsec-ntls-{}.log", uuid::Uuid::now_v7()));
+    let dispatcher = Process::spawn_logged("webhook-dispatcher", &config, &log);
+    dispatcher.wait_healthy().await;
+    assert!(dispatcher.terminate().await.success());
+    let text = std::fs::read_to_string(&log).unwrap();
+    let warnings = text.lines().filter(|l| l.contains("NTLS_HTTP_URL is set but ignored")).count();
+    assert_eq!(warnings, 1, "{text}");
+    for file in [config, log] {
+        let _ = std::fs::remove_file(file);
+    }
+    env.cleanup().await.unwrap();
+}

@@ -39,8 +39,10 @@ async fn schema_rs_matches_the_migrated_database() {
         diesel_columns!(dossier_lists),
         diesel_columns!(dossiers),
         diesel_columns!(face_events),
+        diesel_columns!(genetec_alarms),
         diesel_columns!(hooks),
         diesel_columns!(users),
+        diesel_columns!(video_manager_jobs),
         diesel_columns!(webhook_deliveries),
     ];
     for (table, columns) in &tables {

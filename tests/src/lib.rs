@@ -4,6 +4,7 @@
 
 pub mod env;
 pub mod events;
+pub mod fake_server;
 pub mod live;
 pub mod private_servers;
 pub mod process;

@@ -43,6 +43,23 @@ impl Stack {
         Ok(response.json().await?)
     }
 
+    /// Any request as the admin, with an optional JSON body; the response as it came.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<reqwest::Response> {
+        let mut request = self
+            .client
+            .request(method, self.gateway.url(path))
+            .header("Authorization", format!("Token {}", self.token));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        Ok(request.send().await?)
+    }
+
     /// POSTs JSON as the admin and returns the created object.
     pub async fn create(&self, path: &str, body: Value) -> anyhow::Result<Value> {
         let response = self

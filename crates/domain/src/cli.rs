@@ -129,6 +129,11 @@ where
         }
     };
     crate::telemetry::init(&config.logging);
+    if !config.ffsecurity.ntls_http_url.trim().is_empty() {
+        // ffsec is open source and asks no licence server; the key stays valid so a FindFace
+        // settings block loads unchanged.
+        tracing::warn!("FFSECURITY.NTLS_HTTP_URL is set but ignored: ffsec needs no licence server");
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

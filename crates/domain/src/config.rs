@@ -13,6 +13,8 @@ mod env;
 pub use env::parse_bool;
 mod ingest;
 pub use ingest::{Facerouter, GalleryIndex, RecognitionBackend};
+mod integrations;
+pub use integrations::{Genetec, Integration, VideoManager, http_base, router_url};
 pub mod reference;
 mod validate;
 
@@ -41,6 +43,9 @@ pub struct Config {
     /// Signs login tokens and media URLs; the same value in every service and replica.
     #[serde(rename = "SECRET_KEY")]
     pub secret_key: String,
+    /// Integrations switched on, e.g. `["video_manager"]`; one not listed does nothing.
+    #[serde(rename = "INTEGRATIONS")]
+    pub integrations: Vec<Integration>,
     /// PostgreSQL.
     #[serde(rename = "DATABASES")]
     pub databases: Databases,
@@ -77,6 +82,12 @@ pub struct Config {
     /// The event list of gateway-api.
     #[serde(rename = "EVENT_LIST")]
     pub event_list: EventList,
+    /// The video manager sync (gateway-api), when INTEGRATIONS lists `video_manager`.
+    #[serde(rename = "VIDEO_MANAGER")]
+    pub video_manager: VideoManager,
+    /// Genetec Security Center alarms and camera import, when INTEGRATIONS lists `genetec`.
+    #[serde(rename = "GENETEC")]
+    pub genetec: Genetec,
 }
 
 /// The event list of gateway-api (`GET /events/faces/`).
@@ -160,13 +171,13 @@ pub struct FfSecurity {
     /// The token video workers authorise with (`Authorization: Token ...`); facerouter-ingest refuses to start without one.
     #[serde(rename = "VIDEO_DETECTOR_TOKEN")]
     pub video_detector_token: String,
-    /// Address of the findface-video-manager host (kept for compatibility; ffsec does not call it).
+    /// Address of the findface-video-manager host (`host:port` or a URL); called when INTEGRATIONS lists `video_manager`.
     #[serde(rename = "VIDEO_MANAGER_ADDRESS")]
     pub video_manager_address: String,
-    /// Address of the findface-ntls licence server (kept for compatibility; ffsec does not call it).
+    /// Address of the findface-ntls licence server: accepted and ignored (ffsec needs no licence); a non-empty value logs one warning at start.
     #[serde(rename = "NTLS_HTTP_URL")]
     pub ntls_http_url: String,
-    /// Address video workers post faces to, as configured on their side (informational).
+    /// Address of facerouter-ingest that video workers post faces to (`host:port` or a URL); the video manager sync hands it to workers as each job's `router_url`.
     #[serde(rename = "ROUTER_URL")]
     pub router_url: String,
     /// Address of the findface-sf-api recognition service, used when FACEROUTER.RECOGNITION_BACKEND = "sfapi".
@@ -357,6 +368,7 @@ impl Default for Config {
             static_root: PathBuf::from("/var/lib/ffsec/static"),
             debug: false,
             secret_key: String::new(),
+            integrations: Vec::new(),
             databases: Databases::default(),
             ffsecurity: FfSecurity::default(),
             server: Server::listening_on(8002),
@@ -369,6 +381,8 @@ impl Default for Config {
             facerouter: Facerouter::default(),
             retention: Retention::default(),
             event_list: EventList::default(),
+            video_manager: VideoManager::default(),
+            genetec: Genetec::default(),
         }
     }
 }

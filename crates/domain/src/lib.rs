@@ -10,6 +10,7 @@ pub mod event;
 pub mod filters;
 pub mod findface;
 pub mod flex;
+pub mod genetec;
 pub mod image;
 pub mod image_header;
 pub mod list_filters;

@@ -97,6 +97,26 @@ impl BusMessage for EventsAcknowledged {
     const VERSION: u32 = 1;
 }
 
+/// A camera's video manager job changed state (gateway-api's sync → every replica's live feed,
+/// pushed to WebSocket clients as `camera_vm_status`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CameraVmStatus {
+    pub camera: i64,
+    /// The job's status as the video manager reports it, or the code it refused the job with
+    /// (e.g. `TOO_MANY_CAMERAS`); empty until it first answered.
+    pub status: String,
+    pub status_msg: String,
+    /// Whether the job carries the camera's current settings.
+    pub in_sync: bool,
+    /// Why the last call failed (the video manager unreachable...); empty after a success.
+    pub error: String,
+}
+
+impl BusMessage for CameraVmStatus {
+    const TYPE: &'static str = "camera.vm_status";
+    const VERSION: u32 = 1;
+}
+
 /// What changed in the objects other services cache (ingest: cameras and the dossier gallery;
 /// webhook-dispatcher: hooks). Receivers re-read the object from PostgreSQL, so a late or
 /// repeated notice can never roll a cache back.

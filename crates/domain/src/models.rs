@@ -5,8 +5,8 @@ use diesel::prelude::*;
 use uuid::Uuid;
 
 use crate::schema::{
-    api_tokens, camera_groups, cameras, dossier_faces, dossier_lists, dossiers, face_events, hooks, users,
-    webhook_deliveries,
+    api_tokens, camera_groups, cameras, dossier_faces, dossier_lists, dossiers, face_events, genetec_alarms, hooks,
+    users, video_manager_jobs, webhook_deliveries,
 };
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -34,6 +34,10 @@ pub struct Camera {
     pub roi: String,
     pub created_date: DateTime<Utc>,
     pub modified_date: DateTime<Utc>,
+    /// Passed through to the camera's video manager job (fps, ffmpeg_params, ...).
+    pub stream_settings: serde_json::Value,
+    /// Logical ID of the Security Center camera this camera is; None = not linked by itself.
+    pub genetec_camera: Option<i32>,
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -47,6 +51,44 @@ pub struct NewCamera {
     pub external_detector_token: String,
     pub confidence_threshold: Option<f32>,
     pub roi: String,
+    pub stream_settings: serde_json::Value,
+    pub genetec_camera: Option<i32>,
+}
+
+/// A row of the Genetec alarm log: what was written, plus its id and time.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = genetec_alarms)]
+pub struct GenetecAlarm {
+    pub id: i64,
+    #[diesel(embed)]
+    pub row: NewGenetecAlarm,
+    pub created_date: DateTime<Utc>,
+}
+
+/// One Genetec alarm attempt, or the decision not to make one (`genetec_alarms`).
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = genetec_alarms)]
+pub struct NewGenetecAlarm {
+    pub event_id: Uuid,
+    pub camera_id: i64,
+    pub dossier_id: i64,
+    pub attempt: i32,
+    pub outcome: String,
+    pub response_status: Option<i32>,
+    pub error: String,
+    pub duration_ms: i32,
+}
+
+/// What the video manager sync knows of one camera's job (`video_manager_jobs`).
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = video_manager_jobs, treat_none_as_null = true)]
+pub struct VideoManagerJob {
+    pub camera_id: i64,
+    pub synced_modified: Option<DateTime<Utc>>,
+    pub status: String,
+    pub status_msg: String,
+    pub sync_error: String,
+    pub checked_date: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]

@@ -34,6 +34,8 @@ diesel::table! {
         roi -> Text,
         created_date -> Timestamptz,
         modified_date -> Timestamptz,
+        stream_settings -> Jsonb,
+        genetec_camera -> Nullable<Int4>,
     }
 }
 
@@ -116,6 +118,21 @@ diesel::table! {
 }
 
 diesel::table! {
+    genetec_alarms (id) {
+        id -> Int8,
+        event_id -> Uuid,
+        camera_id -> Int8,
+        dossier_id -> Int8,
+        attempt -> Int4,
+        outcome -> Text,
+        response_status -> Nullable<Int4>,
+        error -> Text,
+        duration_ms -> Int4,
+        created_date -> Timestamptz,
+    }
+}
+
+diesel::table! {
     hooks (id) {
         id -> Int8,
         name -> Text,
@@ -165,6 +182,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    video_manager_jobs (camera_id) {
+        camera_id -> Int8,
+        synced_modified -> Nullable<Timestamptz>,
+        status -> Text,
+        status_msg -> Text,
+        sync_error -> Text,
+        checked_date -> Timestamptz,
+    }
+}
+
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(cameras -> camera_groups (group_id));
 diesel::joinable!(dossier_faces -> dossiers (dossier_id));
@@ -181,7 +209,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     dossier_lists,
     dossiers,
     face_events,
+    genetec_alarms,
     hooks,
     users,
+    video_manager_jobs,
     webhook_deliveries,
 );

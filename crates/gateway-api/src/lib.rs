@@ -22,6 +22,7 @@ pub mod recorder;
 pub mod retention;
 pub mod routes;
 pub mod state;
+pub mod video_manager;
 
 use state::AppState;
 
@@ -42,6 +43,11 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
         std::fs::create_dir_all(&config.media_root)?;
     }
 
+    // Built before anything starts, so a bad address stops start-up rather than the first sync.
+    let vm_client = config
+        .integration_on(domain::config::Integration::VideoManager)
+        .then(|| video_manager::client::VmClient::new(&config))
+        .transpose()?;
     let bus_stop = CancellationToken::new();
     let bus = Bus::start(&config, "gateway-api", bus_stop.clone());
     let background = CancellationToken::new();
@@ -54,12 +60,21 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
         metrics: metrics::GatewayMetrics::new()?,
         login_limiter: auth::login_limit::LoginLimiter::new(&config.auth),
         media_signer: media::signer(&config),
+        video_manager: vm_client.is_some().then(|| Arc::new(tokio::sync::Notify::new())),
     });
     let replica = uuid::Uuid::now_v7().simple().to_string();
     let recorder = tokio::spawn(recorder::run(state.clone(), background.clone()));
     let fanout = tokio::spawn(live::run_fanout(state.clone(), bus.clone(), replica, background.clone()));
     let retention =
         tokio::spawn(retention::run_periodic(state.pool.clone(), store, config.clone(), background.clone()));
+
+    let vm_sync = match (vm_client, state.video_manager.clone()) {
+        (Some(client), Some(kick)) => {
+            tracing::info!("video manager sync on ({})", config.ffsecurity.video_manager_address);
+            Some(tokio::spawn(video_manager::run(state.clone(), client, kick, background.clone())))
+        }
+        _ => None,
+    };
 
     let address = listener.local_addr()?;
     let app_state = state.clone();
@@ -81,6 +96,9 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
     let served = ops::serve_until(server, shutdown).await;
     background.cancel();
     let _ = tokio::join!(recorder, fanout, retention);
+    if let Some(vm_sync) = vm_sync {
+        let _ = vm_sync.await;
+    }
     bus_stop.cancel();
     served?;
     tracing::info!("gateway-api stopped");

@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 use actix_web::{HttpRequest, HttpResponse, web};
 use actix_ws::{AggregatedMessage, Session};
 use bytestring::ByteString;
-use domain::bus::topology::{ROUTE_EVENT_UPDATED, ROUTE_EVENTS_ACKNOWLEDGED};
+use domain::bus::topology::{ROUTE_CAMERA_VM_STATUS, ROUTE_EVENT_UPDATED, ROUTE_EVENTS_ACKNOWLEDGED};
 use domain::bus::{Bus, Source, ack, reject_poison, run_consumer};
 use domain::list_filters::{EventFacts, EventListFilters};
-use domain::messages::{DecodeError, EventCreated, EventUpdated, EventsAcknowledged, decode};
+use domain::messages::{CameraVmStatus, DecodeError, EventCreated, EventUpdated, EventsAcknowledged, decode};
 use futures_util::StreamExt;
 use serde::Deserialize;
 use tokio::sync::mpsc;
@@ -202,6 +202,10 @@ fn frame_of(state: &AppState, delivery: &lapin::message::Delivery) -> Result<Liv
             // read goes to every client rather than to none.
             let facts = serde_json::from_value::<EventFacts>(event.clone()).ok();
             (serde_json::json!({"type": "event_updated", "data": event}), facts)
+        }
+        ROUTE_CAMERA_VM_STATUS => {
+            let status: CameraVmStatus = decode(&delivery.data)?;
+            (serde_json::json!({"type": "camera_vm_status", "data": status}), None)
         }
         ROUTE_EVENTS_ACKNOWLEDGED => {
             let ack: EventsAcknowledged = decode(&delivery.data)?;

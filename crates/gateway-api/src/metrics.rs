@@ -11,6 +11,11 @@ pub struct GatewayMetrics {
     pub record_batch_seconds: Histogram,
     pub websocket_clients: IntGauge,
     pub bus_up: IntGauge,
+    /// Calls to the video manager, by call (create, update, delete, status) and outcome (ok,
+    /// refused, unreachable).
+    pub video_manager_calls: IntCounterVec,
+    /// Cameras whose video manager job is not in step (at the start of the last sync pass).
+    pub video_manager_behind: IntGauge,
 }
 
 impl GatewayMetrics {
@@ -32,6 +37,17 @@ impl GatewayMetrics {
                 IntGauge::new("ffsec_websocket_clients", "Connected WebSocket clients")?,
             )?,
             bus_up: register(&registry, IntGauge::new("ffsec_bus_up", "1 while the RabbitMQ link is up")?)?,
+            video_manager_calls: register(
+                &registry,
+                IntCounterVec::new(
+                    Opts::new("ffsec_video_manager_calls_total", "Calls to the video manager, by call and outcome"),
+                    &["call", "outcome"],
+                )?,
+            )?,
+            video_manager_behind: register(
+                &registry,
+                IntGauge::new("ffsec_video_manager_jobs_behind", "Cameras whose video manager job is not in step")?,
+            )?,
             registry,
         })
     }

@@ -22,6 +22,8 @@ pub struct AppState {
     pub metrics: GatewayMetrics,
     pub login_limiter: LoginLimiter,
     pub media_signer: MediaSigner,
+    /// Wakes the video manager sync; None while INTEGRATIONS does not list `video_manager`.
+    pub video_manager: Option<Arc<tokio::sync::Notify>>,
 }
 
 impl AppState {

@@ -1,6 +1,6 @@
 //! The delivery log: every attempt, written by a background task in multi-row batches (one row
 //! per attempt in its own transaction is what caps Svix near 1k deliveries/s), and expired after
-//! WEBHOOKS.LOG_MAX_AGE_DAYS.
+//! WEBHOOKS.LOG_MAX_AGE_DAYS (as is the Genetec alarm log).
 
 use std::time::Duration;
 
@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use domain::db::DbPool;
 use domain::models::NewWebhookDelivery;
-use domain::schema::webhook_deliveries;
+use domain::schema::{genetec_alarms, webhook_deliveries};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -62,7 +62,11 @@ pub async fn run_expiry(pool: DbPool, max_age_days: u32, cancel: CancellationTok
             let n = diesel::delete(webhook_deliveries::table.filter(webhook_deliveries::created_date.lt(cutoff)))
                 .execute(&mut conn)
                 .await?;
-            anyhow::Ok(n)
+            // The Genetec alarm log keeps as long as the webhooks' (an empty table when it is off).
+            let alarms = diesel::delete(genetec_alarms::table.filter(genetec_alarms::created_date.lt(cutoff)))
+                .execute(&mut conn)
+                .await?;
+            anyhow::Ok(n + alarms)
         }
         .await;
         match result {

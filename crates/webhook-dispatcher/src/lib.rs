@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 pub mod deliverer;
 pub mod delivery;
 pub mod delivery_log;
+pub mod genetec;
 pub mod hook_health;
 pub mod hooks_cache;
 mod lane_clock;
@@ -72,6 +73,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
         allowed_addresses: settings.allowed_addresses.clone(),
     })?;
     let (log, log_writer) = delivery_log::DeliveryLog::start(pool.clone());
+    let genetec_pool = pool.clone();
     let expiry = tokio::spawn(delivery_log::run_expiry(pool.clone(), settings.log_max_age_days, background.clone()));
     let depths = tokio::spawn(queue_depth::run(bus.clone(), metrics.clone(), background.clone()));
     let deliverer = Arc::new(deliverer::Deliverer::new(
@@ -103,15 +105,18 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
             parking,
             deliveries.clone(),
         ),
-        links: payload::MediaLinks {
-            base: config.external_base().to_string(),
-            signer: (!config.secret_key.is_empty()).then(|| {
-                domain::media_link::MediaSigner::new(config.secret_key.as_bytes(), config.auth.media_url_ttl_seconds)
-            }),
-        },
+        links: links(&config),
         concurrency: settings.concurrency,
     });
     let worker_task = tokio::spawn(worker.run(deliveries.clone()));
+    // Not listed: no queue is declared and nothing is called.
+    let genetec_task = if config.integration_on(domain::config::Integration::Genetec) {
+        let alarms = genetec::Alarms::new(&config.genetec, genetec_pool, links(&config), metrics.clone())?;
+        tracing::info!("Genetec alarms on ({})", config.genetec.url);
+        Some(tokio::spawn(genetec::run(Arc::new(alarms), bus.clone(), config.rabbitmq.prefetch, deliveries.clone())))
+    } else {
+        None
+    };
 
     let state = web::Data::new(OpsState { bus: bus.clone(), publisher: publisher.clone(), metrics });
     let address = listener.local_addr()?;
@@ -133,6 +138,9 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
     shutdown.cancelled().await;
     deliveries.cancel();
     let _ = worker_task.await;
+    if let Some(task) = genetec_task {
+        let _ = task.await;
+    }
     background.cancel();
     let _ = tokio::join!(reloader, watcher, expiry, depths);
     // The worker (and with it every log handle) is gone: the writer drains what is queued and ends.
@@ -144,6 +152,16 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
     bus_stop.cancel();
     tracing::info!("webhook-dispatcher stopped");
     Ok(())
+}
+
+/// Absolute, signed media links, as webhook bodies and Genetec alarms carry them.
+fn links(config: &Config) -> payload::MediaLinks {
+    payload::MediaLinks {
+        base: config.external_base().to_string(),
+        signer: (!config.secret_key.is_empty()).then(|| {
+            domain::media_link::MediaSigner::new(config.secret_key.as_bytes(), config.auth.media_url_ttl_seconds)
+        }),
+    }
 }
 
 async fn get_health(state: web::Data<OpsState>) -> HttpResponse {

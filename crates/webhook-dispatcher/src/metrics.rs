@@ -17,6 +17,11 @@ pub struct DispatcherMetrics {
     /// Messages waiting, by queue: events, deliveries, retry_<ms>.
     pub queue_depth: IntGaugeVec,
     pub bus_up: IntGauge,
+    /// Events seen by the Genetec integration, by what became of them: sent, gave_up,
+    /// rate_limited, not_linked, already_sent, unmatched.
+    pub genetec_alarms: IntCounterVec,
+    /// Calls to the Genetec Web SDK by result: success, failure.
+    pub genetec_attempts: IntCounterVec,
 }
 
 impl DispatcherMetrics {
@@ -59,6 +64,20 @@ impl DispatcherMetrics {
             )?,
             queue_depth: register(&registry, queue_depth)?,
             bus_up: register(&registry, IntGauge::new("ffsec_bus_up", "1 while the RabbitMQ link is up")?)?,
+            genetec_alarms: register(
+                &registry,
+                IntCounterVec::new(
+                    Opts::new("ffsec_genetec_alarms_total", "Events seen by the Genetec integration, by outcome"),
+                    &["outcome"],
+                )?,
+            )?,
+            genetec_attempts: register(
+                &registry,
+                IntCounterVec::new(
+                    Opts::new("ffsec_genetec_attempts_total", "Genetec Web SDK calls by result"),
+                    &["result"],
+                )?,
+            )?,
             registry,
         })
     }

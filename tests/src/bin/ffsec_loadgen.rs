@@ -226,6 +226,8 @@ async fn seed(url: &str, camera_count: usize, faces: u64, dim: usize) -> anyhow:
             external_detector_token: uuid::Uuid::now_v7().simple().to_string(),
             confidence_threshold: None,
             roi: String::new(),
+            stream_settings: serde_json::json!({}),
+            genetec_camera: None,
         })
         .collect();
     let camera_ids: Vec<i64> =

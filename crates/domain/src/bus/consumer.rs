@@ -31,6 +31,9 @@ pub enum Source {
     Shared(String),
     /// A queue of this replica's own, bound to `exchange` (live fan-out, cache invalidation).
     Replica { queue: String, exchange: String, routing_key: String },
+    /// A durable work queue outside the common topology, declared (dead-lettering to the dead
+    /// queue) and bound by its consumer: an integration's, which exists only while it is on.
+    Durable { queue: String, exchange: String, routing_key: String, dead_queue: String },
 }
 
 /// Runs `session` with a fresh consumer for every bus connection, until `cancel` fires.
@@ -62,6 +65,10 @@ async fn open(link: &Link, source: &Source, prefetch: u16) -> lapin::Result<(Cha
         Source::Shared(queue) => queue.clone(),
         Source::Replica { queue, exchange, routing_key } => {
             topology::declare_replica_queue(&channel, queue, exchange, routing_key).await?;
+            queue.clone()
+        }
+        Source::Durable { queue, exchange, routing_key, dead_queue } => {
+            topology::declare_durable_queue(&channel, queue, exchange, routing_key, dead_queue).await?;
             queue.clone()
         }
     };

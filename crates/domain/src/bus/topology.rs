@@ -9,6 +9,9 @@ pub const ROUTE_FACE_DETECTED: &str = "face.detected";
 pub const ROUTE_EVENT_CREATED: &str = "event.created";
 pub const ROUTE_EVENT_UPDATED: &str = "event.updated";
 pub const ROUTE_EVENTS_ACKNOWLEDGED: &str = "event.acknowledged";
+/// Under `event.` so the live feed's `event.#` binding carries it; the webhooks queue binds
+/// `event.created` only.
+pub const ROUTE_CAMERA_VM_STATUS: &str = "event.camera_vm_status";
 
 /// Exchange and queue names derived from `RABBITMQ.PREFIX`.
 #[derive(Debug, Clone)]
@@ -56,6 +59,11 @@ impl Names {
     pub fn gallery_exchange(&self) -> String {
         format!("{}.gallery", self.prefix)
     }
+    /// Durable queue of the Genetec alarms (declared by webhook-dispatcher only while the
+    /// integration is on).
+    pub fn genetec_queue(&self) -> String {
+        format!("{}.genetec", self.prefix)
+    }
     /// Where messages no consumer can read end up, for an operator to inspect.
     pub fn dead_queue(&self) -> String {
         format!("{}.dead", self.prefix)
@@ -80,10 +88,26 @@ fn string(value: &str) -> AMQPValue {
 
 /// Work queues dead-letter what their consumers reject into the dead queue.
 fn dead_lettering(names: &Names) -> FieldTable {
+    dead_lettering_into(&names.dead_queue())
+}
+
+fn dead_lettering_into(dead_queue: &str) -> FieldTable {
     let mut args = FieldTable::default();
     args.insert(ShortString::from("x-dead-letter-exchange"), string(""));
-    args.insert(ShortString::from("x-dead-letter-routing-key"), string(&names.dead_queue()));
+    args.insert(ShortString::from("x-dead-letter-routing-key"), string(dead_queue));
     args
+}
+
+async fn bind(channel: &Channel, queue: &str, exchange: &str, routing_key: &str) -> lapin::Result<()> {
+    channel
+        .queue_bind(
+            queue.into(),
+            exchange.into(),
+            routing_key.into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
 }
 
 pub async fn declare(channel: &Channel, names: &Names) -> lapin::Result<()> {
@@ -128,6 +152,18 @@ pub async fn declare(channel: &Channel, names: &Names) -> lapin::Result<()> {
     Ok(())
 }
 
+/// Declares and binds a durable work queue that dead-letters into `dead_queue`.
+pub async fn declare_durable_queue(
+    channel: &Channel,
+    queue: &str,
+    exchange: &str,
+    routing_key: &str,
+    dead_queue: &str,
+) -> lapin::Result<()> {
+    channel.queue_declare(queue.into(), durable_queue(), dead_lettering_into(dead_queue)).await?;
+    bind(channel, queue, exchange, routing_key).await
+}
+
 /// Declares and binds a per-replica queue (exclusive: it lives and dies with this connection).
 pub async fn declare_replica_queue(
     channel: &Channel,
@@ -137,14 +173,5 @@ pub async fn declare_replica_queue(
 ) -> lapin::Result<()> {
     let options = QueueDeclareOptions { exclusive: true, auto_delete: true, ..QueueDeclareOptions::default() };
     channel.queue_declare(queue.into(), options, FieldTable::default()).await?;
-    channel
-        .queue_bind(
-            queue.into(),
-            exchange.into(),
-            routing_key.into(),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await?;
-    Ok(())
+    bind(channel, queue, exchange, routing_key).await
 }

@@ -103,3 +103,30 @@ fn database_url_escapes_credentials() {
     config.databases.default.password = "p@ss:/w".into();
     assert_eq!(config.database_url(), "postgres://postgres:p%40ss%3A%2Fw@127.0.0.1:5432/ffsec");
 }
+
+#[test]
+fn a_listed_integration_must_be_configured() {
+    let err = load("INTEGRATIONS = ['video_manager']\n", &[]).unwrap_err().to_string();
+    assert!(err.contains("FFSECURITY.VIDEO_MANAGER_ADDRESS") && err.contains("video_manager"), "{err}");
+    let err = load("INTEGRATIONS = ['video_manager']\n[FFSECURITY]\nVIDEO_MANAGER_ADDRESS = 'vm:18810'\n", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("FFSECURITY.ROUTER_URL"), "{err}");
+    let err = load("INTEGRATIONS = ['nonesuch']\n", &[]).unwrap_err().to_string();
+    assert!(err.contains("INTEGRATIONS"), "{err}");
+    let ok = "INTEGRATIONS = ['video_manager']\n[FFSECURITY]\nVIDEO_MANAGER_ADDRESS = 'vm:18810'\n\
+              ROUTER_URL = '10.0.0.2:18300'\nVIDEO_DETECTOR_TOKEN = 't'\n";
+    assert!(load(ok, &[]).unwrap().integration_on(Integration::VideoManager));
+    // Not listed: its keys may stay empty, and nothing is switched on.
+    assert!(!load("", &[]).unwrap().integration_on(Integration::VideoManager));
+}
+
+#[test]
+fn genetec_needs_its_user_and_alarm() {
+    let err = load("INTEGRATIONS = ['genetec']\n", &[]).unwrap_err().to_string();
+    assert!(err.contains("GENETEC.USERNAME"), "{err}");
+    let err = load("INTEGRATIONS = ['genetec']\n[GENETEC]\nUSERNAME = 'u'\n", &[]).unwrap_err().to_string();
+    assert!(err.contains("GENETEC.ALARM"), "{err}");
+    let config = load("INTEGRATIONS = ['genetec']\n[GENETEC]\nUSERNAME = 'u'\nALARM = 3\n", &[]).unwrap();
+    assert!(config.integration_on(Integration::Genetec) && !config.integration_on(Integration::VideoManager));
+}

@@ -44,10 +44,18 @@ pub fn convert(source: &str) -> Result<Conversion, SyntaxError> {
                     })
                     .filter_map(|a| if let Value::Str(s) = a { Some(s) } else { None })
                     .collect();
+                // The Genetec plugin has an equivalent, but it needs settings (Web SDK user, alarm)
+                // that config.py does not hold: switching it on here would fail `config check`.
+                let reason = if apps.iter().any(|a| a == "ffsecurity_genetec") {
+                    "ffsec's equivalent is INTEGRATIONS = [\"genetec\"] plus a [GENETEC] section (Web SDK user, \
+                     alarm), which config.py does not hold: set them by hand (docs/integrations.md)"
+                } else {
+                    "integration plugins have no ffsec equivalent"
+                };
                 mapper.report.push(Entry {
                     key: format!("INSTALLED_APPS.{method}({})", apps.join(", ")),
                     line: *line,
-                    outcome: Outcome::Ignored { reason: "integration plugins have no ffsec equivalent".into() },
+                    outcome: Outcome::Ignored { reason: reason.into() },
                 });
             }
             Statement::Call { target, method, line, .. } => mapper.report.push(Entry {

@@ -34,6 +34,36 @@ pub struct CameraBody {
     confidence_threshold: Option<f32>,
     #[serde(default)]
     roi: String,
+    /// Video stream parameters the camera's video manager job carries (fps, ffmpeg_params, ...).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    stream_settings: Option<Value>,
+    /// Logical ID of the Security Center camera this camera is (links it to Genetec alarms).
+    #[serde(default)]
+    genetec_camera: Option<i32>,
+}
+
+/// `Some(None)` for an explicit null (clear the value), `None` when the key is absent.
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// Database errors of a camera write, naming the parameter at fault.
+fn write_error(e: diesel::result::Error) -> ApiError {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match e {
+        Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => db_error::map(e, "genetec_camera"),
+        other => db_error::map(other, "group"),
+    }
+}
+
+/// A JSON object, or BAD_PARAM.
+fn settings_object(settings: Option<Value>) -> Result<Option<Value>, ApiError> {
+    match settings {
+        Some(Value::Object(map)) => Ok(Some(Value::Object(map))),
+        Some(_) => Err(ApiError::bad_param("stream_settings", "stream_settings must be a JSON object")),
+        None => Ok(None),
+    }
 }
 
 /// The external-detector token is a credential: only admins (who manage cameras) see it.
@@ -43,11 +73,12 @@ pub fn view(c: &Camera, role: Role) -> Value {
         "id": c.id, "name": c.name, "comment": c.comment, "url": c.url, "active": c.active,
         "group": c.group_id, "external_detector_token": token,
         "confidence_threshold": c.confidence_threshold.map(json_f32), "roi": c.roi,
+        "stream_settings": c.stream_settings, "genetec_camera": c.genetec_camera,
         "created_date": c.created_date, "modified_date": c.modified_date,
     })
 }
 
-fn new_token() -> String {
+pub(crate) fn new_token() -> String {
     let mut raw = [0_u8; 16];
     rand::rngs::OsRng.fill_bytes(&mut raw);
     hex::encode(raw)
@@ -76,6 +107,8 @@ pub async fn post_camera(
         external_detector_token: new_token(),
         confidence_threshold: body.confidence_threshold,
         roi: body.roi,
+        stream_settings: settings_object(body.stream_settings)?.unwrap_or_else(|| json!({})),
+        genetec_camera: body.genetec_camera,
     };
     let mut conn = state.conn().await?;
     let camera: Camera = diesel::insert_into(cameras::table)
@@ -83,9 +116,10 @@ pub async fn post_camera(
         .returning(Camera::as_returning())
         .get_result(&mut conn)
         .await
-        .map_err(|e| db_error::map(e, "group"))?;
+        .map_err(write_error)?;
     drop(conn);
     state.announce(GalleryObject::Camera, camera.id).await;
+    crate::video_manager::kick(&state);
     tracing::info!(camera.id = camera.id, user.id = user.id, "camera {} created", camera.id);
     Ok(HttpResponse::Created().json(view(&camera, user.role)))
 }
@@ -114,7 +148,11 @@ pub async fn get_camera(
         .first(&mut conn)
         .await
         .map_err(|e| db_error::map(e, "id"))?;
-    Ok(HttpResponse::Ok().json(view(&camera, user.role)))
+    let mut body = view(&camera, user.role);
+    if let Some(status) = crate::video_manager::camera_status(&state, &mut conn, &camera).await {
+        body["vm_status"] = json!(status);
+    }
+    Ok(HttpResponse::Ok().json(body))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -127,6 +165,12 @@ pub struct CameraPatch {
     group: Option<i64>,
     confidence_threshold: Option<f32>,
     roi: Option<String>,
+    #[schema(value_type = Object)]
+    stream_settings: Option<Value>,
+    /// null unlinks the camera.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i32>)]
+    genetec_camera: Option<Option<i32>>,
 }
 
 #[derive(diesel::AsChangeset)]
@@ -139,6 +183,8 @@ struct CameraChanges {
     group_id: Option<i64>,
     confidence_threshold: Option<f32>,
     roi: Option<String>,
+    stream_settings: Option<Value>,
+    genetec_camera: Option<Option<i32>>,
     modified_date: chrono::DateTime<chrono::Utc>,
 }
 
@@ -167,6 +213,8 @@ pub async fn patch_camera(
         group_id: body.group,
         confidence_threshold: body.confidence_threshold,
         roi: body.roi,
+        stream_settings: settings_object(body.stream_settings)?,
+        genetec_camera: body.genetec_camera,
         modified_date: chrono::Utc::now(),
     };
     let mut conn = state.conn().await?;
@@ -175,9 +223,10 @@ pub async fn patch_camera(
         .returning(Camera::as_returning())
         .get_result(&mut conn)
         .await
-        .map_err(|e| db_error::map(e, "group"))?;
+        .map_err(write_error)?;
     drop(conn);
     state.announce(GalleryObject::Camera, id).await;
+    crate::video_manager::kick(&state);
     Ok(HttpResponse::Ok().json(view(&camera, user.role)))
 }
 
@@ -195,5 +244,6 @@ pub async fn delete_camera(
     drop(conn);
     db_error::deleted(deleted, "camera")?;
     state.announce(GalleryObject::Camera, id).await;
+    crate::video_manager::kick(&state);
     Ok(HttpResponse::NoContent().finish())
 }

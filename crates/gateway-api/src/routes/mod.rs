@@ -19,6 +19,7 @@ pub mod dossiers;
 pub mod events;
 pub mod hook_deliveries;
 pub mod hooks;
+pub mod integrations;
 pub mod ops;
 pub mod pagination;
 pub mod users;
@@ -138,6 +139,8 @@ route_table![
     (POST, "/events/faces/acknowledge/", events::post_acknowledge_events, OPERATOR),
     (GET, "/events/faces/{id}/", events::get_event, VIEWER),
     (PATCH, "/events/faces/{id}/", events::patch_event, OPERATOR),
+    (POST, "/integrations/genetec/import-cameras/", integrations::post_import_genetec_cameras, ADMIN),
+    (GET, "/integrations/genetec/alarms/", integrations::get_genetec_alarms, ADMIN),
     (GET, "/events/", live::get_events_socket, Access::SocketToken),
     // A signed URL (`?expires=&signature=`) also lets a caller without a token in.
     (GET, "/uploads/{path:.*}", media::get_media, VIEWER),

@@ -1,0 +1,2 @@
+DROP TABLE genetec_alarms;
+ALTER TABLE cameras DROP COLUMN genetec_camera;
