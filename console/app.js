@@ -26,6 +26,8 @@ const NAV_PATHS = { Live: 'live', Events: 'events', 'Watch lists': 'watch-lists'
 let cleanup = null;
 let expiryTimer = null;
 let endReason = null;
+let routeGeneration = 0;
+let shown = ''; // the path and query of the page on screen
 
 export function navigate(path, replace = false) {
   const url = path.startsWith('/') ? path : '/console/' + path;
@@ -48,6 +50,7 @@ function renderNav(active) {
 }
 
 async function route() {
+  shown = location.pathname + location.search;
   if (cleanup) {
     try {
       cleanup();
@@ -78,11 +81,16 @@ async function route() {
     clear(main, h('h1', {}, 'Not allowed'), h('p', {}, `This page needs the ${least} role.`));
     return;
   }
+  const generation = ++routeGeneration;
   const page = await import(module);
+  if (generation !== routeGeneration) return;
   clear(main);
   const reason = endReason;
   endReason = null;
-  cleanup = (await page.render(main, { params: m.slice(1), query: new URLSearchParams(location.search), reason, navigate })) || null;
+  const done = (await page.render(main, { params: m.slice(1), query: new URLSearchParams(location.search), reason, navigate })) || null;
+  // Navigated away while the page was still loading: stop it (its socket, timers) at once.
+  if (generation !== routeGeneration) done?.();
+  else cleanup = done;
 }
 
 function scheduleExpiry(session) {
@@ -107,7 +115,14 @@ document.addEventListener('click', (e) => {
   e.preventDefault();
   navigate(a.getAttribute('href'));
 });
-window.addEventListener('popstate', route);
+// Back and forward; a change of the #fragment alone (the skip link) is not a new page.
+window.addEventListener('popstate', () => {
+  if (location.pathname + location.search !== shown) route();
+});
+document.querySelector('.skip').addEventListener('click', (e) => {
+  e.preventDefault();
+  main.focus();
+});
 document.getElementById('logout').addEventListener('click', () => logout());
 
 route();

@@ -21,6 +21,7 @@ export async function render(main) {
   let scheduled = false;
   let matchedOnly = false;
   let unseen = 0;
+  let socket = null;
   const rendered = new Map(); // id -> element
   const times = []; // arrival times of the last second, for the rate shown
 
@@ -36,7 +37,7 @@ export async function render(main) {
     id: 'matched-only',
     onchange: () => {
       matchedOnly = matchedBox.checked;
-      socket.socket?.readyState === WebSocket.OPEN && sendFilters();
+      socket?.socket?.readyState === WebSocket.OPEN && sendFilters();
       reload();
     },
   });
@@ -187,9 +188,14 @@ export async function render(main) {
   const resize = () => draw();
   window.addEventListener('resize', resize);
 
+  // For the browser test and for anyone curious: how many rows exist against how many are listed.
+  window.__ffsecFeed = () => ({ listed: events.length, inDom: rendered.size });
+  // For the browser test: the socket drops as on a network failure.
+  window.__ffsecDropSocket = () => socket?.socket?.close();
+
   await lookup.loadNames().catch((e) => errors.replaceChildren(message('error', errorText(e))));
 
-  const socket = new LiveSocket(currentSession().token, {
+  socket = new LiveSocket(currentSession().token, {
     status: (state, delay) => {
       status.className = `conn conn-${state}`;
       status.textContent =
@@ -229,13 +235,9 @@ export async function render(main) {
     rate.textContent = times.length ? `${times.length}/s` : '';
   }, 500);
 
-  // For the browser test and for anyone curious: how many rows exist against how many are listed.
-  window.__ffsecFeed = () => ({ listed: events.length, inDom: rendered.size });
-  // For the browser test: the socket drops as on a network failure.
-  window.__ffsecDropSocket = () => socket.socket?.close();
 
   return () => {
-    socket.stop();
+    socket?.stop();
     clearInterval(rateTimer);
     window.removeEventListener('resize', resize);
     delete window.__ffsecFeed;

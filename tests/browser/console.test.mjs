@@ -5,7 +5,7 @@
 // after saving a screenshot of where it failed.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -137,6 +137,43 @@ try {
     await row(matchedId).getByText('Acknowledged').waitFor();
   });
 
+  await step('search it by camera and date, open its page with the box drawn', async () => {
+    await page.getByRole('navigation').getByRole('link', { name: 'Events' }).click();
+    await page.getByRole('heading', { name: 'Event search' }).waitFor();
+    await page.getByLabel('Cameras').selectOption(String(CAMERA));
+    const local = (ms) => new Date(ms - new Date(ms).getTimezoneOffset() * 60000).toISOString().slice(0, 19);
+    await page.getByLabel('Detected from').fill(local(Date.now() - 3600_000));
+    await page.getByLabel('Detected until').fill(local(Date.now() + 3600_000));
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByText('1 event', { exact: true }).waitFor();
+    await row(matchedId).waitFor();
+    const url = new URL(page.url());
+    assert.equal(url.searchParams.get('cameras'), String(CAMERA), 'the search is in the address');
+    assert.ok(url.searchParams.get('created_date_gte'));
+    await shot('events');
+    // The other camera's event is found by its own camera, and not by this one's.
+    await page.getByLabel('Cameras').selectOption(String(OTHER_CAMERA));
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByText('1 event', { exact: true }).waitFor();
+    assert.equal(await row(matchedId).count(), 0);
+    await page.getByLabel('Cameras').selectOption(String(CAMERA));
+    await page.getByRole('button', { name: 'Search' }).click();
+    await row(matchedId).getByRole('link', { name: 'Details' }).click();
+    await page.waitForURL(`**/console/events/${matchedId}`);
+    await page.locator('canvas[data-drawn="210,90,310,210"]').waitFor({ state: 'attached' });
+    await page.getByText('Alice', { exact: true }).first().waitFor();
+    await shot('event');
+    // A reload of a console route lands on the same page (gateway-api's fallback).
+    await page.reload();
+    await page.locator('canvas[data-drawn]').waitFor({ state: 'attached' });
+  });
+
+  await step('back to the live feed', async () => {
+    await page.getByRole('navigation').getByRole('link', { name: 'Live' }).click();
+    await page.locator('.conn-live').waitFor();
+    await page.waitForFunction(() => typeof window.__ffsecFeed === 'function' && window.__ffsecFeed().listed > 0);
+  });
+
   await step('50 events/s: all arrive, and only the rows in view exist', async () => {
     const before = await page.evaluate(() => {
       // The longest gap between two painted frames while the burst arrives.
@@ -178,6 +215,161 @@ try {
     await page.locator('.conn-live').waitFor();
     const posted = await ask({ cmd: 'post_face', camera: CAMERA, matched: false });
     await row(posted.event_id).waitFor();
+  });
+
+  await step('create a dossier: a refusal first, then in a watch list', async () => {
+    await page.getByRole('navigation').getByRole('link', { name: 'Watch lists' }).click();
+    await page.getByRole('heading', { name: 'Watch lists and dossiers' }).waitFor();
+    await page.getByLabel('Dossier name').fill('Bob');
+    await page.getByRole('button', { name: 'Create dossier' }).click();
+    // No watch list chosen: the server's reason, with its code and the field.
+    await page.getByRole('alert').filter({ hasText: 'dossier_lists' }).waitFor();
+    await page.getByLabel('In watch lists').selectOption({ label: 'VIP' });
+    await page.getByRole('button', { name: 'Create dossier' }).click();
+    await page.getByRole('heading', { name: 'Dossier: Bob' }).waitFor();
+    await shot('watch-lists-after').catch(() => {});
+  });
+
+  await step('upload a photo by drag and drop: refusals with the reason, then accepted', async () => {
+    const photo = readFileSync(new URL('./fixtures/face.jpg', import.meta.url)).toString('base64');
+    const dropped = await page.evaluateHandle((b64) => {
+      const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+      const transfer = new DataTransfer();
+      transfer.items.add(new File([bytes], 'bob.jpg', { type: 'image/jpeg' }));
+      return transfer;
+    }, photo);
+    await page.dispatchEvent('[data-testid=drop-zone]', 'dragover', { dataTransfer: dropped });
+    await page.dispatchEvent('[data-testid=drop-zone]', 'drop', { dataTransfer: dropped });
+    await page.getByText('bob.jpg', { exact: false }).waitFor();
+    // No recognition service here: without a feature vector the server refuses, and says why.
+    await page.getByRole('button', { name: 'Upload photo' }).click();
+    await page.getByRole('alert').filter({ hasText: 'facen' }).waitFor();
+    await page.getByText('Without a recognition service').click();
+    await page.getByLabel('Feature vector (facen, base64)').fill(NEW_FACEN);
+    await page.getByLabel('Quality').fill('-5');
+    await page.getByRole('button', { name: 'Upload photo' }).click();
+    await page.getByRole('alert').filter({ hasText: 'LOW_QUALITY' }).waitFor();
+    await shot('dossier-refused');
+    await page.getByLabel('Quality').fill('0.5');
+    await page.getByRole('button', { name: 'Upload photo' }).click();
+    await page.getByText('Photo added.').waitFor();
+    await page.getByRole('heading', { name: 'Photos (1)' }).waitFor();
+    await page.waitForFunction(() => [...document.querySelectorAll('.faces img')].every((i) => i.complete && i.naturalWidth > 0));
+    await shot('dossier');
+  });
+
+  await step("a dossier's events: Alice's page lists the matched event", async () => {
+    await page.goto(`${GATEWAY}/console/dossiers/${DOSSIER}`);
+    await page.getByRole('heading', { name: 'Dossier: Alice' }).waitFor();
+    // The burst matched Alice too: 126 events, newest first, with a link to all of them.
+    await page.getByRole('heading', { name: 'Events of this dossier (126)' }).waitFor();
+    assert.equal(await page.locator('article.event.matched').count(), 20);
+    await page.getByRole('link', { name: 'All of them in the event search' }).click();
+    await page.getByText('126 events', { exact: true }).waitFor();
+    await page.goBack();
+    await page.getByRole('heading', { name: 'Dossier: Alice' }).waitFor();
+    await page.getByRole('navigation').getByRole('link', { name: 'Watch lists' }).click();
+    await page.getByRole('link', { name: 'Bob' }).waitFor();
+    await shot('watch-lists');
+  });
+
+  await step('cameras: the worker setup snippet names the URL, the token and the camera id', async () => {
+    await page.getByRole('navigation').getByRole('link', { name: 'Cameras' }).click();
+    await page.getByRole('heading', { name: 'Cameras and groups' }).waitFor();
+    await page.getByText('Worker setup for Entrance').click();
+    const snippet = await page.locator('pre').first().innerText();
+    assert.match(snippet, /\/video-detector\/frame\//);
+    assert.match(snippet, /VIDEO_DETECTOR_TOKEN/);
+    assert.match(snippet, new RegExp(`Camera id: ${CAMERA}\\b`));
+    await page.getByLabel('Camera name').fill('Loading bay');
+    await page.getByRole('button', { name: 'Create camera' }).click();
+    await page.getByRole('cell', { name: 'Loading bay', exact: true }).waitFor();
+    await shot('cameras');
+  });
+
+  await step('create a hook and see its deliveries; resend one', async () => {
+    await page.getByRole('navigation').getByRole('link', { name: 'Webhooks' }).click();
+    await page.getByRole('heading', { name: 'Webhooks' }).waitFor();
+    await page.getByLabel('Webhook name').fill('Control room');
+    await page.getByLabel('Receiver URL').fill(HOOK_URL);
+    await page.getByRole('button', { name: 'Create webhook' }).click();
+    await page.getByRole('heading', { name: 'Webhook: Control room' }).waitFor();
+    await ask({ cmd: 'wait_hooks', count: 1 });
+    await ask({ cmd: 'post_face', camera: CAMERA, matched: true });
+    // The log fills once the dispatcher delivered: refresh until it shows.
+    const deadline = Date.now() + STEP_TIMEOUT;
+    while (!(await page.getByText('delivered', { exact: true }).count())) {
+      assert.ok(Date.now() < deadline, 'no delivery in the log');
+      await page.getByRole('button', { name: 'Refresh' }).click();
+      await page.getByRole('heading', { name: /^Deliveries/ }).waitFor();
+      await page.waitForTimeout(250); // the dispatcher works at its own pace; poll, bounded above
+    }
+    await page.getByRole('button', { name: /^Resend/ }).first().click();
+    await page.getByText(/Queued again: 1 event/).waitFor();
+    await shot('hook');
+    await page.getByRole('navigation').getByRole('link', { name: 'Webhooks' }).click();
+    await page.getByRole('link', { name: 'Control room' }).waitFor();
+    await shot('hooks');
+  });
+
+  await step('users (admin only): create a viewer', async () => {
+    await page.getByRole('navigation').getByRole('link', { name: 'Users' }).click();
+    await page.getByRole('heading', { name: 'Users' }).waitFor();
+    await page.getByLabel('New user name').fill('victor');
+    await page.getByLabel('New password').fill('password-1');
+    await page.getByLabel('Role', { exact: true }).selectOption('viewer');
+    await page.getByRole('button', { name: 'Create user' }).click();
+    await page.getByText('User victor created.').waitFor();
+    await shot('users');
+  });
+
+  await step('log out; a viewer sees no admin pages and cannot acknowledge', async () => {
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.getByText('You have logged out.').waitFor();
+    await logIn('victor', 'password-1');
+    await page.getByRole('heading', { name: 'Live events' }).waitFor();
+    const nav = page.getByRole('navigation');
+    assert.equal(await nav.getByRole('link', { name: 'Users' }).count(), 0);
+    assert.equal(await nav.getByRole('link', { name: 'Webhooks' }).count(), 0);
+    await page.locator('article.event.matched').first().waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Acknowledge' }).count(), 0, 'viewers cannot acknowledge');
+    await page.goto(`${GATEWAY}/console/users`);
+    await page.getByRole('heading', { name: 'Not allowed' }).waitFor();
+  });
+
+  await step('a token that stops working sends the tab back to the login page', async () => {
+    // Another tab has its own session: this one keeps working until its token is refused.
+    await page.evaluate(() => {
+      const s = JSON.parse(sessionStorage.getItem('ffsec.session'));
+      sessionStorage.setItem('ffsec.session', JSON.stringify({ ...s, token: 'revoked-token' }));
+    });
+    await page.goto(`${GATEWAY}/console/events`);
+    await page.getByText('Your session has ended').waitFor();
+    await page.waitForURL('**/console/login**');
+  });
+
+  await step('a tablet (portrait 768x1024) gets the same pages', async () => {
+    await page.setViewportSize({ width: 768, height: 1024 });
+    await logIn(ADMIN, PASSWORD);
+    await page.getByRole('heading', { name: 'Live events' }).waitFor();
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `no sideways scrolling on a tablet (${overflow} px too wide)`);
+    await page.locator('article.event').first().waitFor();
+    await shot('live-tablet');
+  });
+
+  await step('keyboard: the skip link and the first event are reachable by Tab', async () => {
+    // Each page moves the focus to its heading (screen readers announce it); the skip link is the
+    // first stop of the page and jumps to the content.
+    const first = await page.evaluate(() => [...document.querySelectorAll('a[href], button, input, select, textarea, [tabindex]')].find((e) => e.tabIndex >= 0 && e.offsetParent !== null || e.classList.contains('skip'))?.textContent);
+    assert.equal(first, 'Skip to content');
+    await page.locator('.skip').focus();
+    await page.keyboard.press('Enter');
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'main');
+    await page.locator('.feed').focus();
+    await page.keyboard.press('Tab');
+    const focused = await page.evaluate(() => document.activeElement.closest('article.event') !== null);
+    assert.ok(focused, 'Tab from the feed reaches an event');
   });
 
   assert.deepEqual(consoleErrors, [], 'no errors in the browser console');

@@ -168,8 +168,29 @@ async fn the_console_in_headless_chromium() {
     // What the browser did, read back over the API.
     let acknowledged = stack.get("/events/faces/?acknowledged=true").await.unwrap();
     assert!(acknowledged["count"].as_i64().unwrap() >= 1, "the browser acknowledged an event: {acknowledged}");
-    // LATER-DOSSIERS-HOOKS
-    for page in ["login", "live"] {
+    let dossiers = stack.get("/dossiers/").await.unwrap();
+    let bob = dossiers["results"].as_array().unwrap().iter().find(|d| d["name"] == "Bob").cloned();
+    let bob = bob.expect("the browser created the dossier Bob");
+    let faces = stack.get(&format!("/dossier-faces/?dossier={}", bob["id"])).await.unwrap();
+    assert_eq!(faces["count"], 1, "one photo stored, the refused ones not: {faces}");
+    let hooks = stack.get("/hooks/").await.unwrap();
+    assert_eq!(hooks["count"], 1);
+    assert!(!receiver.received().is_empty(), "the hook the browser created delivered");
+    let users = stack.get("/users/").await.unwrap();
+    assert!(users["results"].as_array().unwrap().iter().any(|u| u["username"] == "victor" && u["role"] == "viewer"));
+    for page in [
+        "login",
+        "live",
+        "events",
+        "event",
+        "watch-lists",
+        "dossier",
+        "cameras",
+        "hooks",
+        "hook",
+        "users",
+        "live-tablet",
+    ] {
         let file = screenshots.join(format!("{page}.png"));
         assert!(file.metadata().map(|m| m.len() > 1000).unwrap_or(false), "{} was not saved", file.display());
     }
