@@ -87,10 +87,8 @@ export function localPath(url) {
 }
 
 export async function request(method, path, body) {
-  if (!session) {
-    end('no-session');
-    throw new ApiError(401, { code: 'UNAUTHORIZED', desc: 'not logged in' });
-  }
+  // Already ended (and reported once): a page still loading just stops here.
+  if (!session) throw new ApiError(401, { code: 'UNAUTHORIZED', desc: 'not logged in' });
   const headers = { Authorization: `Token ${session.token}` };
   let payload;
   if (body instanceof FormData) {
@@ -107,7 +105,7 @@ export async function request(method, path, body) {
   }
   if (response.status === 204) return null;
   const data = await response.json().catch(() => null);
-  if (response.status === 401) {
+  if (response.status === 401 && session) {
     end('expired');
     throw new ApiError(401, data);
   }

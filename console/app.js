@@ -2,7 +2,7 @@
 // /console/<page> (history API; gateway-api answers every console route with this page).
 
 import { currentSession, logout, onSessionEnd, can } from './api.js';
-import { h, clear } from './ui.js';
+import { h, clear, pageHeading } from './ui.js';
 import { forget } from './lookup.js';
 
 const main = document.getElementById('main');
@@ -51,6 +51,7 @@ function renderNav(active) {
 
 async function route() {
   shown = location.pathname + location.search;
+  const generation = ++routeGeneration;
   if (cleanup) {
     try {
       cleanup();
@@ -73,21 +74,22 @@ async function route() {
     scheduleExpiry(session);
   }
   if (!match) {
-    clear(main, h('h1', {}, 'Not found'), h('p', {}, 'No such page. ', h('a', { href: '/console/live' }, 'Go to the live feed')));
+    clear(main, pageHeading('Not found'), h('p', {}, 'No such page. ', h('a', { href: '/console/live' }, 'Go to the live feed')));
     return;
   }
   const [m, module, least] = match;
   if (least && !can(least)) {
-    clear(main, h('h1', {}, 'Not allowed'), h('p', {}, `This page needs the ${least} role.`));
+    clear(main, pageHeading('Not allowed'), h('p', {}, `This page needs the ${least} role.`));
     return;
   }
-  const generation = ++routeGeneration;
   const page = await import(module);
   if (generation !== routeGeneration) return;
-  clear(main);
+  // A view of its own: a page still loading when the route changes writes into a detached node.
+  const view = h('div', { class: 'view' });
+  clear(main, view);
   const reason = endReason;
   endReason = null;
-  const done = (await page.render(main, { params: m.slice(1), query: new URLSearchParams(location.search), reason, navigate })) || null;
+  const done = (await page.render(view, { params: m.slice(1), query: new URLSearchParams(location.search), reason, navigate })) || null;
   // Navigated away while the page was still loading: stop it (its socket, timers) at once.
   if (generation !== routeGeneration) done?.();
   else cleanup = done;
@@ -104,7 +106,11 @@ function onExpired(reason) {
   clearTimeout(expiryTimer);
   forget();
   endReason = reason;
-  if (!location.pathname.startsWith('/console/login')) navigate('login', true);
+  if (!location.pathname.startsWith('/console/login')) {
+    // Back to this page after logging in again (not after a deliberate log out).
+    const back = reason === 'logged-out' ? '' : '?next=' + encodeURIComponent(location.pathname + location.search);
+    navigate('/console/login' + back, true);
+  }
 }
 
 onSessionEnd(onExpired);

@@ -64,8 +64,46 @@ const EXPECTED = /Failed to load resource: the server responded with a status of
 page.on('console', (m) => m.type() === 'error' && !EXPECTED.test(m.text()) && consoleErrors.push(m.text()));
 page.on('pageerror', (e) => consoleErrors.push(String(e)));
 
+/** Accessibility checks of the page on screen: every form control has a label, and text meets
+ * WCAG AA contrast against the background it is drawn on (4.5:1, 3:1 for large text). */
+async function audit(name) {
+  const problems = await page.evaluate(() => {
+    const out = [];
+    for (const el of document.querySelectorAll('input:not([type=hidden]), select, textarea')) {
+      const labelled = el.labels?.length || el.getAttribute('aria-label') || el.getAttribute('aria-labelledby');
+      if (!labelled) out.push(`unlabelled ${el.tagName.toLowerCase()}[name=${el.name}]`);
+    }
+    const rgb = (s) => s.match(/[\d.]+/g).map(Number);
+    const lum = ([r, g, b]) => {
+      const c = [r, g, b].map((v) => ((v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4));
+      return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2];
+    };
+    const background = (el) => {
+      for (let e = el; e; e = e.parentElement) {
+        const c = rgb(getComputedStyle(e).backgroundColor);
+        if (c.length < 4 || c[3] > 0.5) return c.slice(0, 3);
+      }
+      return [255, 255, 255];
+    };
+    for (const el of document.querySelectorAll('body *')) {
+      const text = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+      if (!text || el.closest('[hidden], .sr-only, option') || !el.getClientRects().length) continue;
+      const style = getComputedStyle(el);
+      if (style.visibility === 'hidden' || el.disabled) continue;
+      const [fg, bg] = [lum(rgb(style.color).slice(0, 3)), lum(background(el))];
+      const ratio = (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
+      const size = parseFloat(style.fontSize);
+      const large = size >= 24 || (size >= 18.66 && Number(style.fontWeight) >= 700);
+      if (ratio < (large ? 3 : 4.5)) out.push(`contrast ${ratio.toFixed(2)} of "${el.textContent.trim().slice(0, 30)}" (${el.className || el.tagName})`);
+    }
+    return [...new Set(out)];
+  });
+  assert.deepEqual(problems, [], `accessibility problems on ${name}`);
+}
+
 async function shot(name) {
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: false });
+  if (!name.startsWith('failure')) await audit(name);
 }
 
 let current = 'start';
@@ -345,12 +383,15 @@ try {
     });
     await page.goto(`${GATEWAY}/console/events`);
     await page.getByText('Your session has ended').waitFor();
-    await page.waitForURL('**/console/login**');
+    await page.waitForURL('**/console/login?next=%2Fconsole%2Fevents');
   });
 
   await step('a tablet (portrait 768x1024) gets the same pages', async () => {
     await page.setViewportSize({ width: 768, height: 1024 });
     await logIn(ADMIN, PASSWORD);
+    // Logged in again, the tab is back where it was.
+    await page.getByRole('heading', { name: 'Event search' }).waitFor();
+    await page.getByRole('navigation').getByRole('link', { name: 'Live' }).click();
     await page.getByRole('heading', { name: 'Live events' }).waitFor();
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     assert.ok(overflow <= 0, `no sideways scrolling on a tablet (${overflow} px too wide)`);
