@@ -4,7 +4,7 @@
 // loaded lazily by the rows that exist. Offline, it says so and reconnects by itself; once back,
 // it re-reads the newest events over REST for what it missed.
 
-import { get, query, currentSession } from '../api.js';
+import { get, post, query, currentSession, can } from '../api.js';
 import { h, pageHeading, errorText, message } from '../ui.js';
 import { LiveSocket } from '../live-socket.js';
 import { eventRow } from '../event-row.js';
@@ -51,6 +51,24 @@ export async function render(main) {
       count,
       rate,
       jump,
+      can('operator') &&
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'ack-all',
+            onclick: async () => {
+              if (!confirm('Acknowledge every matched event not acknowledged yet?')) return;
+              try {
+                const done = await post('/events/faces/acknowledge/' + query({ matched: 'true' }));
+                errors.replaceChildren(message('ok', `${done.acknowledged} event(s) acknowledged.`));
+              } catch (e) {
+                errors.replaceChildren(message('error', errorText(e)));
+              }
+            },
+          },
+          'Acknowledge all matched',
+        ),
     ),
     errors,
     feed,

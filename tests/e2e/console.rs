@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+use domain::Config;
 use ffsec_tests::worker::{Face, facen, vector};
 use ffsec_tests::{Receiver, Stack, TestEnv};
 use serde_json::{Value, json};
@@ -31,7 +32,7 @@ fn fixture(name: &str) -> Vec<u8> {
 }
 
 /// What the browser script asks for.
-async fn handle(stack: &Stack, command: &Value) -> anyhow::Result<Value> {
+async fn handle(stack: &mut Stack, config: &Config, command: &Value) -> anyhow::Result<Value> {
     let worker_url = stack.ingest.url("/video-detector/frame/");
     let token = Some(ffsec_tests::env::WORKER_TOKEN);
     match command["cmd"].as_str().unwrap_or_default() {
@@ -78,6 +79,16 @@ async fn handle(stack: &Stack, command: &Value) -> anyhow::Result<Value> {
             }
             Ok(json!({"posted": ok}))
         }
+        // A real outage of gateway-api: its sockets close and reconnects are refused until it is back.
+        "stop_gateway" => {
+            stack.gateway.pause().await?;
+            Ok(json!({"ok": true}))
+        }
+        "start_gateway" => {
+            stack.gateway.resume(config.clone(), gateway_api::run)?;
+            stack.gateway.wait_healthy().await?;
+            Ok(json!({"ok": true}))
+        }
         "wait_hooks" => {
             stack.wait_hooks(command["count"].as_f64().unwrap_or(1.0)).await?;
             Ok(json!({"ok": true}))
@@ -102,7 +113,7 @@ async fn the_console_in_headless_chromium() {
          (ensure_browser_test in scripts/services.sh installs both)"
     );
     let mut env = TestEnv::new().await.unwrap();
-    let stack = Stack::start(&mut env).await.unwrap();
+    let mut stack = Stack::start(&mut env).await.unwrap();
 
     // What an operator would have set up: two cameras, a watch list, Alice enrolled.
     let entrance = stack.create("/cameras/", json!({"name": "Entrance"})).await.unwrap();
@@ -153,7 +164,7 @@ async fn the_console_in_headless_chromium() {
                 continue;
             };
             let command: Value = serde_json::from_str(request).unwrap();
-            let answer = match handle(&stack, &command).await {
+            let answer = match handle(&mut stack, &env.config, &command).await {
                 Ok(answer) => answer,
                 Err(e) => json!({"error": e.to_string()}),
             };
