@@ -24,35 +24,61 @@ export async function render(main, { navigate }) {
         ['Comment', (l) => l.comment],
         ['Threshold', (l) => l.confidence_threshold ?? 'default'],
         ['Active', (l) => (l.active ? 'yes' : 'no')],
-        ['', (l) => operator && h('button', { type: 'button', onclick: () => attempt(status, () => patch(`/dossier-lists/${l.id}/`, { active: !l.active })).then((r) => r && showAll()) }, l.active ? `Deactivate ${l.name}` : `Activate ${l.name}`)],
+        [
+          '',
+          (l) =>
+            operator &&
+            h(
+              'div',
+              { class: 'row' },
+              h('button', { type: 'button', onclick: () => editList(l) }, 'Edit', h('span', { class: 'sr-only' }, ` ${l.name}`)),
+              h('button', { type: 'button', onclick: () => attempt(status, () => patch(`/dossier-lists/${l.id}/`, { active: !l.active })).then((r) => r && showAll()) }, l.active ? 'Deactivate' : 'Activate', h('span', { class: 'sr-only' }, ` ${l.name}`)),
+            ),
+        ],
       ], lists, 'No watch list yet.'),
-      operator && listForm(),
+      operator && (formSlot = h('div', {}, listForm())),
     );
   }
 
-  function listForm() {
-    const name = h('input', { name: 'name', required: true });
-    const color = h('input', { name: 'color', type: 'color', value: '#b3261e' });
-    const threshold = h('input', { name: 'confidence_threshold', type: 'number', min: 0, max: 1, step: 0.001 });
-    const comment = h('input', { name: 'comment' });
+  let formSlot = null;
+  function editList(l) {
+    const form = listForm(l);
+    formSlot.replaceChildren(form);
+    form.querySelector('input').focus();
+  }
+
+  /** The form for a new watch list, or for editing `existing`. */
+  function listForm(existing) {
+    const name = h('input', { name: 'name', required: true, value: existing?.name ?? '' });
+    const color = h('input', { name: 'color', type: 'color', value: `#${existing?.color ?? 'b3261e'}` });
+    const threshold = h('input', { name: 'confidence_threshold', type: 'number', min: 0, max: 1, step: 0.001, value: existing?.confidence_threshold ?? '' });
+    const comment = h('input', { name: 'comment', value: existing?.comment ?? '' });
     const status = h('div', { 'aria-live': 'polite' });
+    const title = existing ? `Edit watch list ${existing.name}` : 'New watch list';
     return h(
       'form',
       {
         class: 'panel',
-        'aria-label': 'New watch list',
+        'aria-label': title,
         onsubmit: async (e) => {
           e.preventDefault();
           const body = { name: name.value, color: color.value.slice(1), comment: comment.value };
           if (threshold.value) body.confidence_threshold = Number(threshold.value);
-          const created = await attempt(status, () => post('/dossier-lists/', body), (l) => `Watch list ${l.name} created.`);
-          if (created) showAll();
+          const saved = existing
+            ? await attempt(status, () => patch(`/dossier-lists/${existing.id}/`, body))
+            : await attempt(status, () => post('/dossier-lists/', body));
+          if (saved) showAll();
         },
       },
-      h('h3', {}, 'New watch list'),
+      h('h3', {}, title),
       h('div', { class: 'grid' }, field('Watch list name', name), field('Colour', color), field('Own threshold', threshold, 'empty: the global one'), field('Comment', comment)),
       status,
-      h('button', { type: 'submit', class: 'primary' }, 'Create watch list'),
+      h(
+        'div',
+        { class: 'row' },
+        h('button', { type: 'submit', class: 'primary' }, existing ? 'Save watch list' : 'Create watch list'),
+        existing && h('button', { type: 'button', onclick: () => formSlot.replaceChildren(listForm()) }, 'Cancel'),
+      ),
     );
   }
 
