@@ -32,7 +32,7 @@ export function eventRow(event, { onChange } = {}) {
   renderAck(ackArea, event, onChange);
   return h(
     'article',
-    { class: `event ${matched ? 'matched' : 'unmatched'} ${event.acknowledged ? 'acknowledged' : ''}`, dataset: { id: event.id }, 'aria-label': `${matched ? 'Matched' : 'Unmatched'} face at ${lookup.cameraName(event.camera)}, ${fmtDate(event.created_date)}` },
+    { class: `event ${matched ? 'matched' : 'unmatched'} ${event.acknowledged ? 'acknowledged' : ''}`, tabindex: '-1', dataset: { id: event.id }, 'aria-label': `${matched ? 'Matched' : 'Unmatched'} face at ${lookup.cameraName(event.camera)}, ${fmtDate(event.created_date)}` },
     h('img', { class: 'thumb', src: event.thumbnail || '', alt: 'Detected face', width: 72, height: 72, loading: 'lazy', decoding: 'async' }),
     matched ? dossierPhoto : h('span', { class: 'thumb placeholder', 'aria-hidden': 'true' }, '?'),
     h(

@@ -202,6 +202,27 @@ export async function render(main) {
     }
   }
 
+  // The ARIA feed pattern's keys: arrows and page keys move between events, Home and End to the
+  // newest and oldest kept, Enter opens the focused event. The row is scrolled into view (and
+  // so rendered) before it takes the focus.
+  const MOVES = { ArrowDown: 1, PageDown: 1, ArrowUp: -1, PageUp: -1 };
+  feed.addEventListener('keydown', (e) => {
+    const current = e.target.closest?.('article.event');
+    if (e.key === 'Enter' && current === e.target) {
+      e.preventDefault();
+      current.querySelector('a.open')?.click();
+      return;
+    }
+    if (!events.length || !(e.key in MOVES || e.key === 'Home' || e.key === 'End')) return;
+    const at = current ? Number(current.getAttribute('aria-posinset')) - 1 : -1;
+    const next = e.key === 'Home' ? 0 : e.key === 'End' ? events.length - 1 : Math.min(events.length - 1, Math.max(0, at + MOVES[e.key]));
+    e.preventDefault();
+    const top = next * ROW;
+    if (top < feed.scrollTop) feed.scrollTop = top;
+    else if (top + ROW > feed.scrollTop + feed.clientHeight) feed.scrollTop = top + ROW - feed.clientHeight;
+    draw();
+    rendered.get(events[next].id)?.focus({ preventScroll: true });
+  });
   feed.addEventListener('scroll', () => requestAnimationFrame(draw), { passive: true });
   const resize = () => draw();
   window.addEventListener('resize', resize);

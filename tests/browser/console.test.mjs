@@ -441,6 +441,19 @@ try {
     await page.keyboard.press('Tab');
     const focused = await page.evaluate(() => document.activeElement.closest('article.event') !== null);
     assert.ok(focused, 'Tab from the feed reaches an event');
+    // The feed's own keys: down through the (virtualised) list, Home back, Enter opens.
+    const at = () => page.evaluate(() => Number(document.activeElement.getAttribute('aria-posinset')));
+    await page.locator('.feed').focus();
+    await page.keyboard.press('ArrowDown');
+    assert.equal(await at(), 1);
+    for (let i = 0; i < 30; i++) await page.keyboard.press('ArrowDown');
+    assert.equal(await at(), 31, 'row 31 was rendered and focused');
+    assert.ok(await page.evaluate(() => document.querySelector('.feed').scrollTop > 0));
+    await page.keyboard.press('Home');
+    assert.equal(await at(), 1);
+    const id = await page.evaluate(() => document.activeElement.dataset.id);
+    await page.keyboard.press('Enter');
+    await page.waitForURL(`**/console/events/${id}`);
   });
 
   assert.deepEqual(consoleErrors, [], 'no errors in the browser console');
