@@ -60,9 +60,19 @@ export async function render(main) {
         ['Active', (c) => (c.active ? 'yes' : 'no')],
         ['Stream', (c) => c.url],
         ['Setup', snippet],
-        ['', (c) => admin && h('button', { type: 'button', onclick: () => attempt(status, () => patch(`/cameras/${c.id}/`, { active: !c.active })).then((r) => r && show()) }, c.active ? 'Deactivate' : 'Activate', h('span', { class: 'sr-only' }, ` camera ${c.name}`))],
+        [
+          '',
+          (c) =>
+            admin &&
+            h(
+              'div',
+              { class: 'row' },
+              h('button', { type: 'button', onclick: () => editCamera(c) }, 'Edit', h('span', { class: 'sr-only' }, ` camera ${c.name}`)),
+              h('button', { type: 'button', onclick: () => attempt(status, () => patch(`/cameras/${c.id}/`, { active: !c.active })).then((r) => r && show()) }, c.active ? 'Deactivate' : 'Activate', h('span', { class: 'sr-only' }, ` camera ${c.name}`)),
+            ),
+        ],
       ], cameras, 'No camera yet.'),
-      admin && cameraForm(),
+      admin && (formSlot = h('div', {}, cameraForm())),
       h('h2', {}, 'Camera groups'),
       table('Camera groups', [
         ['Id', (g) => g.id],
@@ -74,28 +84,45 @@ export async function render(main) {
     );
   }
 
-  function cameraForm() {
-    const name = h('input', { name: 'name', required: true });
-    const group = h('select', { name: 'group' }, lookup.groups().map((g) => h('option', { value: g.id }, g.name)));
-    const url = h('input', { name: 'url', placeholder: 'rtsp://…' });
-    const threshold = h('input', { name: 'confidence_threshold', type: 'number', min: 0, max: 1, step: 0.001 });
+  let formSlot = null;
+  function editCamera(c) {
+    const form = cameraForm(c);
+    formSlot.replaceChildren(form);
+    form.querySelector('input').focus();
+  }
+
+  /** The form for a new camera, or for editing `existing`. */
+  function cameraForm(existing) {
+    const name = h('input', { name: 'name', required: true, value: existing?.name ?? '' });
+    const group = h('select', { name: 'group' }, lookup.groups().map((g) => h('option', { value: g.id, selected: existing?.group === g.id }, g.name)));
+    const url = h('input', { name: 'url', placeholder: 'rtsp://…', value: existing?.url ?? '' });
+    const threshold = h('input', { name: 'confidence_threshold', type: 'number', min: 0, max: 1, step: 0.001, value: existing?.confidence_threshold ?? '' });
     const status = h('div', { 'aria-live': 'polite' });
+    const title = existing ? `Edit camera ${existing.name}` : 'New camera';
     return h(
       'form',
       {
         class: 'panel',
-        'aria-label': 'New camera',
+        'aria-label': title,
         onsubmit: async (e) => {
           e.preventDefault();
           const body = { name: name.value, group: Number(group.value), url: url.value };
           if (threshold.value) body.confidence_threshold = Number(threshold.value);
-          if (await attempt(status, () => post('/cameras/', body))) show();
+          const saved = existing
+            ? await attempt(status, () => patch(`/cameras/${existing.id}/`, body))
+            : await attempt(status, () => post('/cameras/', body));
+          if (saved) show();
         },
       },
-      h('h3', {}, 'New camera'),
+      h('h3', {}, title),
       h('div', { class: 'grid' }, field('Camera name', name), field('Camera group', group), field('Stream URL', url), field('Camera threshold', threshold, 'empty: the global one')),
       status,
-      h('button', { type: 'submit', class: 'primary' }, 'Create camera'),
+      h(
+        'div',
+        { class: 'row' },
+        h('button', { type: 'submit', class: 'primary' }, existing ? 'Save camera' : 'Create camera'),
+        existing && h('button', { type: 'button', onclick: () => formSlot.replaceChildren(cameraForm()) }, 'Cancel'),
+      ),
     );
   }
 

@@ -346,6 +346,10 @@ try {
     await page.getByLabel('Camera name').fill('Loading bay');
     await page.getByRole('button', { name: 'Create camera' }).click();
     await page.getByRole('cell', { name: 'Loading bay', exact: true }).waitFor();
+    await page.getByRole('button', { name: 'Edit camera Loading bay' }).click();
+    await page.getByLabel('Camera name').fill('Loading dock');
+    await page.getByRole('button', { name: 'Save camera' }).click();
+    await page.getByRole('cell', { name: 'Loading dock', exact: true }).waitFor();
     await shot('cameras');
   });
 
