@@ -120,19 +120,8 @@ async fn the_console_in_headless_chromium() {
     let back_door = stack.create("/cameras/", json!({"name": "Back door"})).await.unwrap();
     let list = stack.create("/dossier-lists/", json!({"name": "VIP", "color": "b3261e"})).await.unwrap();
     let alice = stack.create("/dossiers/", json!({"name": "Alice", "dossier_lists": [list["id"]]})).await.unwrap();
-    let form = reqwest::multipart::Form::new()
-        .text("dossier", alice["id"].to_string())
-        .text("facen", facen(&vector(DIM, 0, 1, 0.0)))
-        .part("source_photo", reqwest::multipart::Part::bytes(fixture("face.jpg")).file_name("alice.jpg"));
-    let response = stack
-        .client
-        .post(stack.gateway.url("/dossier-faces/"))
-        .header("Authorization", format!("Token {}", stack.token))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
+    let alice_id = alice["id"].as_i64().unwrap();
+    stack.enroll_face(alice_id, facen(&vector(DIM, 0, 1, 0.0)), fixture("face.jpg")).await.unwrap();
     stack.wait_gallery(2.0, 1.0).await.unwrap();
     let receiver = Receiver::start(0).unwrap();
 
