@@ -117,6 +117,8 @@ export const get = (path) => request('GET', path);
 export const post = (path, body) => request('POST', path, body ?? {});
 export const patch = (path, body) => request('PATCH', path, body);
 export const del = (path) => request('DELETE', path);
+/** Creates an object in `collection` (`/cameras/`), or changes `existing` there. */
+export const save = (collection, existing, body) => (existing ? patch(`${collection}${existing.id}/`, body) : post(collection, body));
 
 /** Every object of a small offset-paged list (cameras, groups, watch lists). */
 export async function all(path) {

@@ -92,3 +92,27 @@ export function pageHeading(text) {
   queueMicrotask(() => heading.focus({ preventScroll: true }));
   return heading;
 }
+
+/** Where a "new object" form stands; `slot.edit(existing)` puts the same form, filled in, in its
+ * place, and `slot.reset()` brings the empty one back. `build(existing?)` makes the form. */
+export function formSlot(build) {
+  const slot = h('div', {}, build());
+  slot.edit = (existing) => {
+    const form = build(existing);
+    slot.replaceChildren(form);
+    form.querySelector('input, select, textarea')?.focus();
+  };
+  slot.reset = () => slot.replaceChildren(build());
+  return slot;
+}
+
+/** A table row's Edit and (De)activate buttons; `label` names the row for screen readers. */
+export function rowActions(label, active, onEdit, onToggle) {
+  const named = (text) => [text, h('span', { class: 'sr-only' }, ` ${label}`)];
+  return h(
+    'div',
+    { class: 'row' },
+    h('button', { type: 'button', onclick: onEdit }, named('Edit')),
+    h('button', { type: 'button', onclick: onToggle }, named(active ? 'Deactivate' : 'Activate')),
+  );
+}

@@ -3,8 +3,8 @@
 // API never returns, so the snippet names where to find it; a camera's own external-detector
 // token is shown to admins, as the API gives it to them.
 
-import { post, patch, can } from '../api.js';
-import { h, clear, field, pageHeading, message, attempt, table } from '../ui.js';
+import { post, patch, save, can } from '../api.js';
+import { h, clear, field, pageHeading, message, attempt, table, formSlot, rowActions } from '../ui.js';
 import * as lookup from '../lookup.js';
 
 const INGEST_KEY = 'ffsec.ingest-address';
@@ -60,19 +60,9 @@ export async function render(main) {
         ['Active', (c) => (c.active ? 'yes' : 'no')],
         ['Stream', (c) => c.url],
         ['Setup', snippet],
-        [
-          '',
-          (c) =>
-            admin &&
-            h(
-              'div',
-              { class: 'row' },
-              h('button', { type: 'button', onclick: () => editCamera(c) }, 'Edit', h('span', { class: 'sr-only' }, ` camera ${c.name}`)),
-              h('button', { type: 'button', onclick: () => attempt(status, () => patch(`/cameras/${c.id}/`, { active: !c.active })).then((r) => r && show()) }, c.active ? 'Deactivate' : 'Activate', h('span', { class: 'sr-only' }, ` camera ${c.name}`)),
-            ),
-        ],
+        ['', (c) => admin && rowActions(`camera ${c.name}`, c.active, () => slot.edit(c), () => attempt(status, () => patch(`/cameras/${c.id}/`, { active: !c.active })).then((r) => r && show()))],
       ], cameras, 'No camera yet.'),
-      admin && (formSlot = h('div', {}, cameraForm())),
+      admin && (slot = formSlot(cameraForm)),
       h('h2', {}, 'Camera groups'),
       table('Camera groups', [
         ['Id', (g) => g.id],
@@ -84,12 +74,7 @@ export async function render(main) {
     );
   }
 
-  let formSlot = null;
-  function editCamera(c) {
-    const form = cameraForm(c);
-    formSlot.replaceChildren(form);
-    form.querySelector('input').focus();
-  }
+  let slot = null;
 
   /** The form for a new camera, or for editing `existing`. */
   function cameraForm(existing) {
@@ -108,10 +93,7 @@ export async function render(main) {
           e.preventDefault();
           const body = { name: name.value, group: Number(group.value), url: url.value };
           if (threshold.value) body.confidence_threshold = Number(threshold.value);
-          const saved = existing
-            ? await attempt(status, () => patch(`/cameras/${existing.id}/`, body))
-            : await attempt(status, () => post('/cameras/', body));
-          if (saved) show();
+          if (await attempt(status, () => save('/cameras/', existing, body))) show();
         },
       },
       h('h3', {}, title),
@@ -121,7 +103,7 @@ export async function render(main) {
         'div',
         { class: 'row' },
         h('button', { type: 'submit', class: 'primary' }, existing ? 'Save camera' : 'Create camera'),
-        existing && h('button', { type: 'button', onclick: () => formSlot.replaceChildren(cameraForm()) }, 'Cancel'),
+        existing && h('button', { type: 'button', onclick: () => slot.reset() }, 'Cancel'),
       ),
     );
   }

@@ -1,7 +1,7 @@
 // Watch lists and their dossiers: create, edit, deactivate. Refusals show the server's reason.
 
-import { get, post, patch, can, query } from '../api.js';
-import { h, clear, field, pageHeading, message, attempt, table } from '../ui.js';
+import { get, post, patch, save, can, query } from '../api.js';
+import { h, clear, field, pageHeading, message, attempt, table, formSlot, rowActions } from '../ui.js';
 import * as lookup from '../lookup.js';
 
 export async function render(main, { navigate }) {
@@ -24,28 +24,13 @@ export async function render(main, { navigate }) {
         ['Comment', (l) => l.comment],
         ['Threshold', (l) => l.confidence_threshold ?? 'default'],
         ['Active', (l) => (l.active ? 'yes' : 'no')],
-        [
-          '',
-          (l) =>
-            operator &&
-            h(
-              'div',
-              { class: 'row' },
-              h('button', { type: 'button', onclick: () => editList(l) }, 'Edit', h('span', { class: 'sr-only' }, ` ${l.name}`)),
-              h('button', { type: 'button', onclick: () => attempt(status, () => patch(`/dossier-lists/${l.id}/`, { active: !l.active })).then((r) => r && showAll()) }, l.active ? 'Deactivate' : 'Activate', h('span', { class: 'sr-only' }, ` ${l.name}`)),
-            ),
-        ],
+        ['', (l) => operator && rowActions(l.name, l.active, () => slot.edit(l), () => attempt(status, () => patch(`/dossier-lists/${l.id}/`, { active: !l.active })).then((r) => r && showAll()))],
       ], lists, 'No watch list yet.'),
-      operator && (formSlot = h('div', {}, listForm())),
+      operator && (slot = formSlot(listForm)),
     );
   }
 
-  let formSlot = null;
-  function editList(l) {
-    const form = listForm(l);
-    formSlot.replaceChildren(form);
-    form.querySelector('input').focus();
-  }
+  let slot = null;
 
   /** The form for a new watch list, or for editing `existing`. */
   function listForm(existing) {
@@ -64,10 +49,7 @@ export async function render(main, { navigate }) {
           e.preventDefault();
           const body = { name: name.value, color: color.value.slice(1), comment: comment.value };
           if (threshold.value) body.confidence_threshold = Number(threshold.value);
-          const saved = existing
-            ? await attempt(status, () => patch(`/dossier-lists/${existing.id}/`, body))
-            : await attempt(status, () => post('/dossier-lists/', body));
-          if (saved) showAll();
+          if (await attempt(status, () => save('/dossier-lists/', existing, body))) showAll();
         },
       },
       h('h3', {}, title),
@@ -77,7 +59,7 @@ export async function render(main, { navigate }) {
         'div',
         { class: 'row' },
         h('button', { type: 'submit', class: 'primary' }, existing ? 'Save watch list' : 'Create watch list'),
-        existing && h('button', { type: 'button', onclick: () => formSlot.replaceChildren(listForm()) }, 'Cancel'),
+        existing && h('button', { type: 'button', onclick: () => slot.reset() }, 'Cancel'),
       ),
     );
   }
