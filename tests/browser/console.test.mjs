@@ -145,7 +145,8 @@ try {
   });
 
   await step('a posted face appears live, matched, beside the dossier photo', async () => {
-    const posted = await ask({ cmd: 'post_face', camera: CAMERA, matched: true });
+    const attributes = { gender: { name: 'female', confidence: 0.9 }, beard: 0.2, liveness: 0.99 };
+    const posted = await ask({ cmd: 'post_face', camera: CAMERA, matched: true, attributes });
     assert.equal(posted.matched, true);
     matchedId = posted.event_id;
     const t0 = Date.now();
@@ -157,6 +158,7 @@ try {
     await r.locator('.dossier-name', { hasText: 'Alice' }).waitFor();
     await r.locator('.camera', { hasText: 'Entrance' }).waitFor();
     assert.match(await r.locator('.confidence').innerText(), /^99\.\d%$/);
+    assert.match(await r.locator('.attrs').innerText(), /gender: female \(90%\)/);
     await page.waitForFunction(
       (id) => [...document.querySelectorAll(`article[data-id="${id}"] img`)].every((i) => i.complete && i.naturalWidth > 0),
       matchedId,

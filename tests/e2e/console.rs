@@ -46,7 +46,18 @@ async fn handle(stack: &mut Stack, config: &Config, command: &Value) -> anyhow::
             face.bbox = "[[210, 90, 310, 210]]".into();
             face.crop = fixture("face.jpg");
             face.photo = Some(fixture("frame.jpg"));
-            let response = face.post(&stack.client, &worker_url, token).await?;
+            // Attribute scores as a worker computes them (our extension of the frame form).
+            let mut form = face.form();
+            if let Some(attributes) = command.get("attributes") {
+                form = form.text("attributes", attributes.to_string());
+            }
+            let response = stack
+                .client
+                .post(&worker_url)
+                .header("Authorization", format!("Token {}", ffsec_tests::env::WORKER_TOKEN))
+                .multipart(form)
+                .send()
+                .await?;
             anyhow::ensure!(response.status() == 200, "worker post: {}", response.status());
             let accepted: Value = response.json().await?;
             Ok(json!({"event_id": accepted["event_id"], "matched": accepted["matched"]}))
