@@ -111,6 +111,7 @@ export async function render(main, { params: [id] }) {
       file = f;
       chosen.textContent = f ? `${f.name} (${Math.round(f.size / 1024)} KiB)` : 'No photo chosen.';
       preview.hidden = !f;
+      if (preview.src) URL.revokeObjectURL(preview.src);
       if (f) preview.src = URL.createObjectURL(f);
     };
     picker.addEventListener('change', () => choose(picker.files[0] || null));

@@ -1,4 +1,4 @@
-import { login } from '../api.js';
+import { login, currentSession } from '../api.js';
 import { h, field, message, errorText, pageHeading } from '../ui.js';
 
 const REASONS = {
@@ -7,6 +7,11 @@ const REASONS = {
 };
 
 export function render(main, { query, reason, navigate }) {
+  // Already logged in in this tab (a bookmark of the login page): straight on.
+  if (currentSession()) {
+    navigate('live', true);
+    return;
+  }
   const user = h('input', { name: 'username', autocomplete: 'username', required: true });
   const password = h('input', { name: 'password', type: 'password', autocomplete: 'current-password', required: true });
   const status = h('div', { class: 'status', 'aria-live': 'polite' }, reason && REASONS[reason] ? message('info', REASONS[reason]) : null);

@@ -153,6 +153,8 @@ try {
     await row(matchedId).waitFor();
     const latency = Date.now() - t0;
     log(`     the event was on screen ${latency} ms after the worker's post was answered`);
+    // The goal is within a second (measured: 35-110 ms); the margin is for a loaded CI machine.
+    assert.ok(latency < 3000, `the event took ${latency} ms to show`);
     const r = row(matchedId);
     assert.match(await r.getAttribute('class'), /\bmatched\b/);
     await r.locator('.dossier-name', { hasText: 'Alice' }).waitFor();
