@@ -116,3 +116,12 @@ export function rowActions(label, active, onEdit, onToggle) {
     h('button', { type: 'button', onclick: onToggle }, named(active ? 'Deactivate' : 'Activate')),
   );
 }
+
+/** A form in a panel, named for assistive technology; `submit` runs instead of a page load. */
+export function panelForm(label, submit, ...children) {
+  const onsubmit = (e) => {
+    e.preventDefault();
+    submit();
+  };
+  return h('form', { class: 'panel', 'aria-label': label, onsubmit }, ...children);
+}

@@ -4,7 +4,7 @@
 // token is shown to admins, as the API gives it to them.
 
 import { post, patch, save, can } from '../api.js';
-import { h, clear, field, pageHeading, message, attempt, table, formSlot, rowActions } from '../ui.js';
+import { h, clear, field, pageHeading, message, attempt, table, formSlot, rowActions, panelForm } from '../ui.js';
 import * as lookup from '../lookup.js';
 
 const INGEST_KEY = 'ffsec.ingest-address';
@@ -84,17 +84,12 @@ export async function render(main) {
     const threshold = h('input', { name: 'confidence_threshold', type: 'number', min: 0, max: 1, step: 0.001, value: existing?.confidence_threshold ?? '' });
     const status = h('div', { 'aria-live': 'polite' });
     const title = existing ? `Edit camera ${existing.name}` : 'New camera';
-    return h(
-      'form',
-      {
-        class: 'panel',
-        'aria-label': title,
-        onsubmit: async (e) => {
-          e.preventDefault();
-          const body = { name: name.value, group: Number(group.value), url: url.value };
-          if (threshold.value) body.confidence_threshold = Number(threshold.value);
-          if (await attempt(status, () => save('/cameras/', existing, body))) show();
-        },
+    return panelForm(
+      title,
+      async () => {
+        const body = { name: name.value, group: Number(group.value), url: url.value };
+        if (threshold.value) body.confidence_threshold = Number(threshold.value);
+        if (await attempt(status, () => save('/cameras/', existing, body))) show();
       },
       h('h3', {}, title),
       h('div', { class: 'grid' }, field('Camera name', name), field('Camera group', group), field('Stream URL', url), field('Camera threshold', threshold, 'empty: the global one')),
@@ -111,15 +106,10 @@ export async function render(main) {
   function groupForm() {
     const name = h('input', { name: 'name', required: true });
     const status = h('div', { 'aria-live': 'polite' });
-    return h(
-      'form',
-      {
-        class: 'panel',
-        'aria-label': 'New camera group',
-        onsubmit: async (e) => {
-          e.preventDefault();
-          if (await attempt(status, () => post('/camera-groups/', { name: name.value }))) show();
-        },
+    return panelForm(
+      'New camera group',
+      async () => {
+        if (await attempt(status, () => post('/camera-groups/', { name: name.value }))) show();
       },
       h('div', { class: 'row' }, field('Group name', name), h('button', { type: 'submit', class: 'primary' }, 'Create group')),
       status,

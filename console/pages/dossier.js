@@ -2,7 +2,7 @@
 // server's refusal shown with its reason), and the events it matched.
 
 import { get, post, patch, del, can, query } from '../api.js';
-import { h, clear, field, pageHeading, message, attempt, errorText } from '../ui.js';
+import { h, clear, field, pageHeading, message, attempt, errorText, panelForm } from '../ui.js';
 import { eventRow } from '../event-row.js';
 import * as lookup from '../lookup.js';
 
@@ -135,25 +135,20 @@ export async function render(main, { params: [id] }) {
     const facen = h('textarea', { name: 'facen', rows: 2 });
     const quality = h('input', { name: 'quality', type: 'number', step: 'any' });
     const status = h('div', { 'aria-live': 'polite' });
-    return h(
-      'form',
-      {
-        class: 'panel',
-        'aria-label': 'Add a photo',
-        onsubmit: async (e) => {
-          e.preventDefault();
-          if (!file) {
-            clear(status, message('error', 'Choose or drop a photo first.'));
-            return;
-          }
-          const form = new FormData();
-          form.append('dossier', String(dossier.id));
-          form.append('source_photo', file, file.name);
-          if (facen.value.trim()) form.append('facen', facen.value.trim());
-          if (quality.value !== '') form.append('quality', quality.value);
-          const created = await attempt(status, () => post('/dossier-faces/', form));
-          if (created) showFaces('Photo added.');
-        },
+    return panelForm(
+      'Add a photo',
+      async () => {
+        if (!file) {
+          clear(status, message('error', 'Choose or drop a photo first.'));
+          return;
+        }
+        const form = new FormData();
+        form.append('dossier', String(dossier.id));
+        form.append('source_photo', file, file.name);
+        if (facen.value.trim()) form.append('facen', facen.value.trim());
+        if (quality.value !== '') form.append('quality', quality.value);
+        const created = await attempt(status, () => post('/dossier-faces/', form));
+        if (created) showFaces('Photo added.');
       },
       h('h3', {}, 'Add a photo'),
       drop,

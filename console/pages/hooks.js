@@ -1,7 +1,7 @@
 // Webhooks (admin): the list and a form for a new one.
 
 import { all, post } from '../api.js';
-import { h, clear, field, pageHeading, message, attempt, table, errorText } from '../ui.js';
+import { h, clear, field, pageHeading, message, attempt, table, errorText, panelForm } from '../ui.js';
 
 export async function render(main, { navigate }) {
   main.append(pageHeading('Webhooks'));
@@ -29,24 +29,19 @@ export async function render(main, { navigate }) {
       ['Failing since', (k) => k.failing_since || ''],
       ['Filters', (k) => h('code', {}, JSON.stringify(k.filters))],
     ], hooks, 'No webhook yet.'),
-    h(
-      'form',
-      {
-        class: 'panel',
-        'aria-label': 'New webhook',
-        onsubmit: async (e) => {
-          e.preventDefault();
-          let parsed;
-          try {
-            parsed = JSON.parse(filters.value || '{}');
-          } catch {
-            clear(status, message('error', 'Filters must be a JSON object, e.g. {"matched": true}.'));
-            return;
-          }
-          const body = { name: name.value, url: url.value, filters: parsed, batch_size: Number(batch.value), send_attempts: Number(attempts.value) };
-          const created = await attempt(status, () => post('/hooks/', body));
-          if (created) navigate(`/console/hooks/${created.id}`);
-        },
+    panelForm(
+      'New webhook',
+      async () => {
+        let parsed;
+        try {
+          parsed = JSON.parse(filters.value || '{}');
+        } catch {
+          clear(status, message('error', 'Filters must be a JSON object, e.g. {"matched": true}.'));
+          return;
+        }
+        const body = { name: name.value, url: url.value, filters: parsed, batch_size: Number(batch.value), send_attempts: Number(attempts.value) };
+        const created = await attempt(status, () => post('/hooks/', body));
+        if (created) navigate(`/console/hooks/${created.id}`);
       },
       h('h2', {}, 'New webhook'),
       h(

@@ -1,7 +1,7 @@
 // Users (admin only): create, change role, deactivate.
 
 import { all, post, patch } from '../api.js';
-import { h, clear, field, pageHeading, message, attempt, table, errorText, fmtDate } from '../ui.js';
+import { h, clear, field, pageHeading, message, attempt, table, errorText, fmtDate, panelForm } from '../ui.js';
 
 const ROLES = ['viewer', 'operator', 'admin'];
 
@@ -40,16 +40,11 @@ export async function render(main) {
         ['Last login', (u) => fmtDate(u.last_login) || 'never'],
         ['', (u) => h('button', { type: 'button', onclick: () => attempt(status, () => patch(`/users/${u.id}/`, { active: !u.active })).then((r) => r && show()) }, u.active ? 'Deactivate' : 'Activate', h('span', { class: 'sr-only' }, ` ${u.username}`))],
       ], users),
-      h(
-        'form',
-        {
-          class: 'panel',
-          'aria-label': 'New user',
-          onsubmit: async (e) => {
-            e.preventDefault();
-            const created = await attempt(status, () => post('/users/', { username: username.value, password: password.value, role: role.value }));
-            if (created) show(`User ${created.username} created.`);
-          },
+      panelForm(
+        'New user',
+        async () => {
+          const created = await attempt(status, () => post('/users/', { username: username.value, password: password.value, role: role.value }));
+          if (created) show(`User ${created.username} created.`);
         },
         h('h2', {}, 'New user'),
         h('div', { class: 'grid' }, field('New user name', username), field('New password', password, 'at least 8 characters'), field('Role', role)),

@@ -1,7 +1,7 @@
 // Watch lists and their dossiers: create, edit, deactivate. Refusals show the server's reason.
 
 import { get, post, patch, save, can, query } from '../api.js';
-import { h, clear, field, pageHeading, message, attempt, table, formSlot, rowActions } from '../ui.js';
+import { h, clear, field, pageHeading, message, attempt, table, formSlot, rowActions, panelForm } from '../ui.js';
 import * as lookup from '../lookup.js';
 
 export async function render(main, { navigate }) {
@@ -40,17 +40,12 @@ export async function render(main, { navigate }) {
     const comment = h('input', { name: 'comment', value: existing?.comment ?? '' });
     const status = h('div', { 'aria-live': 'polite' });
     const title = existing ? `Edit watch list ${existing.name}` : 'New watch list';
-    return h(
-      'form',
-      {
-        class: 'panel',
-        'aria-label': title,
-        onsubmit: async (e) => {
-          e.preventDefault();
-          const body = { name: name.value, color: color.value.slice(1), comment: comment.value };
-          if (threshold.value) body.confidence_threshold = Number(threshold.value);
-          if (await attempt(status, () => save('/dossier-lists/', existing, body))) showAll();
-        },
+    return panelForm(
+      title,
+      async () => {
+        const body = { name: name.value, color: color.value.slice(1), comment: comment.value };
+        if (threshold.value) body.confidence_threshold = Number(threshold.value);
+        if (await attempt(status, () => save('/dossier-lists/', existing, body))) showAll();
       },
       h('h3', {}, title),
       h('div', { class: 'grid' }, field('Watch list name', name), field('Colour', color), field('Own threshold', threshold, 'empty: the global one'), field('Comment', comment)),
@@ -99,17 +94,12 @@ export async function render(main, { navigate }) {
     const comment = h('input', { name: 'comment' });
     const lists = h('select', { name: 'dossier_lists', multiple: true, size: 3 }, lookup.lists().map((l) => h('option', { value: l.id }, l.name)));
     const status = h('div', { 'aria-live': 'polite' });
-    return h(
-      'form',
-      {
-        class: 'panel',
-        'aria-label': 'New dossier',
-        onsubmit: async (e) => {
-          e.preventDefault();
-          const body = { name: name.value, comment: comment.value, dossier_lists: [...lists.selectedOptions].map((o) => Number(o.value)) };
-          const created = await attempt(status, () => post('/dossiers/', body));
-          if (created) navigate(`/console/dossiers/${created.id}`);
-        },
+    return panelForm(
+      'New dossier',
+      async () => {
+        const body = { name: name.value, comment: comment.value, dossier_lists: [...lists.selectedOptions].map((o) => Number(o.value)) };
+        const created = await attempt(status, () => post('/dossiers/', body));
+        if (created) navigate(`/console/dossiers/${created.id}`);
       },
       h('h3', {}, 'New dossier'),
       h('div', { class: 'grid' }, field('Dossier name', name), field('In watch lists', lists, 'at least one'), field('Dossier comment', comment)),
