@@ -41,7 +41,8 @@ async function ask(cmd) {
 const log = (...args) => console.log(new Date().toISOString().slice(11, 23), ...args);
 
 const userDataDir = mkdtempSync(join(tmpdir(), 'ffsec-chromium-'));
-// A fresh profile each run (Playwright passes it as --user-data-dir).
+// A fresh profile each run (Playwright passes it as --user-data-dir), removed however the run ends.
+process.on('exit', () => rmSync(userDataDir, { recursive: true, force: true }));
 const context = await chromium.launchPersistentContext(userDataDir, {
   executablePath: '/usr/bin/chromium',
   viewport: { width: 1280, height: 720 },
@@ -473,6 +474,5 @@ try {
   process.exitCode = 1;
 } finally {
   await context.close();
-  rmSync(userDataDir, { recursive: true, force: true });
   process.stdin.destroy();
 }
