@@ -84,6 +84,8 @@ RUN groupadd --system --gid 10001 ffsec \
     && chown -R ffsec:ffsec /var/lib/ffsec
 
 COPY --from=builder /out/ /usr/local/bin/
+# The operator console: plain files, served by gateway-api at /console/ from STATIC_ROOT.
+COPY console/ /var/lib/ffsec/static/
 # A default config for plain `docker run`; docker-compose.yml mounts its own over it.
 COPY deploy/docker/ffsec.compose.toml /etc/ffsec/ffsec.toml
 ENV FFSEC_CONFIG=/etc/ffsec/ffsec.toml

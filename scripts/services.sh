@@ -70,3 +70,26 @@ ensure_deploy_validators() {
   fi
   return 0
 }
+
+# The console's browser test (tests/e2e/console.rs): Debian's Chromium, driven by playwright-core
+# from the npm registry at the version tests/browser/package-lock.json pins. Playwright's own
+# browser download is never used (the machine may have no internet beyond the registries).
+ensure_browser_test() {
+  if [ ! -x /usr/bin/chromium ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+      log "need Debian's chromium for the console test: run as root or install it yourself"
+      return 1
+    fi
+    log "installing chromium from Debian's packages"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null || return 1
+  fi
+  command -v npm >/dev/null 2>&1 || apt_install nodejs npm || return 1
+  local dir
+  dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/browser"
+  if [ ! -f "$dir/node_modules/playwright-core/package.json" ] ||
+     ! cmp -s "$dir/package-lock.json" "$dir/node_modules/.ffsec-installed-lock" 2>/dev/null; then
+    log "installing the console test's npm packages (npm ci in tests/browser)"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error && cp package-lock.json node_modules/.ffsec-installed-lock) || return 1
+  fi
+  return 0
+}

@@ -56,7 +56,9 @@ fn concrete_path(route: &Route, ids: &MatrixIds) -> String {
         _ => NOBODY.to_string(),
     };
     let id = if destructive { NOBODY.to_string() } else { existing };
-    route.path.replace("{id}", &id).replace("{delivery}", &NOBODY.to_string()).replace("{path:.*}", "events/none.jpg")
+    // A console route (answered with index.html) for the console, a missing image for media.
+    let tail = if route.path.starts_with("/console/") { "live" } else { "events/none.jpg" };
+    route.path.replace("{id}", &id).replace("{delivery}", &NOBODY.to_string()).replace("{path:.*}", tail)
 }
 
 /// A body the handler can read (or refuse with 400 after the role check): `{}` for writes, except

@@ -24,19 +24,7 @@ pub fn axis(dim: usize, axis: usize) -> Vec<f32> {
 pub async fn enroll(stack: &Stack, name: &str, lists: &[i64], vector: &[f32]) -> i64 {
     let dossier = stack.create("/dossiers/", json!({"name": name, "dossier_lists": lists})).await.unwrap();
     let dossier_id = dossier["id"].as_i64().unwrap();
-    let form = reqwest::multipart::Form::new()
-        .text("dossier", dossier_id.to_string())
-        .text("facen", facen(vector))
-        .part("source_photo", reqwest::multipart::Part::bytes(jpeg(7)).file_name("photo.jpg"));
-    let response = stack
-        .client
-        .post(stack.gateway.url("/dossier-faces/"))
-        .header("Authorization", format!("Token {}", stack.token))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+    stack.enroll_face(dossier_id, facen(vector), jpeg(7)).await.unwrap();
     dossier_id
 }
 

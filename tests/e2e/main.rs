@@ -1,6 +1,7 @@
 //! End-to-end tests: the three services against real PostgreSQL and RabbitMQ.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod console;
 mod deploy_files;
 mod findface_import;
 mod gateway_events;

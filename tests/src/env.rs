@@ -48,6 +48,8 @@ impl TestEnv {
         // Shared by gateway-api and the dispatcher, as in a deployment: webhook image links are
         // signed with it.
         config.secret_key = format!("test-secret-{id}");
+        // The console of this checkout, as scripts/up.sh serves it.
+        config.static_root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../console"));
         config.auth.admin_username = ADMIN_USER.into();
         config.auth.admin_password = ADMIN_PASSWORD.into();
         // Fast retries so a test sees a retried webhook within a second or two.

@@ -46,6 +46,26 @@ impl Running {
         .await
     }
 
+    /// A graceful stop that keeps the address, for [`Running::resume`]: an outage clients see
+    /// (their connections close, new ones are refused) until the service comes back.
+    pub async fn pause(&mut self) -> anyhow::Result<()> {
+        self.stop.cancel();
+        tokio::time::timeout(Duration::from_secs(30), &mut self.task).await??
+    }
+
+    /// Starts the service again on the address it had (std's listeners set SO_REUSEADDR, so the
+    /// closed connections' TIME_WAIT does not hold the port).
+    pub fn resume<F, Fut>(&mut self, config: Config, run: F) -> anyhow::Result<()>
+    where
+        F: FnOnce(TcpListener, Config, CancellationToken) -> Fut,
+        Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        let listener = TcpListener::bind(self.addr)?;
+        self.stop = CancellationToken::new();
+        self.task = tokio::spawn(run(listener, config, self.stop.clone()));
+        Ok(())
+    }
+
     /// Graceful stop, as on SIGTERM; returns what `run` returned.
     pub async fn stop(self) -> anyhow::Result<()> {
         self.stop.cancel();

@@ -75,6 +75,26 @@ impl Stack {
         Ok(serde_json::from_str(&text)?)
     }
 
+    /// Enrols a face in a dossier as the admin (`POST /dossier-faces/` with its feature vector, as
+    /// sf-api's base64 `facen`, and a photo) and returns the created face.
+    pub async fn enroll_face(&self, dossier: i64, facen: String, photo: Vec<u8>) -> anyhow::Result<Value> {
+        let form = reqwest::multipart::Form::new()
+            .text("dossier", dossier.to_string())
+            .text("facen", facen)
+            .part("source_photo", reqwest::multipart::Part::bytes(photo).file_name("photo.jpg"));
+        let response = self
+            .client
+            .post(self.gateway.url("/dossier-faces/"))
+            .header("Authorization", format!("Token {}", self.token))
+            .multipart(form)
+            .send()
+            .await?;
+        let status = response.status();
+        let text = response.text().await?;
+        anyhow::ensure!(status.as_u16() == 201, "POST /dossier-faces/: {status} {text}");
+        Ok(serde_json::from_str(&text)?)
+    }
+
     /// Waits until ingest's gallery holds `cameras` cameras and `faces` faces.
     pub async fn wait_gallery(&self, cameras: f64, faces: f64) -> anyhow::Result<()> {
         wait_until("ingest to load the gallery", Duration::from_secs(10), || async {

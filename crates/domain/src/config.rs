@@ -33,7 +33,7 @@ pub struct Config {
     #[serde(rename = "MEDIA_ROOT")]
     #[schema(value_type = String)]
     pub media_root: PathBuf,
-    /// Kept from findface-security's settings; ffsec serves no static files of its own.
+    /// The operator console's files (the repository's `console/` folder), which gateway-api serves at `/console/`; `scripts/up.sh` points it at the repository.
     #[serde(rename = "STATIC_ROOT")]
     #[schema(value_type = String)]
     pub static_root: PathBuf,

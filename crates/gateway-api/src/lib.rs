@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 pub mod admin;
 pub mod auth;
+pub mod console;
 pub mod event_loader;
 pub mod event_view;
 pub mod json_body;

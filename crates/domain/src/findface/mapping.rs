@@ -20,7 +20,7 @@ const IGNORED_TOP_LEVEL: [(&str, &str); 18] = [
     ("CHANNEL_LAYERS", "ffsec's WebSocket uses the RabbitMQ bus"),
     ("SESSION_COOKIE_AGE", "ffsec uses tokens, see AUTH.TOKEN_TTL_HOURS"),
     ("CORS_ORIGIN_ALLOW_ALL", "put a reverse proxy in front of gateway-api for CORS"),
-    ("STATIC_URL", "ffsec serves no static files of its own"),
+    ("STATIC_URL", "ffsec serves its console at /console/, from STATIC_ROOT"),
     ("MEDIA_URL", "ffsec signs media URLs under EXTERNAL_ADDRESS"),
     ("ROOT_URLCONF", "a Django internal"),
     ("MIDDLEWARE", "a Django internal"),

@@ -7,7 +7,7 @@ use actix_web::http::Method;
 use actix_web::web;
 
 use crate::auth::Role;
-use crate::{live, media, openapi};
+use crate::{console, live, media, openapi};
 
 pub mod auth;
 pub mod camera_groups;
@@ -145,6 +145,9 @@ route_table![
     // A signed URL (`?expires=&signature=`) also lets a caller without a token in.
     (GET, "/uploads/{path:.*}", media::get_media, VIEWER),
     (HEAD, "/uploads/{path:.*}", media::head_media, VIEWER),
+    // The operator console (static files from STATIC_ROOT); it logs in through the API itself.
+    (GET, "/", console::get_root, PUBLIC),
+    (GET, "/console/{path:.*}", console::get_console, PUBLIC),
 ];
 
 #[cfg(test)]
