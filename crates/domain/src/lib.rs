@@ -15,7 +15,6 @@ pub mod image;
 pub mod image_header;
 pub mod list_filters;
 pub mod media;
-pub mod media_dir_sync;
 pub mod media_link;
 pub mod media_s3;
 pub mod messages;

@@ -1,9 +1,9 @@
 //! Where images go. [`MediaStore`] is the one interface every service writes, reads and deletes
 //! through; [`LocalMedia`] is the MEDIA_ROOT back end and [`crate::media_s3::S3Media`] the
 //! S3-compatible one, picked by [`from_config`]. Local writes go to a temporary name, are
-//! fsync'd, renamed into place and the directory fsync'd (one fsync shared by the writes that
-//! arrive meanwhile: [`crate::media_dir_sync`]), so a 2xx never points at a file a
-//! crash can lose or leave half-written.
+//! fsync'd, renamed into place and the directory fsync'd, so a 2xx never points at a file a
+//! crash can lose or leave half-written. (Sharing one directory fsync among concurrent writes was
+//! tried and was slower: ext4's journal already groups concurrent fsyncs, see docs/benchmarks.md.)
 
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
@@ -14,7 +14,6 @@ use bytes::Bytes;
 use futures_util::future::BoxFuture;
 
 use crate::Config;
-use crate::media_dir_sync::DirSyncs;
 use crate::media_s3::S3Media;
 
 /// A stored image read back, with what HTTP caching needs.
@@ -73,28 +72,21 @@ impl MediaStore for LocalMedia {
     }
 }
 
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct LocalMedia {
     root: PathBuf,
-    dir_syncs: Arc<DirSyncs>,
-}
-
-impl std::fmt::Debug for LocalMedia {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LocalMedia").field("root", &self.root).finish_non_exhaustive()
-    }
 }
 
 impl LocalMedia {
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into(), dir_syncs: Arc::default() }
+        Self { root: root.into() }
     }
 
     /// Stores `bytes` at `relative` (forward slashes, no `..`) and returns the same relative path.
     pub async fn put(&self, relative: String, bytes: Bytes) -> std::io::Result<String> {
         let target = self.root.join(&relative);
-        let (root, syncs) = (self.root.clone(), self.dir_syncs.clone());
-        tokio::task::spawn_blocking(move || write_durably(&root, &target, &bytes, &syncs))
+        let root = self.root.clone();
+        tokio::task::spawn_blocking(move || write_durably(&root, &target, &bytes))
             .await
             .map_err(std::io::Error::other)??;
         Ok(relative)
@@ -143,17 +135,16 @@ impl LocalMedia {
     }
 }
 
-fn write_durably(root: &Path, target: &Path, bytes: &[u8], syncs: &DirSyncs) -> std::io::Result<()> {
+fn write_durably(root: &Path, target: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = target.parent().ok_or_else(|| std::io::Error::other("media path has no parent"))?;
-    create_dirs_durably(root, dir, syncs)?;
+    create_dirs_durably(root, dir)?;
     let tmp = target.with_extension(format!("tmp-{}", uuid::Uuid::now_v7().simple()));
     let result = (|| {
         let mut file = std::fs::File::create(&tmp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
         std::fs::rename(&tmp, target)?;
-        // Shared with the other writes into this directory (see media_dir_sync.rs).
-        syncs.sync(dir)
+        sync_dir(dir)
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
@@ -164,7 +155,7 @@ fn write_durably(root: &Path, target: &Path, bytes: &[u8], syncs: &DirSyncs) -> 
 /// Creates `dir` and any missing parents below `root`, and fsyncs the parent of each directory it
 /// created: a new day directory must itself survive a crash, not only the files in it. Once a
 /// day, so the common case is one `metadata` call.
-fn create_dirs_durably(root: &Path, dir: &Path, syncs: &DirSyncs) -> std::io::Result<()> {
+fn create_dirs_durably(root: &Path, dir: &Path) -> std::io::Result<()> {
     if dir.is_dir() {
         return Ok(());
     }
@@ -172,10 +163,14 @@ fn create_dirs_durably(root: &Path, dir: &Path, syncs: &DirSyncs) -> std::io::Re
     std::fs::create_dir_all(dir)?;
     for created in missing.iter().rev() {
         if let Some(parent) = created.parent() {
-            syncs.sync(parent)?;
+            sync_dir(parent)?;
         }
     }
     Ok(())
+}
+
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
 }
 
 #[cfg(test)]

@@ -1,8 +1,8 @@
 //! `media`: what the durable image store costs per face, as ingest uses it (a crop and a frame per
 //! face, `concurrency` faces at once, all in one day directory). Two ways, same disk, same run:
-//! - `per-write`: the reference each face paid before the group commit: per file a temporary
-//!   file, its fsync, the rename and the directory's own fsync, crop then frame;
-//! - `LocalMedia`: ffsec's store (crop and frame side by side, directory fsyncs shared).
+//! - `per-write`: what each face paid before: per file a temporary file, its fsync, the rename and
+//!   the directory's fsync, crop then frame;
+//! - `LocalMedia`: ffsec's store as ingest calls it now (the same steps, crop and frame side by side).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
