@@ -13,6 +13,8 @@ mod env;
 pub use env::parse_bool;
 mod ingest;
 pub use ingest::{Facerouter, GalleryIndex, RecognitionBackend};
+mod recognizer;
+pub use recognizer::Recognizer;
 pub mod reference;
 mod validate;
 
@@ -71,6 +73,9 @@ pub struct Config {
     /// facerouter-ingest's own settings.
     #[serde(rename = "FACEROUTER")]
     pub facerouter: Facerouter,
+    /// The built-in face recognizer (FACEROUTER.RECOGNITION_BACKEND = "builtin").
+    #[serde(rename = "RECOGNIZER")]
+    pub recognizer: Recognizer,
     /// How long events are kept (gateway-api).
     #[serde(rename = "RETENTION")]
     pub retention: Retention,
@@ -367,6 +372,7 @@ impl Default for Config {
             auth: Auth::default(),
             logging: Logging::default(),
             facerouter: Facerouter::default(),
+            recognizer: Recognizer::default(),
             retention: Retention::default(),
             event_list: EventList::default(),
         }

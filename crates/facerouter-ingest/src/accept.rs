@@ -115,7 +115,10 @@ pub async fn accept_face(state: &AppState, input: FaceInput, mut timer: Instant)
     };
     timer = state.metrics.stage("store", timer);
 
-    let quality = input.detector_params.get("score").and_then(serde_json::Value::as_f64).unwrap_or(0.0) as f32;
+    // The recognizer's own quality when it measured one, else the detector's score.
+    let quality = recognised.quality.unwrap_or_else(|| {
+        input.detector_params.get("score").and_then(serde_json::Value::as_f64).unwrap_or(0.0) as f32
+    });
     let event = FaceEvent {
         id,
         created_date: created,

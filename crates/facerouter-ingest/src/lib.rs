@@ -36,6 +36,18 @@ pub mod worker_auth;
 
 use state::AppState;
 
+/// Loads the models on the blocking pool (a second or so), so a missing file stops start-up.
+async fn start_recognizer(config: &Arc<Config>) -> anyhow::Result<Arc<domain::recognizer::pool::Pool>> {
+    let config = config.clone();
+    tokio::task::spawn_blocking(move || {
+        let settings =
+            domain::recognizer::Settings::from_config(&config.recognizer, config.facerouter.max_image_pixels);
+        domain::recognizer::pool::Pool::start(&config.recognizer, settings)
+    })
+    .await?
+    .map_err(|e| anyhow::anyhow!("RECOGNITION_BACKEND = \"builtin\": {e}"))
+}
+
 /// Serves on `listener` until `shutdown` fires, then stops accepting, lets in-flight requests
 /// finish and closes the bus link last.
 pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
@@ -49,9 +61,16 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
     let pool = db::pool(&config)?;
     let metrics = metrics::IngestMetrics::new()?;
     let media = domain::media::from_config(&config)?;
-    let recognizer: Arc<dyn recognition::Recognizer> = match config.facerouter.recognition_backend {
-        RecognitionBackend::Worker => Arc::new(recognition::WorkerBackend),
-        RecognitionBackend::Sfapi => Arc::new(recognition::sfapi::SfApiBackend::new(&config)?),
+    let faces = match config.facerouter.recognition_backend {
+        RecognitionBackend::Builtin => Some(start_recognizer(&config).await?),
+        _ => None,
+    };
+    let recognizer: Arc<dyn recognition::Recognizer> = match (config.facerouter.recognition_backend, &faces) {
+        (RecognitionBackend::Builtin, Some(pool)) => {
+            Arc::new(recognition::builtin::BuiltinBackend { pool: pool.clone() })
+        }
+        (RecognitionBackend::Sfapi, _) => Arc::new(recognition::sfapi::SfApiBackend::new(&config)?),
+        _ => Arc::new(recognition::WorkerBackend),
     };
     let bus_stop = CancellationToken::new();
     let bus = Bus::start(&config, "facerouter-ingest", bus_stop.clone());
@@ -81,6 +100,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
     let state = web::Data::new(AppState {
         media,
         recognizer,
+        faces,
         config: config.clone(),
         bus: bus.clone(),
         gallery,
