@@ -18,6 +18,7 @@ mod ingest_sfapi;
 mod ingest_support;
 mod negative;
 mod processes;
+mod recognizer_builtin;
 mod schema;
 mod security;
 mod walking_skeleton;

@@ -36,18 +36,6 @@ pub mod worker_auth;
 
 use state::AppState;
 
-/// Loads the models on the blocking pool (a second or so), so a missing file stops start-up.
-async fn start_recognizer(config: &Arc<Config>) -> anyhow::Result<Arc<domain::recognizer::pool::Pool>> {
-    let config = config.clone();
-    tokio::task::spawn_blocking(move || {
-        let settings =
-            domain::recognizer::Settings::from_config(&config.recognizer, config.facerouter.max_image_pixels);
-        domain::recognizer::pool::Pool::start(&config.recognizer, settings)
-    })
-    .await?
-    .map_err(|e| anyhow::anyhow!("RECOGNITION_BACKEND = \"builtin\": {e}"))
-}
-
 /// Serves on `listener` until `shutdown` fires, then stops accepting, lets in-flight requests
 /// finish and closes the bus link last.
 pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
@@ -62,7 +50,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
     let metrics = metrics::IngestMetrics::new()?;
     let media = domain::media::from_config(&config)?;
     let faces = match config.facerouter.recognition_backend {
-        RecognitionBackend::Builtin => Some(start_recognizer(&config).await?),
+        RecognitionBackend::Builtin => Some(domain::recognizer::pool::Pool::start_for(&config).await?),
         _ => None,
     };
     let recognizer: Arc<dyn recognition::Recognizer> = match (config.facerouter.recognition_backend, &faces) {

@@ -42,6 +42,10 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
         std::fs::create_dir_all(&config.media_root)?;
     }
 
+    let faces = match config.facerouter.recognition_backend {
+        domain::config::RecognitionBackend::Builtin => Some(domain::recognizer::pool::Pool::start_for(&config).await?),
+        _ => None,
+    };
     let bus_stop = CancellationToken::new();
     let bus = Bus::start(&config, "gateway-api", bus_stop.clone());
     let background = CancellationToken::new();
@@ -54,6 +58,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
         metrics: metrics::GatewayMetrics::new()?,
         login_limiter: auth::login_limit::LoginLimiter::new(&config.auth),
         media_signer: media::signer(&config),
+        faces,
     });
     let replica = uuid::Uuid::now_v7().simple().to_string();
     let recorder = tokio::spawn(recorder::run(state.clone(), background.clone()));

@@ -22,6 +22,9 @@ pub struct AppState {
     pub metrics: GatewayMetrics,
     pub login_limiter: LoginLimiter,
     pub media_signer: MediaSigner,
+    /// The built-in recognizer's inference pool when FACEROUTER.RECOGNITION_BACKEND = "builtin":
+    /// a dossier photo sent without `facen` gets its vector here.
+    pub faces: Option<Arc<domain::recognizer::pool::Pool>>,
 }
 
 impl AppState {

@@ -52,6 +52,18 @@ impl Pool {
         Ok(Arc::new(Self { queue, workers, pending: Arc::new(AtomicUsize::new(0)) }))
     }
 
+    /// A service's start-up: the pool for its configuration, the models loaded on the blocking
+    /// pool (a second or so); the error names the missing file or library.
+    pub async fn start_for(config: &Arc<crate::Config>) -> anyhow::Result<Arc<Self>> {
+        let config = Arc::clone(config);
+        tokio::task::spawn_blocking(move || {
+            let settings = Settings::from_config(&config.recognizer, config.facerouter.max_image_pixels);
+            Self::start(&config.recognizer, settings)
+        })
+        .await?
+        .map_err(|e| anyhow::anyhow!("FACEROUTER.RECOGNITION_BACKEND = \"builtin\": {e}"))
+    }
+
     pub fn workers(&self) -> usize {
         self.workers
     }
