@@ -306,3 +306,16 @@ fn the_set_up_step_run_twice_is_a_no_op() {
     let after: Vec<_> = files.iter().map(|f| std::fs::metadata(dir.join(f)).unwrap().modified().unwrap()).collect();
     assert_eq!(before, after, "the second run rewrote the models");
 }
+
+#[test]
+fn ort_is_never_built_with_download_binaries() {
+    // `download-binaries` (an ort default) fetches ONNX Runtime at build time; ffsec loads the
+    // library from the PyPI wheel instead (`load-dynamic`).
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.toml");
+    let workspace: toml::Table = std::fs::read_to_string(manifest).unwrap().parse().unwrap();
+    let ort = &workspace["workspace"]["dependencies"]["ort"];
+    assert_eq!(ort["default-features"].as_bool(), Some(false), "{ort}");
+    let features: Vec<&str> = ort["features"].as_array().unwrap().iter().filter_map(|f| f.as_str()).collect();
+    assert!(features.contains(&"load-dynamic"), "{features:?}");
+    assert!(!features.iter().any(|f| f.contains("download")), "{features:?}");
+}

@@ -55,6 +55,17 @@ impl Pool {
     /// A service's start-up: the pool for its configuration, the models loaded on the blocking
     /// pool (a second or so); the error names the missing file or library.
     pub async fn start_for(config: &Arc<crate::Config>) -> anyhow::Result<Arc<Self>> {
+        let threshold = config.ffsecurity.confidence_threshold;
+        if threshold > super::RECOMMENDED_THRESHOLD + 0.15 {
+            // Not an error: a deployment may want few false matches. But with SFace, two photos of
+            // one person score about 0.7-0.8, so a threshold this high misses many of them.
+            tracing::warn!(
+                threshold,
+                recommended = super::RECOMMENDED_THRESHOLD,
+                "FFSECURITY.CONFIDENCE_THRESHOLD {threshold} is high for the built-in recognizer (recommended {}; docs/recognizer.md)",
+                super::RECOMMENDED_THRESHOLD
+            );
+        }
         let config = Arc::clone(config);
         tokio::task::spawn_blocking(move || {
             let settings = Settings::from_config(&config.recognizer, config.facerouter.max_image_pixels);
