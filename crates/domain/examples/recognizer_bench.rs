@@ -97,6 +97,10 @@ fn main() {
     rate("1080p frame: decode + detect + embed", seconds, || engine.faces(&frame_jpeg, Select::All).unwrap().len());
     let decoded = decode_image(&frame_jpeg, 40_000_000).unwrap();
     rate("1080p frame: detect only (decoded)", seconds, || engine.detect(&decoded).unwrap().len());
+    rate("1080p frame: letterbox only", seconds, || {
+        std::hint::black_box(domain::recognizer::detect::letterbox(&decoded));
+        0
+    });
     rate("1080p frame: decode only", seconds, || {
         decode_image(&frame_jpeg, 40_000_000).unwrap();
         0

@@ -319,3 +319,19 @@ fn ort_is_never_built_with_download_binaries() {
     assert!(features.contains(&"load-dynamic"), "{features:?}");
     assert!(!features.iter().any(|f| f.contains("download")), "{features:?}");
 }
+
+#[test]
+fn a_missing_model_is_named_at_load() {
+    let mut config = config();
+    let empty = std::env::temp_dir().join(format!("ffsec-no-models-{}", std::process::id()));
+    std::fs::create_dir_all(&empty).unwrap();
+    // The library is found (already loaded by this process or given explicitly), the models are not.
+    config.ort_dylib_path = config.ort_dylib_path();
+    config.model_dir = empty.clone();
+    let Err(message) = Engine::load(&config, Settings::from_config(&config, 40_000_000)) else {
+        panic!("loaded without models")
+    };
+    assert!(message.contains("face_detection_yunet_2023mar.onnx is missing"), "{message}");
+    assert!(message.contains("ensure_face_models"), "{message}");
+    std::fs::remove_dir_all(empty).unwrap();
+}

@@ -43,36 +43,78 @@ impl Detection {
 pub fn letterbox(image: &RgbImage) -> (Vec<f32>, f32) {
     let (w, h) = (image.width() as usize, image.height() as usize);
     let scale = INPUT as f32 / w.max(h) as f32;
-    let (tw, th) =
-        (((w as f32 * scale).round() as usize).clamp(1, INPUT), ((h as f32 * scale).round() as usize).clamp(1, INPUT));
-    let plane = INPUT * INPUT;
-    let mut out = vec![0.0f32; 3 * plane];
-    let raw = image.as_raw();
-    // Area-like sampling when shrinking hard (1080p -> 640): average a 2x2 of bilinear taps, so
-    // small faces do not alias away; plain bilinear otherwise.
+    let tw = ((w as f32 * scale).round() as usize).clamp(1, INPUT);
+    let th = ((h as f32 * scale).round() as usize).clamp(1, INPUT);
     let inv = 1.0 / scale;
-    let taps: &[(f32, f32)] =
-        if inv > 2.0 { &[(-0.25, -0.25), (0.25, -0.25), (-0.25, 0.25), (0.25, 0.25)] } else { &[(0.0, 0.0)] };
-    let weight = 1.0 / taps.len() as f32;
-    for ty in 0..th {
-        for tx in 0..tw {
-            let mut acc = [0.0f32; 3];
-            for &(dx, dy) in taps {
-                let sx = ((tx as f32 + 0.5 + dx) * inv - 0.5).clamp(0.0, (w - 1) as f32);
-                let sy = ((ty as f32 + 0.5 + dy) * inv - 0.5).clamp(0.0, (h - 1) as f32);
-                let px = bilinear(raw, w, h, sx, sy);
-                for c in 0..3 {
-                    acc[c] += px[c] * weight;
-                }
-            }
-            let at = ty * INPUT + tx;
-            // RGB in, BGR out.
-            out[at] = acc[2];
-            out[plane + at] = acc[1];
-            out[2 * plane + at] = acc[0];
-        }
+    let mut out = vec![0.0f32; 3 * INPUT * INPUT];
+    // Shrinking 2× or more (a 1080p frame is 3×): average each target pixel's source box, so small
+    // faces do not alias away, at one read per source pixel. Otherwise bilinear.
+    if inv >= 2.0 {
+        area(image.as_raw(), w, (tw, th), inv, &mut out);
+    } else {
+        resize_bilinear(image.as_raw(), (w, h), (tw, th), inv, &mut out);
     }
     (out, inv)
+}
+
+/// Writes one RGB pixel into the BGR planes at `at`.
+fn put(out: &mut [f32], at: usize, rgb: [f32; 3]) {
+    let plane = INPUT * INPUT;
+    out[at] = rgb[2];
+    out[plane + at] = rgb[1];
+    out[2 * plane + at] = rgb[0];
+}
+
+fn area(raw: &[u8], w: usize, (tw, th): (usize, usize), inv: f32, out: &mut [f32]) {
+    let h = raw.len() / (3 * w);
+    let span = |t: usize, len: usize| {
+        let a = ((t as f32 * inv) as usize).min(len - 1);
+        let b = (((t + 1) as f32 * inv) as usize).clamp(a + 1, len);
+        (a, b)
+    };
+    let columns: Vec<(usize, usize)> = (0..tw).map(|tx| span(tx, w)).collect();
+    let mut sums = vec![[0u32; 3]; tw];
+    for ty in 0..th {
+        let (y0, y1) = span(ty, h);
+        sums.iter_mut().for_each(|s| *s = [0; 3]);
+        for sy in y0..y1 {
+            let row = &raw[sy * w * 3..(sy + 1) * w * 3];
+            for (sum, &(x0, x1)) in sums.iter_mut().zip(&columns) {
+                for px in row[x0 * 3..x1 * 3].chunks_exact(3) {
+                    sum[0] += u32::from(px[0]);
+                    sum[1] += u32::from(px[1]);
+                    sum[2] += u32::from(px[2]);
+                }
+            }
+        }
+        for (tx, (sum, &(x0, x1))) in sums.iter().zip(&columns).enumerate() {
+            let n = ((x1 - x0) * (y1 - y0)) as f32;
+            put(out, ty * INPUT + tx, [sum[0] as f32 / n, sum[1] as f32 / n, sum[2] as f32 / n]);
+        }
+    }
+}
+
+fn resize_bilinear(raw: &[u8], (w, h): (usize, usize), (tw, th): (usize, usize), inv: f32, out: &mut [f32]) {
+    // Source index pairs and weights, once per column and per row.
+    let taps = |t: usize, len: usize| {
+        let s = ((t as f32 + 0.5) * inv - 0.5).clamp(0.0, (len - 1) as f32);
+        let a = s.floor() as usize;
+        (a, (a + 1).min(len - 1), s - a as f32)
+    };
+    let columns: Vec<(usize, usize, f32)> = (0..tw).map(|tx| taps(tx, w)).collect();
+    for ty in 0..th {
+        let (y0, y1, fy) = taps(ty, h);
+        let (top, bottom) = (&raw[y0 * w * 3..(y0 + 1) * w * 3], &raw[y1 * w * 3..(y1 + 1) * w * 3]);
+        for (tx, &(x0, x1, fx)) in columns.iter().enumerate() {
+            let mut rgb = [0.0f32; 3];
+            for (c, value) in rgb.iter_mut().enumerate() {
+                let t = f32::from(top[x0 * 3 + c]) * (1.0 - fx) + f32::from(top[x1 * 3 + c]) * fx;
+                let b = f32::from(bottom[x0 * 3 + c]) * (1.0 - fx) + f32::from(bottom[x1 * 3 + c]) * fx;
+                *value = t * (1.0 - fy) + b * fy;
+            }
+            put(out, ty * INPUT + tx, rgb);
+        }
+    }
 }
 
 /// Bilinear sample of an RGB8 buffer at a point inside it.
@@ -186,5 +228,23 @@ mod tests {
         assert_eq!((tensor[0], tensor[plane], tensor[2 * plane]), (30.0, 20.0, 10.0));
         // Below it (rows 320..640): padding.
         assert_eq!(tensor[400 * INPUT], 0.0);
+    }
+
+    #[test]
+    fn letterbox_upscales_a_small_image_smoothly() {
+        // Left half black, right half white, 320 wide: scaled 2× up, the edge is blended.
+        let image =
+            RgbImage::from_fn(
+                320,
+                160,
+                |x, _| if x < 160 { image::Rgb([0, 0, 0]) } else { image::Rgb([255, 255, 255]) },
+            );
+        let (tensor, scale) = letterbox(&image);
+        assert!((scale - 0.5).abs() < 1e-6);
+        assert_eq!(tensor[10 * INPUT + 100], 0.0);
+        assert_eq!(tensor[10 * INPUT + 500], 255.0);
+        let edge = tensor[10 * INPUT + 320];
+        assert!(edge > 0.0 && edge < 255.0, "{edge}");
+        assert_eq!(tensor[400 * INPUT + 100], 0.0, "padding below");
     }
 }

@@ -247,5 +247,6 @@ pub fn similarity(a: &[f32], b: &[f32]) -> f32 {
 
 /// The CONFIDENCE_THRESHOLD recommended with this recognizer: `confidence` is the plain cosine
 /// similarity of two SFace vectors, and on the real photos of docs/recognizer.md the same person
-/// scores 0.72–0.77 and different people 0.17–0.27. OpenCV's own cut-off for SFace is 0.363.
+/// scores 0.75–0.78 (0.89–0.99 under realistic changes of one photo) and different people
+/// 0.05–0.29. OpenCV's own cut-off for SFace (on LFW) is 0.363.
 pub const RECOMMENDED_THRESHOLD: f32 = 0.5;
