@@ -14,7 +14,7 @@ use image::{DynamicImage, RgbImage};
 use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 
-use crate::ingest_support::{error_of, stored_event};
+use crate::ingest_support::{error_of, metric_with, stored_event};
 
 fn photo(name: &str) -> Vec<u8> {
     let mut dir = Recognizer::default().model_dir();
@@ -197,6 +197,12 @@ async fn builtin_recognizer_answers_503_when_its_pool_is_full() {
     }
     assert!(refused >= 1, "12 images at once on one thread with a queue of one: some must be refused");
     assert!(refused <= 10, "the running and the queued image are answered");
+    // Counted by reason, and nothing left in the pool once every answer is in.
+    assert_eq!(
+        metric_with(&stack.ingest, "ffsec_ingest_frames_total", &[("reason", "recognizer_busy")]).await,
+        f64::from(refused)
+    );
+    assert_eq!(metric_with(&stack.ingest, "ffsec_ingest_recognizer_pending", &[]).await, 0.0);
     stack.stop().await.unwrap();
     env.cleanup().await.unwrap();
 }

@@ -139,5 +139,8 @@ async fn get_health(state: web::Data<AppState>) -> HttpResponse {
 
 async fn get_metrics(state: web::Data<AppState>) -> HttpResponse {
     state.metrics.bus_up.set(i64::from(state.bus.is_up()));
+    if let Some(pool) = &state.faces {
+        state.metrics.recognizer_pending.set(i64::try_from(pool.pending()).unwrap_or(i64::MAX));
+    }
     ops::metrics(&state.metrics.registry)
 }
