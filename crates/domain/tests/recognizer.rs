@@ -127,6 +127,23 @@ fn vectors_are_unit_length_and_good_photos_pass_the_default_dossier_quality() {
 }
 
 #[test]
+fn a_tight_worker_crop_is_still_found_and_recognised() {
+    // Workers' `normalized` crops are small and the face fills them: YuNet still has to find the
+    // landmarks there, the alignment needs them.
+    let mut engine = engine();
+    let bytes = photo_bytes("obama.jpg");
+    let full = only_face(&mut engine, &bytes);
+    let [l, t, r, b] = full.bbox;
+    let crop = DynamicImage::ImageRgb8(photo("obama.jpg"))
+        .crop_imm(l as u32, t as u32, (r - l) as u32, (b - t) as u32)
+        .resize_exact(112, 140, image::imageops::FilterType::Triangle)
+        .into_rgb8();
+    let face = only_face(&mut engine, &jpeg(&crop, 90));
+    let s = similarity(&face.vector, &full.vector);
+    assert!(s >= RECOMMENDED_THRESHOLD, "{s}");
+}
+
+#[test]
 fn a_photo_without_a_face_is_no_face() {
     let mut engine = engine();
     for name in ["coffee.png", "chelsea.png"] {
