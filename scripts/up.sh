@@ -20,6 +20,8 @@ mkdir -p "$STATE/logs" "$STATE/uploads"
 ensure_rust
 ensure_postgres
 ensure_rabbitmq
+# The built-in recognizer (FACEROUTER.RECOGNITION_BACKEND = "builtin") needs its models on disk.
+ensure_face_models
 
 random_hex() { head -c "$1" /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 

@@ -21,6 +21,7 @@ mod integrations_genetec;
 mod integrations_video_manager;
 mod negative;
 mod processes;
+mod recognizer_builtin;
 mod schema;
 mod security;
 mod walking_skeleton;

@@ -15,6 +15,8 @@ mod ingest;
 pub use ingest::{Facerouter, GalleryIndex, RecognitionBackend};
 mod integrations;
 pub use integrations::{Genetec, Integration, VideoManager, http_base, router_url};
+mod recognizer;
+pub use recognizer::Recognizer;
 pub mod reference;
 mod validate;
 
@@ -76,6 +78,9 @@ pub struct Config {
     /// facerouter-ingest's own settings.
     #[serde(rename = "FACEROUTER")]
     pub facerouter: Facerouter,
+    /// The built-in face recognizer (FACEROUTER.RECOGNITION_BACKEND = "builtin").
+    #[serde(rename = "RECOGNIZER")]
+    pub recognizer: Recognizer,
     /// How long events are kept (gateway-api).
     #[serde(rename = "RETENTION")]
     pub retention: Retention,
@@ -379,6 +384,7 @@ impl Default for Config {
             auth: Auth::default(),
             logging: Logging::default(),
             facerouter: Facerouter::default(),
+            recognizer: Recognizer::default(),
             retention: Retention::default(),
             event_list: EventList::default(),
             video_manager: VideoManager::default(),

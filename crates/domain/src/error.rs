@@ -13,6 +13,12 @@ pub enum ErrorCode {
     BadParam,
     /// A dossier photo below MINIMUM_DOSSIER_QUALITY.
     LowQuality,
+    /// The built-in recognizer found no face in the image.
+    NoFace,
+    /// The built-in recognizer found a face, but too small to recognise (RECOGNIZER.MIN_FACE_SIZE).
+    FaceTooSmall,
+    /// An image part that does not decode (truncated, corrupt or an unsupported format).
+    BadImage,
     Unauthorized,
     PermissionDenied,
     NotFound,
@@ -29,7 +35,9 @@ pub enum ErrorCode {
 impl ErrorCode {
     pub fn status(self) -> StatusCode {
         match self {
-            Self::BadParam | Self::LowQuality => StatusCode::BAD_REQUEST,
+            Self::BadParam | Self::LowQuality | Self::NoFace | Self::FaceTooSmall | Self::BadImage => {
+                StatusCode::BAD_REQUEST
+            }
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::PermissionDenied => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
@@ -46,6 +54,9 @@ impl ErrorCode {
         match self {
             Self::BadParam => "BAD_PARAM",
             Self::LowQuality => "LOW_QUALITY",
+            Self::NoFace => "NO_FACE",
+            Self::FaceTooSmall => "FACE_TOO_SMALL",
+            Self::BadImage => "BAD_IMAGE",
             Self::Unauthorized => "UNAUTHORIZED",
             Self::PermissionDenied => "PERMISSION_DENIED",
             Self::NotFound => "NOT_FOUND",

@@ -24,6 +24,8 @@ pub mod multipart;
 pub mod net;
 pub mod ops;
 pub mod query_params;
+#[cfg(feature = "recognizer")]
+pub mod recognizer;
 pub mod schema;
 pub mod shutdown;
 pub mod telemetry;

@@ -159,6 +159,11 @@ pub struct NewDossierFace {
     pub thumbnail: String,
     pub embedding: Vec<f32>,
     pub quality: f32,
+    /// Where the built-in recognizer found the face in the photo; `None` when the vector came with the request.
+    pub source_coords_left: Option<i32>,
+    pub source_coords_top: Option<i32>,
+    pub source_coords_right: Option<i32>,
+    pub source_coords_bottom: Option<i32>,
     pub active: bool,
 }
 

@@ -66,6 +66,8 @@ pub struct FaceInput {
     pub crop_is_frame: bool,
     pub vector: Option<Vec<f32>>,
     pub features: Features,
+    /// The face quality measured before recognition (the built-in detector on a full frame).
+    pub quality: Option<f32>,
 }
 
 #[derive(Debug, Serialize)]
@@ -119,7 +121,10 @@ pub async fn accept_face(state: &AppState, input: FaceInput, mut timer: Instant)
     };
     timer = state.metrics.stage("store", timer);
 
-    let quality = input.detector_params.get("score").and_then(serde_json::Value::as_f64).unwrap_or(0.0) as f32;
+    // The recognizer's own quality when it measured one, else the worker detector's score.
+    let quality = recognised.quality.or(input.quality).unwrap_or_else(|| {
+        input.detector_params.get("score").and_then(serde_json::Value::as_f64).unwrap_or(0.0) as f32
+    });
     let event = FaceEvent {
         id,
         created_date: created,

@@ -67,6 +67,7 @@ mod tests {
             crop_is_frame: false,
             vector: None,
             features: Features::default(),
+            quality: None,
         }
     }
 

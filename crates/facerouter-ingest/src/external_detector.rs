@@ -1,7 +1,9 @@
 //! `POST /events/faces/add/`: full frames from external detectors (wire doc §1), authenticated by
-//! the camera's own `external_detector_token`. ffsec has no face detector of its own, so a frame
-//! can only become an event when the detector also sends the face's `bbox` and `facen` (our
-//! documented extension, docs/ingest.md); otherwise the answer carries an error entry.
+//! the camera's own `external_detector_token`. With FACEROUTER.RECOGNITION_BACKEND = "builtin",
+//! ffsec finds the faces itself: `mf_selector` = "biggest" makes one event of the largest face,
+//! "all" one event per face (at most RECOGNIZER.MAX_FACES). Otherwise a frame can only become an
+//! event when the detector also sends the face's `bbox` and `facen` (our documented extension,
+//! docs/ingest.md), and without them the answer carries an error entry.
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -10,12 +12,14 @@ use actix_multipart::Multipart;
 use actix_web::{HttpResponse, ResponseError, web};
 use bytes::Bytes;
 use chrono::Utc;
-use domain::event::BsType;
+use domain::event::{BBox, BsType};
+use domain::recognizer::Select;
 use domain::{ApiError, multipart};
 use serde_json::{Value, json};
 
 use crate::accept::{FaceInput, Failure, accept_face};
 use crate::frame_form as form;
+use crate::recognition::builtin;
 use crate::state::AppState;
 use crate::worker_auth::tokens_equal;
 
@@ -23,13 +27,13 @@ pub async fn post_external_face(state: web::Data<AppState>, body: Multipart) -> 
     let started = Instant::now();
     match add_faces(&state, body, started).await {
         Ok(reply) => {
-            let (outcome, reason) = match (&reply.event, &reply.error) {
-                (Some(_), _) => ("accepted", "external"),
-                (None, Some(_)) => ("rejected", "no_detector"),
-                (None, None) => ("ignored", "unmatched"),
+            let (outcome, reason) = match (reply.events.is_empty(), &reply.error) {
+                (false, _) => ("accepted", "external"),
+                (true, Some(_)) => ("rejected", "no_detector"),
+                (true, None) => ("ignored", "unmatched"),
             };
             state.count(started, Ok((outcome, reason)));
-            let events: Vec<String> = reply.event.iter().map(ToString::to_string).collect();
+            let events: Vec<String> = reply.events.iter().map(ToString::to_string).collect();
             HttpResponse::Ok().json(json!({"events": events, "errors": reply.error.into_iter().collect::<Vec<_>>()}))
         }
         Err(failure) => {
@@ -40,7 +44,7 @@ pub async fn post_external_face(state: web::Data<AppState>, body: Multipart) -> 
 }
 
 struct Reply {
-    event: Option<uuid::Uuid>,
+    events: Vec<uuid::Uuid>,
     error: Option<Value>,
 }
 
@@ -71,9 +75,44 @@ async fn add_faces(state: &AppState, body: Multipart, started: Instant) -> Resul
     let frame = form::require_image("fullframe", fullframe, max_pixels)?;
     let created_date = form::parse_timestamp(text("timestamp")?.as_deref(), Utc::now())?;
     let vector = form::parse_facen(parts.get("facen"))?;
+    let features = form::parse_attributes(text("attributes")?.as_deref(), &state.config.ffsecurity)?;
     let (Some(bbox), Some(vector)) = (text("bbox")?, vector) else {
+        if let Some(pool) = &state.faces {
+            let select = match detector_params["mf_selector"].as_str() {
+                Some("all") => Select::All,
+                _ => Select::Biggest,
+            };
+            let faces = pool.faces(frame.0.clone(), select).await.map_err(|e| builtin::failure(&e, "fullframe"))?;
+            let timer = state.metrics.stage("detect", started);
+            let mut events = Vec::with_capacity(faces.len());
+            for face in faces {
+                let [left, top, right, bottom] = face.bbox.map(|v| i32::try_from(v).unwrap_or(i32::MAX));
+                let bbox = BBox::new(left, top, right, bottom)
+                    .ok_or_else(|| ApiError::bad_param("fullframe", "a detected face has an empty box"))?;
+                let input = FaceInput {
+                    bbox,
+                    created_date,
+                    detector_params: detector_params.clone(),
+                    bs_type: BsType::Overall,
+                    crop: frame.clone(),
+                    frame: None,
+                    crop_is_frame: true,
+                    vector: Some(face.vector),
+                    features: features.clone(),
+                    quality: Some(face.quality.score),
+                    camera: camera.clone(),
+                };
+                if let Some(id) = accept_face(state, input, timer).await?.event_id {
+                    events.push(id);
+                }
+            }
+            return Ok(Reply { events, error: None });
+        }
         let desc = "ffsec has no face detector: send the face's bbox and facen with the frame (docs/ingest.md)";
-        return Ok(Reply { event: None, error: Some(json!({"code": "BAD_PARAM", "desc": desc, "param": "facen"})) });
+        return Ok(Reply {
+            events: Vec::new(),
+            error: Some(json!({"code": "BAD_PARAM", "desc": desc, "param": "facen"})),
+        });
     };
     let input = FaceInput {
         bbox: form::parse_bbox(Some(&bbox))?,
@@ -84,16 +123,17 @@ async fn add_faces(state: &AppState, body: Multipart, started: Instant) -> Resul
         frame: None,
         crop_is_frame: true,
         vector: Some(vector),
-        features: form::parse_attributes(text("attributes")?.as_deref(), &state.config.ffsecurity)?,
+        features,
+        quality: None,
         camera,
     };
     let timer = state.metrics.stage("parse", started);
     let accepted = accept_face(state, input, timer).await?;
-    Ok(Reply { event: accepted.event_id, error: None })
+    Ok(Reply { events: accepted.event_id.into_iter().collect(), error: None })
 }
 
-/// `mf_selector`, `rotate` and `roi` are validated and kept with the event: without a detector
-/// of our own there is nothing to select, rotate or crop.
+/// `mf_selector`, `rotate` and `roi` are validated and kept with the event. `mf_selector` drives
+/// the built-in detector; `rotate` and `roi` are kept only (YuNet looks at the whole, upright frame).
 fn detector_params(parts: &HashMap<String, Bytes>) -> Result<Value, ApiError> {
     let text = |name: &str| multipart::text(parts, name).map(|v| v.map(|s| s.trim().to_string()));
     let selector = text("mf_selector")?.filter(|s| !s.is_empty()).unwrap_or_else(|| "biggest".into());

@@ -57,6 +57,7 @@ fn frame_input(state: &AppState, raw: RawForm) -> Result<FaceInput, ApiError> {
         crop_is_frame: false,
         vector: form::parse_facen(raw.facen.as_ref())?,
         features: form::parse_attributes(raw.attributes.as_deref(), &state.config.ffsecurity)?,
+        quality: None,
         camera,
     })
 }

@@ -49,9 +49,16 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
     let pool = db::pool(&config)?;
     let metrics = metrics::IngestMetrics::new()?;
     let media = domain::media::from_config(&config)?;
-    let recognizer: Arc<dyn recognition::Recognizer> = match config.facerouter.recognition_backend {
-        RecognitionBackend::Worker => Arc::new(recognition::WorkerBackend),
-        RecognitionBackend::Sfapi => Arc::new(recognition::sfapi::SfApiBackend::new(&config)?),
+    let faces = match config.facerouter.recognition_backend {
+        RecognitionBackend::Builtin => Some(domain::recognizer::pool::Pool::start_for(&config).await?),
+        _ => None,
+    };
+    let recognizer: Arc<dyn recognition::Recognizer> = match (config.facerouter.recognition_backend, &faces) {
+        (RecognitionBackend::Builtin, Some(pool)) => {
+            Arc::new(recognition::builtin::BuiltinBackend { pool: pool.clone() })
+        }
+        (RecognitionBackend::Sfapi, _) => Arc::new(recognition::sfapi::SfApiBackend::new(&config)?),
+        _ => Arc::new(recognition::WorkerBackend),
     };
     let bus_stop = CancellationToken::new();
     let bus = Bus::start(&config, "facerouter-ingest", bus_stop.clone());
@@ -81,6 +88,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
     let state = web::Data::new(AppState {
         media,
         recognizer,
+        faces,
         config: config.clone(),
         bus: bus.clone(),
         gallery,
@@ -131,5 +139,8 @@ async fn get_health(state: web::Data<AppState>) -> HttpResponse {
 
 async fn get_metrics(state: web::Data<AppState>) -> HttpResponse {
     state.metrics.bus_up.set(i64::from(state.bus.is_up()));
+    if let Some(pool) = &state.faces {
+        state.metrics.recognizer_pending.set(i64::try_from(pool.pending()).unwrap_or(i64::MAX));
+    }
     ops::metrics(&state.metrics.registry)
 }

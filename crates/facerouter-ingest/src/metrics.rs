@@ -25,6 +25,9 @@ pub struct IngestMetrics {
     /// Single changes applied without a full re-read (a face, a dossier, the camera list).
     pub gallery_changes: IntCounter,
     pub bus_up: IntGauge,
+    /// Images accepted by the built-in recognizer's pool and not yet answered (queued or running);
+    /// set when scraped. Past RECOGNIZER.QUEUE + WORKERS requests get 503 (`recognizer_busy`).
+    pub recognizer_pending: IntGauge,
 }
 
 impl IngestMetrics {
@@ -53,6 +56,13 @@ impl IngestMetrics {
             accept_seconds: register(&registry, accept_seconds)?,
             stage_seconds: register(&registry, stage_seconds)?,
             in_flight: register(&registry, IntGauge::new("ffsec_ingest_in_flight", "Worker requests being handled")?)?,
+            recognizer_pending: register(
+                &registry,
+                IntGauge::new(
+                    "ffsec_ingest_recognizer_pending",
+                    "Images queued or running in the built-in recognizer",
+                )?,
+            )?,
             gallery_faces: register(
                 &registry,
                 IntGauge::new("ffsec_ingest_gallery_faces", "Dossier faces in this replica's gallery")?,

@@ -21,6 +21,9 @@ pub struct AppState {
     pub gallery: Gallery,
     pub media: Arc<dyn MediaStore>,
     pub recognizer: Arc<dyn Recognizer>,
+    /// The built-in recognizer's inference pool (RECOGNITION_BACKEND = "builtin"): full frames on
+    /// `/events/faces/add/` are detected here.
+    pub faces: Option<Arc<domain::recognizer::pool::Pool>>,
     pub metrics: IngestMetrics,
     pub in_flight: InFlight,
     /// Set once the gallery has been loaded; until then frames get 503 rather than "unknown camera".

@@ -49,6 +49,10 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
         .integration_on(domain::config::Integration::VideoManager)
         .then(|| video_manager::client::VmClient::new(&config))
         .transpose()?;
+    let faces = match config.facerouter.recognition_backend {
+        domain::config::RecognitionBackend::Builtin => Some(domain::recognizer::pool::Pool::start_for(&config).await?),
+        _ => None,
+    };
     let bus_stop = CancellationToken::new();
     let bus = Bus::start(&config, "gateway-api", bus_stop.clone());
     let background = CancellationToken::new();
@@ -62,6 +66,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
         login_limiter: auth::login_limit::LoginLimiter::new(&config.auth),
         media_signer: media::signer(&config),
         video_manager: vm_client.is_some().then(|| Arc::new(tokio::sync::Notify::new())),
+        faces,
     });
     let replica = uuid::Uuid::now_v7().simple().to_string();
     let recorder = tokio::spawn(recorder::run(state.clone(), background.clone()));

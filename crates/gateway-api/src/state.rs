@@ -24,6 +24,9 @@ pub struct AppState {
     pub media_signer: MediaSigner,
     /// Wakes the video manager sync; None while INTEGRATIONS does not list `video_manager`.
     pub video_manager: Option<Arc<tokio::sync::Notify>>,
+    /// The built-in recognizer's inference pool when FACEROUTER.RECOGNITION_BACKEND = "builtin":
+    /// a dossier photo sent without `facen` gets its vector here.
+    pub faces: Option<Arc<domain::recognizer::pool::Pool>>,
 }
 
 impl AppState {

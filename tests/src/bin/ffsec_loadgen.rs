@@ -259,6 +259,10 @@ async fn seed(url: &str, camera_count: usize, faces: u64, dim: usize) -> anyhow:
                 thumbnail: String::new(),
                 embedding: gallery_vector(*n, dim),
                 quality: 0.0,
+                source_coords_left: None,
+                source_coords_top: None,
+                source_coords_right: None,
+                source_coords_bottom: None,
                 active: true,
             })
             .collect();

@@ -10,6 +10,8 @@ pub enum RecognitionBackend {
     Worker,
     /// The external recognition service at FFSECURITY.SF_API_ADDRESS (`POST /v2/detect`).
     Sfapi,
+    /// ffsec's own offline recognizer (`[RECOGNIZER]`): YuNet detection + SFace embeddings.
+    Builtin,
 }
 
 /// How the in-memory gallery is searched; both scan every face (exhaustive), and both report the
@@ -61,8 +63,9 @@ pub struct Facerouter {
     /// and purges through the same store.
     #[serde(rename = "MEDIA_URL")]
     pub media_url: String,
-    /// Who fills in feature vectors: "worker" (the worker posts them) or "sfapi" (ingest asks
-    /// the recognition service at FFSECURITY.SF_API_ADDRESS).
+    /// Who fills in feature vectors: "worker" (the worker posts them), "sfapi" (ingest asks
+    /// the recognition service at FFSECURITY.SF_API_ADDRESS) or "builtin" (ffsec's own
+    /// recognizer, `[RECOGNIZER]`; gateway-api then also turns dossier photos into vectors).
     #[serde(rename = "RECOGNITION_BACKEND")]
     pub recognition_backend: RecognitionBackend,
     /// Time limit of one call to the recognition service, in milliseconds.

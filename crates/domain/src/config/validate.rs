@@ -122,6 +122,9 @@ impl Config {
         if let Err((key, reason)) = self.validate_integrations() {
             return Err(bad(key, reason));
         }
+        if let Err((key, reason)) = self.recognizer.validate() {
+            return Err(bad(key, reason));
+        }
         if self.retention.batch == 0 {
             return Err(bad("RETENTION.BATCH", "must be at least 1"));
         }

@@ -134,7 +134,9 @@ impl Recognizer for SfApiBackend {
 /// at all (the crop holds none) is an unmatched face without attributes.
 fn read_face(body: &Value, settings: &FfSecurity) -> Result<Recognition, String> {
     let faces = body.get("faces").and_then(Value::as_array).ok_or("no faces array")?;
-    let Some(face) = faces.first() else { return Ok(Recognition { vector: None, features: Default::default() }) };
+    let Some(face) = faces.first() else {
+        return Ok(Recognition { vector: None, features: Default::default(), quality: None });
+    };
     let facen = face.get("facen").and_then(Value::as_str).ok_or("face without facen")?;
     let vector = vector::parse("facen", Some(facen.as_bytes())).map_err(|e| e.desc)?;
     let mut object = Map::new();
@@ -164,7 +166,7 @@ fn read_face(body: &Value, settings: &FfSecurity) -> Result<Recognition, String>
         object.insert("glasses".into(), json!({"name": name.unwrap_or(Value::Null), "confidence": score(g)}));
     }
     let features = features_from_object(object, settings).map_err(|e| e.desc)?;
-    Ok(Recognition { vector, features })
+    Ok(Recognition { vector, features, quality: None })
 }
 
 fn score(v: &Value) -> f64 {

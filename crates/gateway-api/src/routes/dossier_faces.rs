@@ -1,5 +1,7 @@
-//! `/dossier-faces/`: enrolled face photos. For now the feature vector comes with the request
-//! (`facen`, as the worker sends it); a recognition backend fills it in later.
+//! `/dossier-faces/`: enrolled face photos. The feature vector comes with the request (`facen`, as
+//! the worker sends it) or, with FACEROUTER.RECOGNITION_BACKEND = "builtin", from the photo: the
+//! built-in recognizer takes its biggest face, and its measured quality is what
+//! MINIMUM_DOSSIER_QUALITY is compared with (docs/recognizer.md).
 
 use actix_multipart::Multipart;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -10,6 +12,7 @@ use domain::event::json_f32;
 use domain::image::ImageKind;
 use domain::messages::GalleryObject;
 use domain::models::{DossierFace, NewDossierFace};
+use domain::recognizer::{RecognizeError, Select};
 use domain::schema::dossier_faces;
 use domain::{ApiError, flex, multipart, vector};
 use serde::Deserialize;
@@ -27,14 +30,15 @@ use crate::state::AppState;
 pub struct DossierFaceForm {
     /// The dossier's id.
     pub dossier: i64,
-    /// The face's feature vector, as the worker sends it (required until a recognition backend
-    /// is configured).
+    /// The face's feature vector, as the worker sends it; optional with the built-in recognizer,
+    /// which computes it from the photo.
     #[schema(value_type = String, format = Binary)]
     pub facen: Vec<u8>,
     /// A JPEG, PNG or WebP photo (`photo` is accepted too).
     #[schema(value_type = Option<String>, format = Binary)]
     pub source_photo: Option<Vec<u8>>,
-    /// Below MINIMUM_DOSSIER_QUALITY the face is refused with LOW_QUALITY; default 0.
+    /// Below MINIMUM_DOSSIER_QUALITY the face is refused with LOW_QUALITY; default 0 (the
+    /// built-in recognizer's own measure when it computed the vector).
     pub quality: Option<f32>,
     /// Default true.
     pub active: Option<bool>,
@@ -50,7 +54,7 @@ pub fn view(state: &AppState, f: &DossierFace) -> Value {
     })
 }
 
-#[utoipa::path(post, path = "/dossier-faces/", tag = "dossier-faces", request_body(content = inline(DossierFaceForm), content_type = "multipart/form-data"), responses((status = 201, description = "the created object", body = Object), (status = 400, description = "a bad field, or LOW_QUALITY below MINIMUM_DOSSIER_QUALITY", body = ApiError)))]
+#[utoipa::path(post, path = "/dossier-faces/", tag = "dossier-faces", request_body(content = inline(DossierFaceForm), content_type = "multipart/form-data"), responses((status = 201, description = "the created object", body = Object), (status = 400, description = "a bad field, LOW_QUALITY below MINIMUM_DOSSIER_QUALITY, or from the built-in recognizer NO_FACE, FACE_TOO_SMALL or BAD_IMAGE", body = ApiError), (status = 503, description = "the built-in recognizer is saturated; retry after Retry-After", body = ApiError)))]
 pub async fn post_dossier_face(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -64,20 +68,34 @@ pub async fn post_dossier_face(
         .trim()
         .parse()
         .map_err(|_| ApiError::bad_param("dossier", "dossier must be a dossier id"))?;
-    let embedding = vector::parse("facen", parts.get("facen").map(|b| b.as_ref()))?.ok_or_else(|| {
-        ApiError::bad_param(
-            "facen",
-            "facen (the face's feature vector) is required until a recognition backend is configured",
-        )
-    })?;
-    let quality = match multipart::text(&parts, "quality")? {
-        Some(raw) => raw
-            .trim()
-            .parse::<f32>()
-            .ok()
-            .filter(|q| q.is_finite())
-            .ok_or_else(|| ApiError::bad_param("quality", "quality must be a number"))?,
-        None => 0.0,
+    let given = vector::parse("facen", parts.get("facen").map(|b| b.as_ref()))?;
+    let stated_quality = match multipart::text(&parts, "quality")? {
+        Some(raw) => Some(
+            raw.trim()
+                .parse::<f32>()
+                .ok()
+                .filter(|q| q.is_finite())
+                .ok_or_else(|| ApiError::bad_param("quality", "quality must be a number"))?,
+        ),
+        None => None,
+    };
+    let photo = parts.remove("source_photo").or_else(|| parts.remove("photo")).filter(|b| !b.is_empty());
+    let (embedding, quality, coords) = match (given, &state.faces, &photo) {
+        (Some(embedding), _, _) => (embedding, stated_quality.unwrap_or(0.0), None),
+        (None, Some(pool), Some(bytes)) => {
+            let faces = pool.faces(bytes.clone(), Select::Biggest).await.map_err(|e| e.to_api("source_photo"))?;
+            let face = faces.into_iter().next().ok_or_else(|| RecognizeError::NoFace.to_api("source_photo"))?;
+            (face.vector, face.quality.score, Some(face.bbox))
+        }
+        (None, Some(_), None) => {
+            return Err(ApiError::bad_param("source_photo", "send source_photo (or facen) for the face"));
+        }
+        (None, None, _) => {
+            return Err(ApiError::bad_param(
+                "facen",
+                "facen (the face's feature vector) is required unless FACEROUTER.RECOGNITION_BACKEND = \"builtin\"",
+            ));
+        }
     };
     let minimum = state.config.ffsecurity.minimum_dossier_quality;
     if quality < minimum {
@@ -92,7 +110,6 @@ pub async fn post_dossier_face(
             .ok_or_else(|| ApiError::bad_param("active", "active must be true or false"))?,
         None => true,
     };
-    let photo = parts.remove("source_photo").or_else(|| parts.remove("photo")).filter(|b| !b.is_empty());
     let source_photo = match photo {
         Some(bytes) => {
             let kind = ImageKind::sniff(&bytes)
@@ -102,7 +119,19 @@ pub async fn post_dossier_face(
         }
         None => String::new(),
     };
-    let row = NewDossierFace { dossier_id, thumbnail: source_photo.clone(), source_photo, embedding, quality, active };
+    let coord = |i: usize| coords.map(|c: [i64; 4]| i32::try_from(c[i]).unwrap_or(i32::MAX));
+    let row = NewDossierFace {
+        dossier_id,
+        thumbnail: source_photo.clone(),
+        source_photo,
+        embedding,
+        quality,
+        source_coords_left: coord(0),
+        source_coords_top: coord(1),
+        source_coords_right: coord(2),
+        source_coords_bottom: coord(3),
+        active,
+    };
     let mut conn = state.conn().await?;
     let face: DossierFace = diesel::insert_into(dossier_faces::table)
         .values(row)
