@@ -24,19 +24,7 @@ async fn a_face_reaches_the_database_the_websocket_and_a_signed_webhook() {
     let list = stack.create("/dossier-lists/", json!({"name": "VIP", "color": "ff0000"})).await.unwrap();
     let dossier = stack.create("/dossiers/", json!({"name": "Alice", "dossier_lists": [list["id"]]})).await.unwrap();
     let dossier_id = dossier["id"].as_i64().unwrap();
-    let form = reqwest::multipart::Form::new()
-        .text("dossier", dossier_id.to_string())
-        .text("facen", facen(&vector(DIM, 0, 1, 0.0)))
-        .part("source_photo", reqwest::multipart::Part::bytes(ffsec_tests::worker::jpeg(7)).file_name("alice.jpg"));
-    let response = stack
-        .client
-        .post(stack.gateway.url("/dossier-faces/"))
-        .header("Authorization", format!("Token {}", stack.token))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+    stack.enroll_face(dossier_id, facen(&vector(DIM, 0, 1, 0.0)), ffsec_tests::worker::jpeg(7)).await.unwrap();
     // The receiver refuses its first request, so the event reaches it through a retry.
     let receiver = Receiver::start(1).unwrap();
     let hook = stack.create("/hooks/", json!({"name": "all", "url": receiver.url(), "filters": {}})).await.unwrap();
