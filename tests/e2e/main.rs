@@ -23,6 +23,7 @@ mod negative;
 mod processes;
 mod recognizer_builtin;
 mod schema;
+mod search_by_face;
 mod security;
 mod walking_skeleton;
 mod webhooks;

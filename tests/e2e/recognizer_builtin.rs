@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use crate::ingest_support::{error_of, metric_with, stored_event};
 
-fn photo(name: &str) -> Vec<u8> {
+pub(crate) fn photo(name: &str) -> Vec<u8> {
     let mut dir = Recognizer::default().model_dir();
     if let Some(custom) = std::env::var_os("FFSEC_RECOGNIZER__MODEL_DIR") {
         dir = PathBuf::from(custom);
@@ -30,14 +30,14 @@ fn photo(name: &str) -> Vec<u8> {
     })
 }
 
-fn jpeg_of(image: &RgbImage) -> Vec<u8> {
+pub(crate) fn jpeg_of(image: &RgbImage) -> Vec<u8> {
     let mut out = Cursor::new(Vec::new());
     DynamicImage::ImageRgb8(image.clone()).write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
     out.into_inner()
 }
 
 /// Obama, Biden and the astronaut side by side, largest first: a frame with three real faces.
-fn group_frame() -> Vec<u8> {
+pub(crate) fn group_frame() -> Vec<u8> {
     let mut frame = RgbImage::from_pixel(1200, 720, image::Rgb([90, 90, 90]));
     let mut x = 0i64;
     for (name, height) in [("obama.jpg", 420), ("biden.jpg", 300), ("astronaut.png", 360)] {

@@ -34,6 +34,8 @@ async fn schema_rs_matches_the_migrated_database() {
         diesel_columns!(api_tokens),
         diesel_columns!(camera_groups),
         diesel_columns!(cameras),
+        diesel_columns!(detection_photos),
+        diesel_columns!(detections),
         diesel_columns!(dossier_faces),
         diesel_columns!(dossier_list_members),
         diesel_columns!(dossier_lists),

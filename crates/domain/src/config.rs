@@ -197,6 +197,9 @@ pub struct FfSecurity {
     /// Lowest face quality accepted for a dossier photo (around 0 is best, -5 and below is poor).
     #[serde(rename = "MINIMUM_DOSSIER_QUALITY")]
     pub minimum_dossier_quality: f32,
+    /// Seconds a `POST /detect/` result stays nameable as `detection:<id>` (verify, create_from); kept in PostgreSQL, so every gateway replica sees it.
+    #[serde(rename = "DETECTION_TTL")]
+    pub detection_ttl: u32,
     /// Days.
     #[serde(rename = "EVENTS_MAX_AGE")]
     pub events_max_age: u32,
@@ -419,6 +422,7 @@ impl Default for FfSecurity {
             ignore_unmatched: false,
             confidence_threshold: 0.739,
             minimum_dossier_quality: -2.0,
+            detection_ttl: 1800,
             events_max_age: 30,
             events_features: vec![
                 EventFeature::Gender,

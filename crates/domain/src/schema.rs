@@ -40,6 +40,29 @@ diesel::table! {
 }
 
 diesel::table! {
+    detection_photos (id) {
+        id -> Uuid,
+        photo -> Bytea,
+        created_date -> Timestamptz,
+        expires_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    detections (id) {
+        id -> Uuid,
+        photo_id -> Uuid,
+        embedding -> Array<Float4>,
+        detection_score -> Float4,
+        quality -> Float4,
+        bbox_left -> Int4,
+        bbox_top -> Int4,
+        bbox_right -> Int4,
+        bbox_bottom -> Int4,
+    }
+}
+
+diesel::table! {
     dossier_faces (id) {
         id -> Int8,
         dossier_id -> Int8,
@@ -195,6 +218,7 @@ diesel::table! {
 
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(cameras -> camera_groups (group_id));
+diesel::joinable!(detections -> detection_photos (photo_id));
 diesel::joinable!(dossier_faces -> dossiers (dossier_id));
 diesel::joinable!(dossier_list_members -> dossier_lists (list_id));
 diesel::joinable!(dossier_list_members -> dossiers (dossier_id));
@@ -204,6 +228,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_tokens,
     camera_groups,
     cameras,
+    detection_photos,
+    detections,
     dossier_faces,
     dossier_list_members,
     dossier_lists,

@@ -18,6 +18,7 @@ use domain::{ApiError, flex, multipart, vector};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::face_refs::{self, FaceRef};
 use super::pagination::{ListPage, PageParams};
 use super::{db_error, pagination as p};
 use crate::auth::{AuthUser, Role};
@@ -42,6 +43,12 @@ pub struct DossierFaceForm {
     pub quality: Option<f32>,
     /// Default true.
     pub active: Option<bool>,
+    /// `detection:<id>` from `POST /detect/`, instead of a photo: the face, its box and its photo
+    /// are taken from the detection (until DETECTION_TTL runs out).
+    pub create_from: Option<String>,
+    /// `biggest` (default) takes the largest face of the photo; `all` refuses a photo of several
+    /// faces with BAD_PARAM, since one dossier face is one face.
+    pub mf_selector: Option<String>,
 }
 
 pub fn view(state: &AppState, f: &DossierFace) -> Value {
@@ -79,18 +86,54 @@ pub async fn post_dossier_face(
         ),
         None => None,
     };
-    let photo = parts.remove("source_photo").or_else(|| parts.remove("photo")).filter(|b| !b.is_empty());
-    let (embedding, quality, coords) = match (given, &state.faces, &photo) {
-        (Some(embedding), _, _) => (embedding, stated_quality.unwrap_or(0.0), None),
-        (None, Some(pool), Some(bytes)) => {
-            let faces = pool.faces(bytes.clone(), Select::Biggest).await.map_err(|e| e.to_api("source_photo"))?;
+    let mut photo = parts.remove("source_photo").or_else(|| parts.remove("photo")).filter(|b| !b.is_empty());
+    let create_from = multipart::text(&parts, "create_from")?
+        .filter(|raw| !raw.trim().is_empty())
+        .map(|raw| FaceRef::parse("create_from", &raw))
+        .transpose()?;
+    let select = match multipart::text(&parts, "mf_selector")?.as_deref().map(str::trim) {
+        None | Some("") | Some("biggest") => Select::Biggest,
+        Some("all") => Select::All,
+        Some(other) => {
+            return Err(ApiError::bad_param(
+                "mf_selector",
+                format!("mf_selector must be biggest or all, not {other:?}"),
+            ));
+        }
+    };
+    let (embedding, quality, coords) = match (create_from, given, &state.faces, &photo) {
+        (Some(FaceRef::Detection(id)), None, _, None) => {
+            // The face found by POST /detect/: its vector, quality, box and the photo it came from.
+            let mut conn = state.conn().await?;
+            let found = face_refs::detection(&mut conn, "create_from", id).await?;
+            drop(conn);
+            photo = Some(found.photo.into());
+            (found.embedding, found.quality, Some(found.bbox.map(i64::from)))
+        }
+        (Some(FaceRef::DossierFace(_)), _, _, _) => {
+            return Err(ApiError::bad_param("create_from", "create_from takes detection:<id>"));
+        }
+        (Some(_), _, _, _) => {
+            return Err(ApiError::bad_param("create_from", "send create_from without facen and source_photo"));
+        }
+        (None, Some(embedding), _, _) => (embedding, stated_quality.unwrap_or(0.0), None),
+        (None, None, Some(pool), Some(bytes)) => {
+            let faces = pool.faces(bytes.clone(), select).await.map_err(|e| e.to_api("source_photo"))?;
+            // One dossier face is one face: with mf_selector=all a photo of several people is
+            // refused rather than enrolled as whichever face happens to be largest.
+            if faces.len() > 1 {
+                return Err(ApiError::bad_param(
+                    "mf_selector",
+                    format!("the photo holds {} faces; send one face, or mf_selector=biggest", faces.len()),
+                ));
+            }
             let face = faces.into_iter().next().ok_or_else(|| RecognizeError::NoFace.to_api("source_photo"))?;
             (face.vector, face.quality.score, Some(face.bbox))
         }
-        (None, Some(_), None) => {
-            return Err(ApiError::bad_param("source_photo", "send source_photo (or facen) for the face"));
+        (None, None, Some(_), None) => {
+            return Err(ApiError::bad_param("source_photo", "send source_photo, create_from or facen for the face"));
         }
-        (None, None, _) => {
+        (None, None, None, _) => {
             return Err(ApiError::bad_param(
                 "facen",
                 "facen (the face's feature vector) is required unless FACEROUTER.RECOGNITION_BACKEND = \"builtin\"",
@@ -144,7 +187,7 @@ pub async fn post_dossier_face(
     Ok(HttpResponse::Created().json(view(&state, &face)))
 }
 
-#[utoipa::path(get, path = "/dossier-faces/", tag = "dossier-faces", params(PageParams, ("dossier" = Option<Vec<i64>>, Query, description = "only these dossiers' faces")), responses((status = 200, description = "dossier faces, in id order", body = ListPage), (status = 400, description = "a bad parameter, named in param", body = ApiError)))]
+#[utoipa::path(get, path = "/dossier-faces/", tag = "dossier-faces", params(PageParams, ("dossier" = Option<Vec<i64>>, Query, description = "only these dossiers' faces"), ("id_in" = Option<Vec<i64>>, Query, description = "only these faces")), responses((status = 200, description = "dossier faces, in id order", body = ListPage), (status = 400, description = "a bad parameter, named in param", body = ApiError)))]
 pub async fn get_dossier_faces(
     req: HttpRequest,
     user: AuthUser,
@@ -154,10 +197,14 @@ pub async fn get_dossier_faces(
     let pairs = p::query_pairs(&req)?;
     let (limit, page) = (p::limit(&pairs)?, p::page(&pairs)?);
     let dossiers: Vec<i64> = p::parse_many(&pairs, "dossier")?;
+    let ids: Vec<i64> = p::parse_many(&pairs, "id_in")?;
     let filtered = || {
         let mut query = dossier_faces::table.into_boxed();
         if !dossiers.is_empty() {
             query = query.filter(dossier_faces::dossier_id.eq_any(dossiers.clone()));
+        }
+        if !ids.is_empty() {
+            query = query.filter(dossier_faces::id.eq_any(ids.clone()));
         }
         query
     };

@@ -13,16 +13,20 @@ pub mod auth;
 pub mod camera_groups;
 pub mod cameras;
 mod db_error;
+pub mod detect;
 pub mod dossier_faces;
 pub mod dossier_lists;
 pub mod dossiers;
 pub mod events;
+pub mod face_refs;
 pub mod hook_deliveries;
 pub mod hooks;
 pub mod integrations;
+pub mod object_faces;
 pub mod ops;
 pub mod pagination;
 pub mod users;
+pub mod verify;
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,6 +130,15 @@ route_table![
     (GET, "/dossier-faces/{id}/", dossier_faces::get_dossier_face, VIEWER),
     (PATCH, "/dossier-faces/{id}/", dossier_faces::patch_dossier_face, OPERATOR),
     (DELETE, "/dossier-faces/{id}/", dossier_faces::delete_dossier_face, OPERATOR),
+    (GET, "/objects/faces/", object_faces::get_object_faces, VIEWER),
+    (POST, "/objects/faces/", object_faces::post_object_face, OPERATOR),
+    (GET, "/objects/faces/{id}/", object_faces::get_object_face, VIEWER),
+    (PATCH, "/objects/faces/{id}/", object_faces::patch_object_face, OPERATOR),
+    (DELETE, "/objects/faces/{id}/", object_faces::delete_object_face, OPERATOR),
+    (POST, "/detect/", detect::post_detect, VIEWER),
+    (POST, "/detect", detect::post_detect_bare, VIEWER),
+    (GET, "/verify", verify::get_verify, VIEWER),
+    (GET, "/verify/", verify::get_verify_slash, VIEWER),
     (GET, "/hooks/", hooks::get_hooks, ADMIN),
     (POST, "/hooks/", hooks::post_hook, ADMIN),
     (GET, "/hooks/{id}/", hooks::get_hook, ADMIN),

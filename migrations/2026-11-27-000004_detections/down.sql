@@ -1,0 +1,2 @@
+DROP TABLE detections;
+DROP TABLE detection_photos;

@@ -1,0 +1,264 @@
+//! Search by face (issue 11, first increment) on real photos with the built-in recognizer:
+//! `POST /detect/` with none, one and several faces and its errors, `GET /verify`, dossier faces
+//! created from a detection, detections that expired, the 4.x `/objects/faces/` names answering
+//! as their 2.x twins, and who may call what.
+
+use diesel_async::RunQueryDsl;
+use domain::config::RecognitionBackend;
+use ffsec_tests::stack::login;
+use ffsec_tests::{Stack, TestEnv};
+use reqwest::Method;
+use reqwest::multipart::{Form, Part};
+use serde_json::{Value, json};
+
+use crate::ingest_support::error_of;
+use crate::recognizer_builtin::{group_frame, photo};
+
+const THRESHOLD: f64 = domain::recognizer::RECOMMENDED_THRESHOLD as f64;
+
+async fn send_form(stack: &Stack, token: &str, method: Method, path: &str, form: Form) -> (u16, Value) {
+    let response = stack
+        .client
+        .request(method, stack.gateway.url(path))
+        .header("Authorization", format!("Token {token}"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    error_of(response).await
+}
+
+async fn detect(stack: &Stack, token: &str, path: &str, bytes: Vec<u8>) -> (u16, Value) {
+    let form = Form::new().part("photo", Part::bytes(bytes).file_name("photo.jpg"));
+    send_form(stack, token, Method::POST, path, form).await
+}
+
+/// The ids of every face `POST /detect/` finds in the photo.
+async fn detection_ids(stack: &Stack, token: &str, bytes: Vec<u8>) -> Vec<String> {
+    let (status, body) = detect(stack, token, "/detect/", bytes).await;
+    assert_eq!(status, 200, "{body}");
+    body["faces"].as_array().unwrap().iter().map(|f| format!("detection:{}", f["id"].as_str().unwrap())).collect()
+}
+
+async fn call(stack: &Stack, token: &str, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+    let mut request =
+        stack.client.request(method, stack.gateway.url(path)).header("Authorization", format!("Token {token}"));
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    error_of(request.send().await.unwrap()).await
+}
+
+async fn confidence(stack: &Stack, token: &str, query: &str) -> f64 {
+    let (status, body) = call(stack, token, Method::GET, &format!("/verify?{query}"), None).await;
+    assert_eq!(status, 200, "{query}: {body}");
+    let c = body["confidence"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&c), "{query}: {body}");
+    c
+}
+
+/// A face's fields that do not depend on when it was read (its URLs are signed with the time).
+fn stable(face: &Value) -> Value {
+    let mut face = face.clone();
+    for url in ["source_photo", "thumbnail"] {
+        let signed = face[url].as_str().unwrap_or_default();
+        face[url] = json!(signed.split('?').next());
+    }
+    face
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn search_by_face_detects_verifies_and_serves_the_4x_face_paths() {
+    crate::init_logs();
+    let mut env = TestEnv::new().await.unwrap();
+    env.config.facerouter.recognition_backend = RecognitionBackend::Builtin;
+    env.config.recognizer.workers = 1;
+    // Big enough for every test photo, small enough to test the limit cheaply.
+    env.config.server.max_body_bytes = 1_000_000;
+    let stack = Stack::start(&mut env).await.unwrap();
+    let admin = stack.token.clone();
+    for (name, role) in [("olga", "operator"), ("victor", "viewer")] {
+        stack.create("/users/", json!({"username": name, "password": "password-1", "role": role})).await.unwrap();
+    }
+    let operator = login(&stack.client, &stack.gateway, "olga", "password-1").await.unwrap();
+    let viewer = login(&stack.client, &stack.gateway, "victor", "password-1").await.unwrap();
+
+    // Detect: one face, several faces (largest first), with and without the slash; viewers may.
+    let (status, one) = detect(&stack, &viewer, "/detect/", photo("obama.jpg")).await;
+    assert_eq!(status, 200, "{one}");
+    let faces = one["faces"].as_array().unwrap();
+    assert_eq!(faces.len(), 1, "{one}");
+    let bbox = &faces[0]["bbox"];
+    assert!(bbox["right"].as_i64().unwrap() > bbox["left"].as_i64().unwrap(), "{one}");
+    assert!(bbox["bottom"].as_i64().unwrap() > bbox["top"].as_i64().unwrap(), "{one}");
+    let score = faces[0]["detection_score"].as_f64().unwrap();
+    assert!(score > 0.5 && score <= 1.0, "{one}");
+    let (status, group) = detect(&stack, &viewer, "/detect", group_frame()).await;
+    assert_eq!(status, 200, "{group}");
+    let group = group["faces"].as_array().unwrap().clone();
+    assert_eq!(group.len(), 3, "{group:?}");
+    let lefts: Vec<i64> = group.iter().map(|f| f["bbox"]["left"].as_i64().unwrap()).collect();
+    assert!(lefts[0] < lefts[1], "Obama's tile is the largest and leftmost: {lefts:?}");
+    let mut ids: Vec<&str> = group.iter().map(|f| f["id"].as_str().unwrap()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 3, "{group:?}");
+
+    // No face, not an image, no photo, too large: each its code, naming the part.
+    for (bytes, status, code) in [
+        (photo("coffee.png"), 400, "NO_FACE"),
+        (b"GIF89a not an image we read".to_vec(), 400, "BAD_IMAGE"),
+        (vec![0xFF; 1_200_000], 413, "PAYLOAD_TOO_LARGE"),
+    ] {
+        let (got, body) = detect(&stack, &viewer, "/detect/", bytes).await;
+        assert_eq!((got, body["code"].as_str(), body["param"].as_str()), (status, Some(code), Some("photo")), "{body}");
+    }
+    let form = Form::new().text("image", "x");
+    let (status, body) = send_form(&stack, &viewer, Method::POST, "/detect/", form).await;
+    assert_eq!((status, body["code"].as_str(), body["param"].as_str()), (400, Some("BAD_PARAM"), Some("photo")));
+
+    // Verify: the same man above the threshold, another man below, symmetric, bounded.
+    let obama = format!("detection:{}", faces[0]["id"].as_str().unwrap());
+    let obama2 = detection_ids(&stack, &viewer, photo("obama2.jpg")).await.remove(0);
+    let biden = detection_ids(&stack, &viewer, photo("biden.jpg")).await.remove(0);
+    let same = confidence(&stack, &viewer, &format!("face1={obama}&face2={obama2}")).await;
+    assert!(same >= THRESHOLD, "same person: {same}");
+    assert_eq!(same, confidence(&stack, &viewer, &format!("face1={obama2}&face2={obama}")).await);
+    let other = confidence(&stack, &viewer, &format!("face1={obama}&face2={biden}")).await;
+    assert!(other < THRESHOLD, "different people: {other}");
+    assert_eq!(other, confidence(&stack, &viewer, &format!("face1={biden}&face2={obama}")).await);
+    let itself = confidence(&stack, &viewer, &format!("face1={obama}&face2={obama}")).await;
+    assert!(itself > 0.99, "{itself}");
+    for (query, param) in [
+        ("face2=dossierface:1", "face1"),
+        ("face1=event:3&face2=dossierface:1", "face1"),
+        (&*format!("face1={obama}"), "face2"),
+    ] {
+        let (status, body) = call(&stack, &viewer, Method::GET, &format!("/verify/?{query}"), None).await;
+        assert_eq!(
+            (status, body["code"].as_str(), body["param"].as_str()),
+            (400, Some("BAD_PARAM"), Some(param)),
+            "{query}"
+        );
+    }
+
+    // A dossier face made from a detection: the detection's box and photo; viewers may not.
+    let list = stack.create("/dossier-lists/", json!({"name": "VIP"})).await.unwrap()["id"].as_i64().unwrap();
+    let dossier = stack.create("/dossiers/", json!({"name": "Barack", "dossier_lists": [list]})).await.unwrap();
+    let dossier = dossier["id"].as_i64().unwrap();
+    let from =
+        |reference: &str| Form::new().text("dossier", dossier.to_string()).text("create_from", reference.to_string());
+    let (status, body) = send_form(&stack, &viewer, Method::POST, "/dossier-faces/", from(&obama)).await;
+    assert_eq!((status, body["code"].as_str()), (403, Some("PERMISSION_DENIED")), "{body}");
+    let (status, created) = send_form(&stack, &operator, Method::POST, "/dossier-faces/", from(&obama)).await;
+    assert_eq!(status, 201, "{created}");
+    for (side, field) in
+        [("left", "source_coords_left"), ("top", "source_coords_top"), ("right", "source_coords_right")]
+    {
+        assert_eq!(created[field], bbox[side], "{created}");
+    }
+    let face_id = created["id"].as_i64().unwrap();
+    let media = stack.client.get(created["source_photo"].as_str().unwrap()).send().await.unwrap();
+    assert_eq!(media.bytes().await.unwrap().to_vec(), photo("obama.jpg"));
+    let enrolled = format!("dossierface:{face_id}");
+    let c = confidence(&stack, &viewer, &format!("face1={obama2}&face2={enrolled}")).await;
+    assert!((c - same).abs() < 1e-4, "the enrolled face is the detection: {c} vs {same}");
+    let c = confidence(&stack, &viewer, &format!("face1={obama2}&dossier_id={dossier}")).await;
+    assert!((c - same).abs() < 1e-4, "{c} vs {same}");
+    let (status, body) =
+        call(&stack, &viewer, Method::GET, "/verify?face1=dossierface:999999&face2=dossierface:1", None).await;
+    assert_eq!((status, body["code"].as_str(), body["param"].as_str()), (404, Some("NOT_FOUND"), Some("face1")));
+
+    // An expired detection: a clear 404 naming the parameter, and the next upload sweeps it away.
+    let mut db = env.connect_db().await.unwrap();
+    let biden_id = biden.trim_start_matches("detection:").to_string();
+    let expired = diesel::sql_query(format!(
+        "UPDATE detection_photos SET expires_at = now() - interval '1 second' \
+         WHERE id = (SELECT photo_id FROM detections WHERE id = '{biden_id}')"
+    ))
+    .execute(&mut db)
+    .await
+    .unwrap();
+    assert_eq!(expired, 1);
+    let (status, body) =
+        call(&stack, &viewer, Method::GET, &format!("/verify?face1={obama}&face2={biden}"), None).await;
+    assert_eq!(
+        (status, body["code"].as_str(), body["param"].as_str()),
+        (404, Some("NOT_FOUND"), Some("face2")),
+        "{body}"
+    );
+    assert!(body["desc"].as_str().unwrap().contains("expired"), "{body}");
+    let (status, body) = send_form(&stack, &operator, Method::POST, "/dossier-faces/", from(&biden)).await;
+    assert_eq!((status, body["param"].as_str()), (404, Some("create_from")), "{body}");
+    let unknown = format!("detection:{}", uuid::Uuid::now_v7());
+    let (status, body) =
+        call(&stack, &viewer, Method::GET, &format!("/verify?face1={unknown}&face2={obama}"), None).await;
+    assert_eq!((status, body["param"].as_str()), (404, Some("face1")), "{body}");
+    detection_ids(&stack, &viewer, photo("obama3.jpg")).await;
+    let left =
+        diesel::sql_query(format!("SELECT id FROM detections WHERE id = '{biden_id}'")).execute(&mut db).await.unwrap();
+    assert_eq!(left, 0, "the expired detection is swept by the next upload");
+
+    // The 4.x names: a photo upload with the 4.x fields, then every path answers as its 2.x twin.
+    let form = Form::new()
+        .text("dossier", dossier.to_string())
+        .text("mf_selector", "biggest")
+        .text("active", "false")
+        .part("source_photo", Part::bytes(photo("obama3.jpg")).file_name("obama3.jpg"));
+    let (status, second) = send_form(&stack, &operator, Method::POST, "/objects/faces/", form).await;
+    assert_eq!(status, 201, "{second}");
+    assert_eq!((second["dossier"].as_i64(), second["active"].as_bool()), (Some(dossier), Some(false)), "{second}");
+    assert!(second["source_coords_bottom"].as_i64().unwrap() > second["source_coords_top"].as_i64().unwrap());
+    let second_id = second["id"].as_i64().unwrap();
+    let form = Form::new()
+        .text("dossier", dossier.to_string())
+        .text("mf_selector", "all")
+        .part("source_photo", Part::bytes(group_frame()).file_name("group.jpg"));
+    let (status, body) = send_form(&stack, &operator, Method::POST, "/objects/faces/", form).await;
+    assert_eq!((status, body["param"].as_str()), (400, Some("mf_selector")), "{body}");
+    let form = Form::new().text("dossier", dossier.to_string()).text("create_from", obama2.clone());
+    let (status, body) = send_form(&stack, &viewer, Method::POST, "/objects/faces/", form).await;
+    assert_eq!((status, body["code"].as_str()), (403, Some("PERMISSION_DENIED")), "{body}");
+    for query in [
+        format!("?dossier={dossier}"),
+        format!("?id_in={second_id}"),
+        format!("?id_in={face_id},{second_id}&limit=1"),
+        String::new(),
+    ] {
+        let (s4, four) = call(&stack, &viewer, Method::GET, &format!("/objects/faces/{query}"), None).await;
+        let (s2, two) = call(&stack, &viewer, Method::GET, &format!("/dossier-faces/{query}"), None).await;
+        assert_eq!((s4, s2), (200, 200), "{query}");
+        assert_eq!(four["count"], two["count"], "{query}");
+        let results = |page: &Value| page["results"].as_array().unwrap().iter().map(stable).collect::<Vec<_>>();
+        assert_eq!(results(&four), results(&two), "{query}");
+    }
+    let (_, page) = call(&stack, &viewer, Method::GET, &format!("/objects/faces/?id_in={second_id}"), None).await;
+    assert_eq!(page["count"], 1, "{page}");
+    let (_, page) =
+        call(&stack, &viewer, Method::GET, &format!("/objects/faces/?id_in={face_id},{second_id}&limit=1"), None).await;
+    assert_eq!((page["count"].as_i64(), page["results"][0]["id"].as_i64()), (Some(2), Some(face_id)), "{page}");
+    let path =
+        |id: i64, four: bool| if four { format!("/objects/faces/{id}/") } else { format!("/dossier-faces/{id}/") };
+    let (s4, four) = call(&stack, &viewer, Method::GET, &path(second_id, true), None).await;
+    let (s2, two) = call(&stack, &viewer, Method::GET, &path(second_id, false), None).await;
+    assert_eq!((s4, stable(&four)), (s2, stable(&two)));
+    let (status, patched) =
+        call(&stack, &operator, Method::PATCH, &path(second_id, true), Some(json!({"active": "true"}))).await;
+    assert_eq!((status, patched["active"].as_bool()), (200, Some(true)), "{patched}");
+    let (status, body) =
+        call(&stack, &viewer, Method::PATCH, &path(second_id, true), Some(json!({"active": false}))).await;
+    assert_eq!((status, body["code"].as_str()), (403, Some("PERMISSION_DENIED")));
+    let (status, body) = call(&stack, &viewer, Method::DELETE, &path(second_id, true), None).await;
+    assert_eq!((status, body["code"].as_str()), (403, Some("PERMISSION_DENIED")));
+    let (status, _) = call(&stack, &operator, Method::DELETE, &path(second_id, true), None).await;
+    assert_eq!(status, 204);
+    for four in [true, false] {
+        let (status, body) = call(&stack, &viewer, Method::GET, &path(second_id, four), None).await;
+        assert_eq!((status, body["code"].as_str()), (404, Some("NOT_FOUND")), "{}", path(second_id, four));
+    }
+    let (status, body) = call(&stack, &admin, Method::DELETE, &path(second_id, false), None).await;
+    assert_eq!((status, body["code"].as_str()), (404, Some("NOT_FOUND")));
+
+    stack.stop().await.unwrap();
+    env.cleanup().await.unwrap();
+}
