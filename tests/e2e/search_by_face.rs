@@ -3,6 +3,8 @@
 //! created from a detection, detections that expired, the 4.x `/objects/faces/` names answering
 //! as their 2.x twins, and who may call what.
 
+use std::collections::HashMap;
+
 use diesel_async::RunQueryDsl;
 use domain::config::RecognitionBackend;
 use ffsec_tests::stack::login;
@@ -259,6 +261,82 @@ async fn search_by_face_detects_verifies_and_serves_the_4x_face_paths() {
     let (status, body) = call(&stack, &admin, Method::DELETE, &path(second_id, false), None).await;
     assert_eq!((status, body["code"].as_str()), (404, Some("NOT_FOUND")));
 
+    stack.stop().await.unwrap();
+    env.cleanup().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dossiers_looks_like_finds_the_same_person_first_and_honours_its_filters() {
+    crate::init_logs();
+    let mut env = TestEnv::new().await.unwrap();
+    env.config.facerouter.recognition_backend = RecognitionBackend::Builtin;
+    env.config.recognizer.workers = 1;
+    let stack = Stack::start(&mut env).await.unwrap();
+    let admin = stack.token.clone();
+    stack.create("/users/", json!({"username": "victor", "password": "password-1", "role": "viewer"})).await.unwrap();
+    let viewer = login(&stack.client, &stack.gateway, "victor", "password-1").await.unwrap();
+    let vip = stack.create("/dossier-lists/", json!({"name": "VIP"})).await.unwrap()["id"].as_i64().unwrap();
+    let other = stack.create("/dossier-lists/", json!({"name": "Other"})).await.unwrap()["id"].as_i64().unwrap();
+    let mut enrolled = HashMap::new();
+    for (name, list, file) in
+        [("Barack", vip, "obama.jpg"), ("Joe", other, "biden.jpg"), ("Eileen", vip, "astronaut.png")]
+    {
+        let dossier = stack.create("/dossiers/", json!({"name": name, "dossier_lists": [list]})).await.unwrap();
+        let dossier = dossier["id"].as_i64().unwrap();
+        let form = Form::new()
+            .text("dossier", dossier.to_string())
+            .part("source_photo", Part::bytes(photo(file)).file_name(file.to_string()));
+        let (status, face) = send_form(&stack, &admin, Method::POST, "/dossier-faces/", form).await;
+        assert_eq!(status, 201, "{face}");
+        enrolled.insert(name, (dossier, face["id"].as_i64().unwrap()));
+    }
+    let probe = detection_ids(&stack, &viewer, photo("obama2.jpg")).await.remove(0);
+    let search = |query: String| {
+        let (stack, viewer) = (&stack, &viewer);
+        async move {
+            let (status, page) = call(stack, viewer, Method::GET, &format!("/dossiers/?{query}"), None).await;
+            assert_eq!(status, 200, "{query}: {page}");
+            page
+        }
+    };
+    let names = |page: &Value| -> Vec<String> {
+        page["results"].as_array().unwrap().iter().map(|d| d["name"].as_str().unwrap().to_string()).collect()
+    };
+
+    // At the recommended threshold only the same man is found, with his face and the confidence.
+    let page = search(format!("looks_like={probe}&threshold={THRESHOLD}")).await;
+    assert_eq!(names(&page), ["Barack"], "{page}");
+    let hit = &page["results"][0];
+    assert_eq!(hit["looks_like"]["matched_object"], enrolled["Barack"].1, "{page}");
+    assert!(hit["looks_like"]["confidence"].as_f64().unwrap() >= THRESHOLD, "{page}");
+    assert_eq!(hit["dossier_lists"], json!([vip]));
+    // Threshold 0: everyone, most alike first; limit keeps the top, count tells how many matched.
+    let page = search(format!("looks_like={probe}&threshold=0")).await;
+    assert_eq!(page["count"], 3, "{page}");
+    assert_eq!(names(&page)[0], "Barack", "{page}");
+    let confidences: Vec<f64> =
+        page["results"].as_array().unwrap().iter().map(|d| d["looks_like"]["confidence"].as_f64().unwrap()).collect();
+    assert!(confidences.windows(2).all(|w| w[0] >= w[1]), "{confidences:?}");
+    let page = search(format!("looks_like={probe}&threshold=0&limit=1")).await;
+    assert_eq!((page["count"].as_i64(), names(&page)), (Some(3), vec!["Barack".to_string()]), "{page}");
+    // dossier_lists narrows the search to those lists' dossiers.
+    let page = search(format!("looks_like={probe}&threshold=0&dossier_lists={other}")).await;
+    assert_eq!(names(&page), ["Joe"], "{page}");
+    let page = search(format!("looks_like={probe}&threshold={THRESHOLD}&dossier_lists={other}")).await;
+    assert_eq!(page["count"], 0, "{page}");
+    // An enrolled face finds its own dossier.
+    let page = search(format!("looks_like=dossierface:{}&threshold={THRESHOLD}", enrolled["Joe"].1)).await;
+    assert_eq!(names(&page), ["Joe"], "{page}");
+    assert!(page["results"][0]["looks_like"]["confidence"].as_f64().unwrap() > 0.99, "{page}");
+
+    for (query, status, param) in [
+        (format!("looks_like={probe}&threshold=1.5"), 400, "threshold"),
+        ("looks_like=face:1".to_string(), 400, "looks_like"),
+        (format!("looks_like=detection:{}", uuid::Uuid::now_v7()), 404, "looks_like"),
+    ] {
+        let (got, body) = call(&stack, &viewer, Method::GET, &format!("/dossiers/?{query}"), None).await;
+        assert_eq!((got, body["param"].as_str()), (status, Some(param)), "{query}: {body}");
+    }
     stack.stop().await.unwrap();
     env.cleanup().await.unwrap();
 }

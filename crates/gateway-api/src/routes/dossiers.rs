@@ -77,7 +77,7 @@ pub async fn post_dossier(
     Ok(HttpResponse::Created().json(view(&dossier, &lists)))
 }
 
-async fn lists_of(conn: &mut domain::db::DbConn, ids: &[i64]) -> Result<Vec<(i64, i64)>, ApiError> {
+pub(super) async fn lists_of(conn: &mut domain::db::DbConn, ids: &[i64]) -> Result<Vec<(i64, i64)>, ApiError> {
     dossier_list_members::table
         .filter(dossier_list_members::dossier_id.eq_any(ids))
         .select((dossier_list_members::dossier_id, dossier_list_members::list_id))
@@ -87,7 +87,7 @@ async fn lists_of(conn: &mut domain::db::DbConn, ids: &[i64]) -> Result<Vec<(i64
         .map_err(ApiError::internal)
 }
 
-#[utoipa::path(get, path = "/dossiers/", tag = "dossiers", params(PageParams), responses((status = 200, description = "dossiers, in id order", body = ListPage), (status = 400, description = "a bad parameter, named in param", body = ApiError)))]
+#[utoipa::path(get, path = "/dossiers/", tag = "dossiers", params(PageParams, ("looks_like" = Option<String>, Query, description = "detection:<id> or dossierface:<id>: only dossiers with a face this alike, most alike first, each with looks_like {matched_object, confidence}; one page"), ("threshold" = Option<f32>, Query, description = "with looks_like: 0..1, default FFSECURITY.CONFIDENCE_THRESHOLD"), ("dossier_lists" = Option<Vec<i64>>, Query, description = "with looks_like: only dossiers on these watch lists")), responses((status = 200, description = "dossiers, in id order (by similarity with looks_like)", body = ListPage), (status = 400, description = "a bad parameter, named in param", body = ApiError)))]
 pub async fn get_dossiers(
     req: HttpRequest,
     user: AuthUser,
@@ -95,6 +95,9 @@ pub async fn get_dossiers(
 ) -> Result<HttpResponse, ApiError> {
     user.require(Role::Viewer)?;
     let pairs = p::query_pairs(&req)?;
+    if let Some(face) = p::single(&pairs, "looks_like") {
+        return super::dossier_search::get_looks_like(&state, &pairs, face).await;
+    }
     let (limit, page) = (p::limit(&pairs)?, p::page(&pairs)?);
     let mut conn = state.conn().await?;
     let count: i64 = dossiers::table.count().get_result(&mut conn).await.map_err(ApiError::internal)?;

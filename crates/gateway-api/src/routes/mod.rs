@@ -16,6 +16,7 @@ mod db_error;
 pub mod detect;
 pub mod dossier_faces;
 pub mod dossier_lists;
+pub mod dossier_search;
 pub mod dossiers;
 pub mod events;
 pub mod face_refs;
