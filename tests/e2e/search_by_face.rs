@@ -200,6 +200,21 @@ async fn search_by_face_detects_verifies_and_serves_the_4x_face_paths() {
     let left =
         diesel::sql_query(format!("SELECT id FROM detections WHERE id = '{biden_id}'")).execute(&mut db).await.unwrap();
     assert_eq!(left, 0, "the expired detection is swept by the next upload");
+    // The periodic retention removes expired detections too, and only those.
+    let live = diesel::sql_query("SELECT id FROM detection_photos").execute(&mut db).await.unwrap();
+    diesel::sql_query(format!(
+        "UPDATE detection_photos SET expires_at = now() - interval '1 second' \
+         WHERE id = (SELECT photo_id FROM detections WHERE id = '{}')",
+        obama2.trim_start_matches("detection:")
+    ))
+    .execute(&mut db)
+    .await
+    .unwrap();
+    let pool = domain::db::pool(&env.config).unwrap();
+    assert_eq!(gateway_api::retention::purge_detections(&pool).await.unwrap(), 1);
+    let after = diesel::sql_query("SELECT id FROM detection_photos").execute(&mut db).await.unwrap();
+    assert_eq!(after, live - 1);
+    drop(pool);
 
     // The 4.x names: a photo upload with the 4.x fields, then every path answers as its 2.x twin.
     let form = Form::new()

@@ -73,6 +73,13 @@ fn event_files(rows: Vec<Media>) -> Vec<String> {
     rows.into_iter().flat_map(|m| [m.thumbnail, m.fullframe]).collect()
 }
 
+/// Deletes expired `POST /detect/` results (their faces go with their photo); returns how many
+/// photos.
+pub async fn purge_detections(pool: &DbPool) -> anyhow::Result<usize> {
+    let mut conn = pool.get().await?;
+    Ok(diesel::sql_query("DELETE FROM detection_photos WHERE expires_at <= now()").execute(&mut conn).await?)
+}
+
 /// Removes stored images (best effort: a failure is logged and the rest go on); returns how many
 /// removals succeeded. Also used for the photos of deleted dossier faces.
 pub async fn remove_files(media: &dyn MediaStore, relative: Vec<String>) -> usize {
@@ -103,6 +110,11 @@ pub async fn run_periodic(
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "event retention failed, will retry: {e}"),
+        }
+        // Also here, not only on the next POST /detect/: a quiet gateway must not keep
+        // uploaded photos past DETECTION_TTL for long.
+        if let Err(e) = purge_detections(&pool).await {
+            tracing::warn!(error = %e, "detection retention failed, will retry: {e}");
         }
         tokio::select! {
             () = cancel.cancelled() => return,
