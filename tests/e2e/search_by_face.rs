@@ -4,6 +4,7 @@
 //! as their 2.x twins, and who may call what.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use diesel_async::RunQueryDsl;
 use domain::config::RecognitionBackend;
@@ -30,9 +31,18 @@ async fn send_form(stack: &Stack, token: &str, method: Method, path: &str, form:
     error_of(response).await
 }
 
+/// `POST /detect/` with the photo. A 503 (the shared CI machine starving the gateway of its
+/// database or inference thread) says "retry", so it is retried, as a client would, for a while.
 async fn detect(stack: &Stack, token: &str, path: &str, bytes: Vec<u8>) -> (u16, Value) {
-    let form = Form::new().part("photo", Part::bytes(bytes).file_name("photo.jpg"));
-    send_form(stack, token, Method::POST, path, form).await
+    ffsec_tests::wait_until("an answer other than 503 from POST /detect/", Duration::from_secs(60), || {
+        let form = Form::new().part("photo", Part::bytes(bytes.clone()).file_name("photo.jpg"));
+        async move {
+            let (status, body) = send_form(stack, token, Method::POST, path, form).await;
+            (status != 503).then_some((status, body))
+        }
+    })
+    .await
+    .unwrap()
 }
 
 /// The ids of every face `POST /detect/` finds in the photo.
