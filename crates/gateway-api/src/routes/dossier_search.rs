@@ -2,9 +2,10 @@
 //! the dossiers whose faces look like a given face, most alike first, each with
 //! `looks_like: {matched_object, confidence}` (its best face).
 //!
-//! The search is exhaustive over the active dossier faces, in this request: exact, and at 128
-//! floats per face a few milliseconds per ten thousand faces. An index is the later step for event
-//! search, where millions of vectors make scanning too slow (docs/wire-choices.md).
+//! The search is exhaustive over the active dossier faces, in this request: exact, and the
+//! comparison itself is cheap (128 multiply-adds a face); reading every vector from PostgreSQL is
+//! the cost, not yet measured. An index is the later step for event search, where millions of
+//! vectors make scanning too slow (docs/wire-choices.md).
 
 use std::collections::HashMap;
 
