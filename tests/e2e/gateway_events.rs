@@ -6,8 +6,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use diesel::QueryDsl;
 use diesel_async::RunQueryDsl;
-use domain::models::FaceEventRow;
-use domain::schema::face_events;
+use domain::models::{EventVectorRow, FaceEventRow};
+use domain::schema::{event_vectors, face_events};
 use ffsec_tests::events::EventBus;
 use ffsec_tests::live::LiveClient;
 use ffsec_tests::service::{Running, bind, metric};
@@ -186,6 +186,17 @@ async fn retention_deletes_old_events_and_their_images() {
     }
     let mut conn = env.connect_db().await.unwrap();
     diesel::insert_into(face_events::table).values(rows.clone()).execute(&mut conn).await.unwrap();
+    // Every event keeps its vector for event search: a vector goes with its event.
+    let vectors: Vec<EventVectorRow> = rows
+        .iter()
+        .map(|r| EventVectorRow {
+            event_id: r.id,
+            created_date: r.created_date,
+            matched: r.matched,
+            embedding: vec![0.6, 0.8],
+        })
+        .collect();
+    diesel::insert_into(event_vectors::table).values(vectors).execute(&mut conn).await.unwrap();
     // Matched kept 30 days, unmatched 10; batches of 2 to go round the loop.
     let purged = gateway_api::retention::purge(&pool, &domain::media::LocalMedia::new(&env.media_root), (30, 10), 2)
         .await
@@ -204,6 +215,15 @@ async fn retention_deletes_old_events_and_their_images() {
         .await
         .unwrap();
     assert_eq!(again.events, 0);
+    let mut kept: Vec<uuid::Uuid> = event_vectors::table.select(event_vectors::event_id).load(&mut conn).await.unwrap();
+    kept.sort();
+    assert_eq!(kept, want, "the purged events' vectors went with them");
+    // EVENT_SEARCH.VECTORS_MAX_AGE shorter than the events' age: the vector goes, the event stays.
+    let cutoffs = gateway_api::event_index_feed::Cutoffs { matched: days(5), unmatched: days(5) };
+    assert_eq!(gateway_api::retention::purge_vectors(&pool, cutoffs, 1).await.unwrap(), 1);
+    let kept: Vec<uuid::Uuid> = event_vectors::table.select(event_vectors::event_id).load(&mut conn).await.unwrap();
+    assert_eq!(kept, [fresh.id]);
+    assert_eq!(face_events::table.count().get_result::<i64>(&mut conn).await.unwrap(), 2);
     drop(conn);
     drop(pool);
     env.cleanup().await.unwrap();

@@ -365,3 +365,142 @@ async fn dossiers_looks_like_finds_the_same_person_first_and_honours_its_filters
     stack.stop().await.unwrap();
     env.cleanup().await.unwrap();
 }
+
+/// Posts `file` as a worker's face crop (no vector: the built-in recognizer makes it) seen by
+/// `camera` at `time`, and returns the stored event's id.
+async fn seen(stack: &Stack, camera: i64, file: &str, time: &str) -> String {
+    let face = ffsec_tests::worker::Face {
+        crop: photo(file),
+        timestamp: Some(time.to_string()),
+        ..ffsec_tests::worker::Face::new(camera, None)
+    };
+    let url = stack.ingest.url("/video-detector/frame/");
+    let id = ffsec_tests::wait_until(&format!("ingest to accept {file}"), Duration::from_secs(60), || {
+        let face = &face;
+        let url = &url;
+        async move {
+            let response = face.post(&stack.client, url, Some(ffsec_tests::env::WORKER_TOKEN)).await.ok()?;
+            // 503: the recognizer's pool is busy on a loaded machine; a worker retries.
+            if response.status() == 503 {
+                return None;
+            }
+            let body: Value = response.json().await.ok()?;
+            Some(body["event_id"].as_str().map(str::to_string).unwrap_or_else(|| panic!("{file}: {body}")))
+        }
+    })
+    .await
+    .unwrap();
+    crate::ingest_support::stored_event(stack, &id).await;
+    id
+}
+
+/// `looks_like` on `GET /events/faces/`, as `token`, on `gateway`: the page, once the replica's
+/// event index has loaded (503 until then).
+async fn events_like(stack: &Stack, gateway: &ffsec_tests::Running, token: &str, query: &str) -> Value {
+    ffsec_tests::wait_until(&format!("GET /events/faces/?{query}"), Duration::from_secs(30), || async {
+        let response = stack
+            .client
+            .get(gateway.url(&format!("/events/faces/?{query}")))
+            .header("Authorization", format!("Token {token}"))
+            .send()
+            .await
+            .ok()?;
+        let (status, body) = error_of(response).await;
+        match status {
+            503 => None,
+            200 => Some(body),
+            _ => panic!("{query}: {status} {body}"),
+        }
+    })
+    .await
+    .unwrap()
+}
+
+fn ids_of(page: &Value) -> Vec<String> {
+    page["results"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap().to_string()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn events_looks_like_finds_where_a_person_was_seen_on_every_replica() {
+    crate::init_logs();
+    let mut env = TestEnv::new().await.unwrap();
+    env.config.facerouter.recognition_backend = RecognitionBackend::Builtin;
+    env.config.recognizer.workers = 1;
+    let stack = Stack::start(&mut env).await.unwrap();
+    stack.create("/users/", json!({"username": "victor", "password": "password-1", "role": "viewer"})).await.unwrap();
+    let viewer = login(&stack.client, &stack.gateway, "victor", "password-1").await.unwrap();
+    let hall = stack.create("/cameras/", json!({"name": "Hall"})).await.unwrap()["id"].as_i64().unwrap();
+    let gate = stack.create("/cameras/", json!({"name": "Gate"})).await.unwrap()["id"].as_i64().unwrap();
+    stack.wait_gallery(2.0, 0.0).await.unwrap();
+
+    let obama_hall = seen(&stack, hall, "obama.jpg", "2026-11-26T09:00:00").await;
+    let biden_hall = seen(&stack, hall, "biden.jpg", "2026-11-26T09:05:00").await;
+    let astronaut_gate = seen(&stack, gate, "astronaut.png", "2026-11-26T09:10:00").await;
+    let obama_gate = seen(&stack, gate, "obama3.jpg", "2026-11-26T12:00:00").await;
+    let probe = detection_ids(&stack, &viewer, photo("obama2.jpg")).await.remove(0);
+    let gateway = &stack.gateway;
+
+    // At the recommended threshold: the two sightings of the same man, most alike first.
+    let page = events_like(&stack, gateway, &viewer, &format!("looks_like={probe}&threshold={THRESHOLD}")).await;
+    let mut found = ids_of(&page);
+    assert_eq!(page["count"], 2, "{page}");
+    found.sort();
+    let mut expected = vec![obama_hall.clone(), obama_gate.clone()];
+    expected.sort();
+    assert_eq!(found, expected, "{page}");
+    let confidences: Vec<f64> =
+        page["results"].as_array().unwrap().iter().map(|e| e["looks_like"]["confidence"].as_f64().unwrap()).collect();
+    assert!(confidences.windows(2).all(|w| w[0] >= w[1]) && confidences[1] >= THRESHOLD, "{confidences:?}");
+    assert_eq!(page["results"][0]["looks_like"]["matched_object"], page["results"][0]["id"], "{page}");
+    assert_eq!(page["next_page"], Value::Null);
+    // Threshold 0: every event with a face, ranked; limit keeps the top, count tells how many.
+    let page = events_like(&stack, gateway, &viewer, &format!("looks_like={probe}&threshold=0")).await;
+    assert_eq!(page["count"], 4, "{page}");
+    let all = ids_of(&page);
+    assert!(all[..2].contains(&obama_hall) && all[..2].contains(&obama_gate), "{page}");
+    assert!(all[2..].contains(&biden_hall) && all[2..].contains(&astronaut_gate), "{page}");
+    let page = events_like(&stack, gateway, &viewer, &format!("looks_like={probe}&threshold=0&limit=1")).await;
+    assert_eq!((page["count"].as_i64(), ids_of(&page)), (Some(4), vec![all[0].clone()]), "{page}");
+    // The list's other filters apply: by camera, and by date.
+    let page = events_like(&stack, gateway, &viewer, &format!("looks_like={probe}&threshold=0&cameras={hall}")).await;
+    assert_eq!(ids_of(&page), [obama_hall.clone(), biden_hall.clone()], "{page}");
+    let query = format!("looks_like={probe}&threshold={THRESHOLD}&created_date_gte=2026-11-26T11:00:00Z");
+    assert_eq!(ids_of(&events_like(&stack, gateway, &viewer, &query).await), std::slice::from_ref(&obama_gate));
+    let query = format!("looks_like={probe}&threshold=0&created_date_lte=2026-11-26T09:07:00Z&matched=false");
+    let page = events_like(&stack, gateway, &viewer, &query).await;
+    assert_eq!(ids_of(&page), [obama_hall.clone(), biden_hall.clone()], "{page}");
+
+    // A second replica fills its index from PostgreSQL and finds the same; a new sighting then
+    // reaches both replicas' indexes over the bus.
+    let second =
+        ffsec_tests::Running::start(ffsec_tests::service::bind().unwrap(), env.config.clone(), gateway_api::run)
+            .unwrap();
+    second.wait_healthy().await.unwrap();
+    let query = format!("looks_like={probe}&threshold={THRESHOLD}");
+    let page = events_like(&stack, &second, &viewer, &query).await;
+    assert_eq!(page["count"], 2, "{page}");
+    let obama_again = seen(&stack, hall, "obama.jpg", "2026-11-26T15:00:00").await;
+    for replica in [gateway, &second] {
+        let page = ffsec_tests::wait_until("the new sighting in the index", Duration::from_secs(10), || async {
+            let page = events_like(&stack, replica, &viewer, &query).await;
+            (page["count"] == 3).then_some(page)
+        })
+        .await
+        .unwrap();
+        assert!(ids_of(&page).contains(&obama_again), "{page}");
+    }
+
+    for (query, status, param) in [
+        (format!("looks_like={probe}&threshold=2"), 400, "threshold"),
+        (format!("looks_like={probe}&cursor={obama_hall}"), 400, "cursor"),
+        ("looks_like=event:1".to_string(), 400, "looks_like"),
+        (format!("looks_like=detection:{}", uuid::Uuid::now_v7()), 404, "looks_like"),
+        (format!("looks_like={probe}&cameras=x"), 400, "cameras"),
+    ] {
+        let (got, body) = call(&stack, &viewer, Method::GET, &format!("/events/faces/?{query}"), None).await;
+        assert_eq!((got, body["param"].as_str()), (status, Some(param)), "{query}: {body}");
+    }
+    second.stop().await.unwrap();
+    stack.stop().await.unwrap();
+    env.cleanup().await.unwrap();
+}

@@ -27,6 +27,7 @@ pub fn event(camera: i64, matched_dossier: Option<i64>) -> FaceEvent {
         frame_coords: BBox { left: 1, top: 2, right: 30, bottom: 40 },
         detector_params: serde_json::json!({}),
         features: Features::default(),
+        facen: None,
     }
 }
 

@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 mod env;
+mod event_search;
 pub use env::parse_bool;
+pub use event_search::{EventSearch, KeepVectors};
 mod ingest;
 pub use ingest::{Facerouter, GalleryIndex, RecognitionBackend};
 mod integrations;
@@ -87,6 +89,9 @@ pub struct Config {
     /// The event list of gateway-api.
     #[serde(rename = "EVENT_LIST")]
     pub event_list: EventList,
+    /// `looks_like` over past events (gateway-api): which event vectors are kept, how long.
+    #[serde(rename = "EVENT_SEARCH")]
+    pub event_search: EventSearch,
     /// The video manager sync (gateway-api), when INTEGRATIONS lists `video_manager`.
     #[serde(rename = "VIDEO_MANAGER")]
     pub video_manager: VideoManager,
@@ -390,6 +395,7 @@ impl Default for Config {
             recognizer: Recognizer::default(),
             retention: Retention::default(),
             event_list: EventList::default(),
+            event_search: EventSearch::default(),
             video_manager: VideoManager::default(),
             genetec: Genetec::default(),
         }

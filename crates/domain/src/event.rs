@@ -130,6 +130,38 @@ pub struct FaceEvent {
     pub frame_coords: BBox,
     pub detector_params: serde_json::Value,
     pub features: Features,
+    /// The face's feature vector (L2-normalised), when one was extracted: ingest sends it to the
+    /// recorder, which keeps it for event search (EVENT_SEARCH.KEEP_VECTORS) and passes it on in
+    /// `event.created` only when kept, so every gateway replica's index holds what PostgreSQL
+    /// holds. Base64 of little-endian f32 on the bus (a third of the JSON array's size). Never
+    /// part of a REST, WebSocket or webhook body.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "facen")]
+    pub facen: Option<Vec<f32>>,
+}
+
+/// `Option<Vec<f32>>` as base64 of little-endian f32 values, the sf-api `facen` encoding.
+mod facen {
+    use base64::Engine;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &Option<Vec<f32>>, serializer: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(vector) => {
+                let bytes: Vec<u8> = vector.iter().flat_map(|v| v.to_le_bytes()).collect();
+                serializer.serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes))
+            }
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Vec<f32>>, D::Error> {
+        let Some(text) = Option::<String>::deserialize(deserializer)? else { return Ok(None) };
+        let bytes = base64::engine::general_purpose::STANDARD.decode(text).map_err(serde::de::Error::custom)?;
+        if bytes.len() % 4 != 0 {
+            return Err(serde::de::Error::custom("facen length is not a multiple of 4 bytes"));
+        }
+        Ok(Some(bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()))
+    }
 }
 
 /// An f32 as the JSON number it prints as (0.995, not 0.9950000047683716): `serde_json::Value`

@@ -97,6 +97,7 @@ mod tests {
             frame_coords: BBox { left: 0, top: 0, right: 1, bottom: 1 },
             detector_params: serde_json::json!({}),
             features: Features::default(),
+            facen: None,
         }
     }
 

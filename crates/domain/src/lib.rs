@@ -26,6 +26,10 @@ pub mod ops;
 pub mod query_params;
 #[cfg(feature = "recognizer")]
 pub mod recognizer;
+// SIMD intrinsics behind runtime feature checks: the one module allowed `unsafe` (ingest's gallery
+// and gateway-api's event search scan with them).
+#[allow(unsafe_code)]
+pub mod scan_kernels;
 pub mod schema;
 pub mod shutdown;
 pub mod telemetry;

@@ -282,6 +282,7 @@ mod tests {
             frame_coords: crate::event::BBox { left: 0, top: 0, right: 1, bottom: 1 },
             detector_params: serde_json::json!({}),
             features: Features::default(),
+            facen: None,
         };
         assert!(filters("cameras=2&matched_dossier=7&matched_lists=4&acknowledged=false").matches(&(&event).into()));
         event.camera.id = 3;

@@ -5,8 +5,8 @@ use diesel::prelude::*;
 use uuid::Uuid;
 
 use crate::schema::{
-    api_tokens, camera_groups, cameras, dossier_faces, dossier_lists, dossiers, face_events, genetec_alarms, hooks,
-    users, video_manager_jobs, webhook_deliveries,
+    api_tokens, camera_groups, cameras, dossier_faces, dossier_lists, dossiers, event_vectors, face_events,
+    genetec_alarms, hooks, users, video_manager_jobs, webhook_deliveries,
 };
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -286,6 +286,16 @@ impl FaceEventRow {
             acknowledged_by_id: None,
         }
     }
+}
+
+/// An event's feature vector as the recorder keeps it (EVENT_SEARCH.KEEP_VECTORS).
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = event_vectors)]
+pub struct EventVectorRow {
+    pub event_id: Uuid,
+    pub created_date: DateTime<Utc>,
+    pub matched: bool,
+    pub embedding: Vec<f32>,
 }
 
 #[derive(Debug, Clone, Insertable)]

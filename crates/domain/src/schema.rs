@@ -113,6 +113,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    event_vectors (event_id) {
+        event_id -> Uuid,
+        created_date -> Timestamptz,
+        matched -> Bool,
+        embedding -> Array<Float4>,
+        recorded_date -> Timestamptz,
+    }
+}
+
+diesel::table! {
     face_events (id, created_date) {
         id -> Uuid,
         created_date -> Timestamptz,
@@ -234,6 +244,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     dossier_list_members,
     dossier_lists,
     dossiers,
+    event_vectors,
     face_events,
     genetec_alarms,
     hooks,

@@ -99,8 +99,8 @@ pub async fn accept_face(state: &AppState, input: FaceInput, mut timer: Instant)
     timer = state.metrics.stage("recognise", timer);
 
     let fallback = input.camera.confidence_threshold.unwrap_or(settings.confidence_threshold);
-    let best = match recognised.vector {
-        Some(vector) => state.gallery.search(vector, fallback).await.map_err(search_failure)?,
+    let best = match &recognised.vector {
+        Some(vector) => state.gallery.search(vector.clone(), fallback).await.map_err(search_failure)?,
         None => None,
     };
     timer = state.metrics.stage("match", timer);
@@ -143,6 +143,7 @@ pub async fn accept_face(state: &AppState, input: FaceInput, mut timer: Instant)
         frame_coords: input.bbox,
         detector_params: input.detector_params,
         features: recognised.features,
+        facen: recognised.vector,
     };
     let accepted = Accepted {
         event_id: Some(id),

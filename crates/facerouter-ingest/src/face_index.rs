@@ -15,7 +15,7 @@ use std::sync::Arc;
 use domain::config::GalleryIndex;
 use domain::event::IdName;
 
-use crate::scan_kernels::{dot, max_f32, max_scaled_i32, scores_f32_batch, scores_i8_batch};
+use crate::scan_kernels::{dot, max_f32, max_scaled_i32, quantise_into, scores_f32_batch, scores_i8_batch};
 use crate::slot_table::SlotTable;
 use crate::str_arena::{Span, StrArena};
 
@@ -154,21 +154,6 @@ impl TopK {
             self.floor = self.items.iter().map(|i| i.0).fold(f32::INFINITY, f32::min);
         }
     }
-}
-
-/// `v` as codes in -127..=127 (one step = max|x| / 127, the finest that fits) written to `out`,
-/// and the factor that turns a code back into f32.
-fn quantise_into(v: &[f32], out: &mut [i8]) -> f32 {
-    let max = v.iter().fold(0.0_f32, |m, x| m.max(x.abs()));
-    if max <= 0.0 || !max.is_finite() {
-        out.fill(0);
-        return 0.0;
-    }
-    let scale = 127.0 / max;
-    for (code, x) in out.iter_mut().zip(v) {
-        *code = (x * scale).round().clamp(-127.0, 127.0) as i8;
-    }
-    max / 127.0
 }
 
 impl FaceIndex {

@@ -25,9 +25,8 @@ mod gallery_sync;
 pub mod in_flight;
 pub mod metrics;
 pub mod recognition;
-// SIMD intrinsics behind runtime feature checks: the one module allowed `unsafe`.
-#[allow(unsafe_code)]
-pub mod scan_kernels;
+// The scan kernels live in domain, shared with gateway-api's event search.
+pub use domain::scan_kernels;
 pub mod search_batcher;
 mod slot_table;
 pub mod state;

@@ -82,6 +82,7 @@ pub async fn to_events(conn: &mut DbConn, rows: Vec<FaceEventRow>) -> QueryResul
             },
             detector_params: r.detector_params,
             features: serde_json::from_value(r.features).unwrap_or_default(),
+            facen: None,
         })
         .collect())
 }

@@ -12,6 +12,8 @@ use tokio_util::sync::CancellationToken;
 pub mod admin;
 pub mod auth;
 pub mod console;
+pub mod event_index;
+pub mod event_index_feed;
 pub mod event_loader;
 pub mod event_view;
 pub mod json_body;
@@ -56,6 +58,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
     let bus_stop = CancellationToken::new();
     let bus = Bus::start(&config, "gateway-api", bus_stop.clone());
     let background = CancellationToken::new();
+    let event_search = event_index_feed::EventSearch::new(pool.clone(), config.clone(), background.clone());
     let state = web::Data::new(AppState {
         config: config.clone(),
         pool,
@@ -67,6 +70,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
         media_signer: media::signer(&config),
         video_manager: vm_client.is_some().then(|| Arc::new(tokio::sync::Notify::new())),
         faces,
+        event_search: event_search.clone(),
     });
     let replica = uuid::Uuid::now_v7().simple().to_string();
     let recorder = tokio::spawn(recorder::run(state.clone(), background.clone()));
@@ -74,6 +78,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
     let retention =
         tokio::spawn(retention::run_periodic(state.pool.clone(), store, config.clone(), background.clone()));
 
+    let index_purge = event_search.map(|search| tokio::spawn(search.run_purge()));
     let vm_sync = match (vm_client, state.video_manager.clone()) {
         (Some(client), Some(kick)) => {
             tracing::info!("video manager sync on ({})", config.ffsecurity.video_manager_address);
@@ -102,6 +107,9 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
     let served = ops::serve_until(server, shutdown).await;
     background.cancel();
     let _ = tokio::join!(recorder, fanout, retention);
+    if let Some(index_purge) = index_purge {
+        let _ = index_purge.await;
+    }
     if let Some(vm_sync) = vm_sync {
         let _ = vm_sync.await;
     }

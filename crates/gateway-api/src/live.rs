@@ -172,6 +172,8 @@ pub async fn run_fanout(state: web::Data<AppState>, bus: Bus, replica: String, c
         let state = state.clone();
         let cancel = cancel.clone();
         async move {
+            // The queue is bound now: the event index may load or catch up.
+            let _link = state.event_search.clone().map(crate::event_index_feed::FeedLink::up);
             loop {
                 let delivery = tokio::select! {
                     () = cancel.cancelled() => return,
@@ -213,6 +215,9 @@ fn frame_of(state: &AppState, delivery: &lapin::message::Delivery) -> Result<Liv
         }
         _ => {
             let EventCreated(event) = decode(&delivery.data)?;
+            if let Some(search) = &state.event_search {
+                search.on_event(&event);
+            }
             let facts = EventFacts::from(&event);
             (serde_json::json!({"type": "event_created", "data": event_view::from_event(state, &event)}), Some(facts))
         }

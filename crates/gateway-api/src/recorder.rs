@@ -9,13 +9,13 @@
 use std::collections::HashSet;
 use std::time::Instant;
 
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection, RunQueryDsl};
 use domain::bus::topology::ROUTE_EVENT_CREATED;
 use domain::bus::{Source, ack, reject_poison, run_consumer};
 use domain::event::FaceEvent;
 use domain::messages::{EventCreated, FaceDetected, decode};
-use domain::models::FaceEventRow;
-use domain::schema::face_events;
+use domain::models::{EventVectorRow, FaceEventRow};
+use domain::schema::{event_vectors, face_events};
 use futures_util::{FutureExt, StreamExt};
 use lapin::message::Delivery;
 use lapin::options::BasicNackOptions;
@@ -104,12 +104,28 @@ async fn store_batch(state: &AppState, batch: Vec<Delivery>) -> Option<Stored> {
     if readable.is_empty() {
         return None;
     }
+    let keep = state.config.event_search.keep_vectors;
+    for (_, event) in &mut readable {
+        // A vector not kept is not announced either: every replica's event index holds exactly
+        // what `event_vectors` holds.
+        if !keep.keeps(event.matched) {
+            event.facen = None;
+        }
+    }
     let rows: Vec<FaceEventRow> = readable.iter().map(|(_, e)| FaceEventRow::from_event(e)).collect();
-    let inserted = match insert(state, &rows).await {
+    let vectors: Vec<EventVectorRow> = readable
+        .iter()
+        .filter_map(|(_, e)| {
+            let embedding = e.facen.clone()?;
+            Some(EventVectorRow { event_id: e.id, created_date: e.created_date, matched: e.matched, embedding })
+        })
+        .collect();
+    let count = rows.len();
+    let inserted = match insert(state, rows, vectors).await {
         Ok(ids) => ids,
         Err(e) => {
-            tracing::error!(error = %e, batch = rows.len(), "recorder cannot store {} events: {e}", rows.len());
-            state.metrics.recorded.with_label_values(&["failed"]).inc_by(rows.len() as u64);
+            tracing::error!(error = %e, batch = count, "recorder cannot store {count} events: {e}");
+            state.metrics.recorded.with_label_values(&["failed"]).inc_by(count as u64);
             tokio::time::sleep(FAILURE_PAUSE).await;
             for (delivery, _) in &readable {
                 let _ = delivery.acker.nack(BasicNackOptions { requeue: true, multiple: false }).await;
@@ -118,7 +134,7 @@ async fn store_batch(state: &AppState, batch: Vec<Delivery>) -> Option<Stored> {
         }
     };
     state.metrics.recorded.with_label_values(&["stored"]).inc_by(inserted.len() as u64);
-    state.metrics.recorded.with_label_values(&["duplicate"]).inc_by((rows.len() - inserted.len()) as u64);
+    state.metrics.recorded.with_label_values(&["duplicate"]).inc_by((count - inserted.len()) as u64);
     Some(Stored { events: readable, inserted, started })
 }
 
@@ -155,15 +171,33 @@ async fn announce(state: actix_web::web::Data<AppState>, stored: Stored) {
     state.metrics.record_batch_seconds.observe(stored.started.elapsed().as_secs_f64());
 }
 
-/// Inserts the rows and returns the ids of those that were not stored before.
-async fn insert(state: &AppState, rows: &[FaceEventRow]) -> anyhow::Result<HashSet<Uuid>> {
+/// Inserts the rows and their kept vectors in one transaction (a vector never outlives a failed
+/// insert of its event) and returns the ids of the events that were not stored before.
+async fn insert(
+    state: &AppState,
+    rows: Vec<FaceEventRow>,
+    vectors: Vec<EventVectorRow>,
+) -> anyhow::Result<HashSet<Uuid>> {
     let mut conn = state.pool.get().await?;
-    let inserted: Vec<Uuid> = diesel::insert_into(face_events::table)
-        .values(rows)
-        .on_conflict((face_events::id, face_events::created_date))
-        .do_nothing()
-        .returning(face_events::id)
-        .get_results(&mut conn)
+    let inserted: Vec<Uuid> = conn
+        .transaction::<_, diesel::result::Error, _>(async move |conn| {
+            let inserted: Vec<Uuid> = diesel::insert_into(face_events::table)
+                .values(&rows)
+                .on_conflict((face_events::id, face_events::created_date))
+                .do_nothing()
+                .returning(face_events::id)
+                .get_results(conn)
+                .await?;
+            if !vectors.is_empty() {
+                diesel::insert_into(event_vectors::table)
+                    .values(&vectors)
+                    .on_conflict(event_vectors::event_id)
+                    .do_nothing()
+                    .execute(conn)
+                    .await?;
+            }
+            Ok(inserted)
+        })
         .await?;
     Ok(inserted.into_iter().collect())
 }

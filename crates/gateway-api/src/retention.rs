@@ -56,10 +56,13 @@ pub async fn purge(pool: &DbPool, media: &dyn MediaStore, limits: (u32, u32), ba
 
 async fn purge_batch(pool: &DbPool, matched: bool, cutoff: DateTime<Utc>, batch: u32) -> anyhow::Result<Vec<Media>> {
     let mut conn = pool.get().await?;
+    // An event's vector (event search) goes in the same statement as the event.
     let rows = diesel::sql_query(
-        "DELETE FROM face_events WHERE (id, created_date) IN \
+        "WITH gone AS (DELETE FROM face_events WHERE (id, created_date) IN \
          (SELECT id, created_date FROM face_events WHERE matched = $1 AND created_date < $2 LIMIT $3) \
-         RETURNING thumbnail, fullframe",
+         RETURNING id, thumbnail, fullframe), \
+         vectors AS (DELETE FROM event_vectors WHERE event_id IN (SELECT id FROM gone)) \
+         SELECT thumbnail, fullframe FROM gone",
     )
     .bind::<Bool, _>(matched)
     .bind::<Timestamptz, _>(cutoff)
@@ -67,6 +70,35 @@ async fn purge_batch(pool: &DbPool, matched: bool, cutoff: DateTime<Utc>, batch:
     .load::<Media>(&mut conn)
     .await?;
     Ok(rows)
+}
+
+/// Deletes the event vectors EVENT_SEARCH.VECTORS_MAX_AGE expires before their events (and any
+/// left by an event deleted otherwise), in batches; returns how many.
+pub async fn purge_vectors(
+    pool: &DbPool,
+    cutoffs: crate::event_index_feed::Cutoffs,
+    batch: u32,
+) -> anyhow::Result<usize> {
+    let mut purged = 0;
+    for (matched, cutoff) in [(true, cutoffs.matched), (false, cutoffs.unmatched)] {
+        loop {
+            let mut conn = pool.get().await?;
+            let n = diesel::sql_query(
+                "DELETE FROM event_vectors WHERE event_id IN \
+                 (SELECT event_id FROM event_vectors WHERE matched = $1 AND created_date < $2 LIMIT $3)",
+            )
+            .bind::<Bool, _>(matched)
+            .bind::<Timestamptz, _>(cutoff)
+            .bind::<Integer, _>(i32::try_from(batch).unwrap_or(i32::MAX))
+            .execute(&mut conn)
+            .await?;
+            purged += n;
+            if n < batch as usize {
+                break;
+            }
+        }
+    }
+    Ok(purged)
 }
 
 fn event_files(rows: Vec<Media>) -> Vec<String> {
@@ -110,6 +142,11 @@ pub async fn run_periodic(
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "event retention failed, will retry: {e}"),
+        }
+        match purge_vectors(&pool, crate::event_index_feed::Cutoffs::now(&config), config.retention.batch).await {
+            Ok(n) if n > 0 => tracing::info!(vectors = n, "purged {n} expired event vectors"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "event vector retention failed, will retry: {e}"),
         }
         // Also here, not only on the next POST /detect/: a quiet gateway must not keep
         // uploaded photos past DETECTION_TTL for long.

@@ -27,6 +27,8 @@ pub struct AppState {
     /// The built-in recognizer's inference pool when FACEROUTER.RECOGNITION_BACKEND = "builtin":
     /// a dossier photo sent without `facen` gets its vector here.
     pub faces: Option<Arc<domain::recognizer::pool::Pool>>,
+    /// `looks_like` over past events; None when EVENT_SEARCH.KEEP_VECTORS is `none`.
+    pub event_search: Option<Arc<crate::event_index_feed::EventSearch>>,
 }
 
 impl AppState {

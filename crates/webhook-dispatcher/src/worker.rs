@@ -111,7 +111,10 @@ impl Worker {
         }
     }
 
-    async fn fan_out(&self, event: FaceEvent) -> bool {
+    async fn fan_out(&self, mut event: FaceEvent) -> bool {
+        // The vector is for gateway-api's event search: no webhook body carries it, so retries
+        // parked on the bus do not either.
+        event.facen = None;
         let hooks = self.deliverer.hooks.current();
         let matching: Vec<_> = hooks.iter().filter(|h| h.filters.matches(&event)).collect();
         if matching.is_empty() {

@@ -7,6 +7,8 @@
 //! - `broker`: the P1 anchor, raw lapin publishes with confirms awaited in batches of 1000;
 //! - `search`: P4, exact 1:N search over an in-process gallery;
 //! - `seed-events`, `list`, `live`: the event list and live feed benchmarks (`loadgen/event_bench.rs`);
+//! - `event-index`, `seed-event-vectors`, `event-search`: `looks_like` over past events
+//!   (`loadgen/event_search_bench.rs`);
 //! - `media`: the durable image store per face (`loadgen/media_bench.rs`).
 
 use std::collections::BTreeMap;
@@ -28,6 +30,8 @@ use rand::{Rng, SeedableRng};
 
 #[path = "../loadgen/event_bench.rs"]
 mod event_bench;
+#[path = "../loadgen/event_search_bench.rs"]
+mod event_search_bench;
 #[path = "../loadgen/media_bench.rs"]
 mod media_bench;
 
@@ -147,6 +151,41 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         batch: usize,
     },
+    /// gateway-api's in-memory event index alone, one thread: memory per event, scan p50/p99,
+    /// candidate recall against exact f32.
+    EventIndex {
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+        #[arg(long, default_value_t = 128)]
+        dim: usize,
+        #[arg(long, default_value_t = 200)]
+        queries: usize,
+    },
+    /// A vector for every stored event (people seen ~10 times each) and `probes` probe dossier faces.
+    SeedEventVectors {
+        #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/ffsec")]
+        database_url: String,
+        #[arg(long, default_value_t = 200)]
+        probes: usize,
+        #[arg(long, default_value_t = 128)]
+        dim: usize,
+    },
+    /// `looks_like` on `GET /events/faces/` for each probe dossier face `first..=last`.
+    EventSearch {
+        #[arg(long, default_value = "http://127.0.0.1:8002")]
+        base: String,
+        #[arg(long, default_value = "admin")]
+        user: String,
+        #[arg(long, env = "ADMIN_PASSWORD")]
+        password: String,
+        #[arg(long)]
+        first: i64,
+        #[arg(long)]
+        last: i64,
+        /// More query parameters, e.g. `&cameras=3`.
+        #[arg(long, default_value = "")]
+        extra: String,
+    },
     /// Durable image writes as ingest makes them: faces/s and per-face latency, the per-write
     /// reference against ffsec's store, on the disk under `root`.
     Media {
@@ -206,6 +245,16 @@ async fn main() -> anyhow::Result<()> {
         Command::Search { faces, dim, queries, index, batch } => {
             search(faces, dim, queries, index, batch.max(1));
             Ok(())
+        }
+        Command::EventIndex { events, dim, queries } => {
+            event_search_bench::event_index(events, dim, queries);
+            Ok(())
+        }
+        Command::SeedEventVectors { database_url, probes, dim } => {
+            event_search_bench::seed_event_vectors(&database_url, probes, dim).await
+        }
+        Command::EventSearch { base, user, password, first, last, extra } => {
+            event_search_bench::event_search(&base, &user, &password, first..=last, &extra).await
         }
         Command::Media { root, faces, concurrency, crop_bytes, only } => {
             media_bench::media(&root, faces, concurrency.max(1), crop_bytes, only.as_deref()).await

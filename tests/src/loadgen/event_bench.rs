@@ -38,7 +38,7 @@ pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted.get(((sorted.len() as f64 - 1.0) * p).round() as usize).copied().unwrap_or_default()
 }
 
-async fn login(client: &reqwest::Client, base: &str, user: &str, password: &str) -> anyhow::Result<String> {
+pub async fn login(client: &reqwest::Client, base: &str, user: &str, password: &str) -> anyhow::Result<String> {
     let response = client.post(format!("{base}/auth/login/")).basic_auth(user, Some(password)).send().await?;
     anyhow::ensure!(response.status().is_success(), "login failed: {}", response.status());
     let body: serde_json::Value = response.json().await?;

@@ -33,6 +33,9 @@ impl Config {
         if !(0.0..=1.0).contains(&ff.beard_threshold) {
             return Err(bad("FFSECURITY.BEARD_THRESHOLD", "must be between 0 and 1"));
         }
+        if self.event_search.max_candidates == 0 {
+            return Err(bad("EVENT_SEARCH.MAX_CANDIDATES", "must be at least 1"));
+        }
         if ff.events_max_age == 0 {
             return Err(bad("FFSECURITY.EVENTS_MAX_AGE", "must be at least 1 day"));
         }

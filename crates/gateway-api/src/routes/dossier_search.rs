@@ -4,8 +4,8 @@
 //!
 //! The search is exhaustive over the active dossier faces, in this request: exact, and the
 //! comparison itself is cheap (128 multiply-adds a face); reading every vector from PostgreSQL is
-//! the cost, not yet measured. An index is the later step for event search, where millions of
-//! vectors make scanning too slow (docs/wire-choices.md).
+//! the cost (docs/benchmarks.md). Events, where millions of vectors make that too slow, have an
+//! in-memory index instead (`event_index.rs`).
 
 use std::collections::HashMap;
 
@@ -17,20 +17,15 @@ use domain::models::Dossier;
 use domain::schema::{dossier_faces, dossier_list_members, dossiers};
 use serde_json::{Value, json};
 
-use super::face_refs::{self, FaceRef};
+use super::face_refs::{self, LooksLike};
 use super::pagination::{self as p, QueryPairs};
 use crate::state::AppState;
 
 /// Answers the list for a request that has `looks_like`: one page of at most `limit` dossiers
 /// (`next_page` is null: a similarity ranking is asked for its top, not paged through).
 pub async fn get_looks_like(state: &AppState, pairs: &QueryPairs, raw: &str) -> Result<HttpResponse, ApiError> {
-    let face = FaceRef::parse("looks_like", raw)?;
-    let limit = p::limit(pairs)?;
-    let threshold = match p::parse_one::<f32>(pairs, "threshold")? {
-        Some(t) if (0.0..=1.0).contains(&t) => t,
-        Some(_) => return Err(ApiError::bad_param("threshold", "threshold must be between 0 and 1")),
-        None => state.config.ffsecurity.confidence_threshold,
-    };
+    let LooksLike { face, threshold, limit } =
+        LooksLike::parse(pairs, raw, state.config.ffsecurity.confidence_threshold)?;
     let lists: Vec<i64> = p::parse_many(pairs, "dossier_lists")?;
     let mut conn = state.conn().await?;
     let probe = face_refs::vector(&mut conn, "looks_like", face).await?;

@@ -31,8 +31,8 @@ const AGE: &str =
     "(CASE WHEN jsonb_typeof(features -> 'age' -> 'name') = 'number' THEN (features -> 'age' ->> 'name')::float8 END)";
 
 /// The list's filters (shared with the live feed, which evaluates them in memory) and its order.
-struct EventQuery {
-    filters: EventListFilters,
+pub struct EventQuery {
+    pub filters: EventListFilters,
     ascending: bool,
 }
 
@@ -49,7 +49,7 @@ impl EventQuery {
     }
 
     /// The SQL form of [`EventListFilters::matches`]: keep the two in step.
-    fn filtered(&self) -> Boxed<'static> {
+    pub fn filtered(&self) -> Boxed<'static> {
         let f = &self.filters;
         let mut q = face_events::table.into_boxed();
         if !f.cameras.is_empty() {
@@ -132,6 +132,11 @@ pub struct EventListParams {
     pub cursor: Option<Uuid>,
     /// 1..1000, default 20.
     pub limit: Option<i64>,
+    /// `detection:<id>` or `dossierface:<id>`: only events whose face looks like it, most alike
+    /// first, each with `looks_like: {matched_object, confidence}`; not paged (no `cursor`).
+    pub looks_like: Option<String>,
+    /// With `looks_like`: the lowest confidence, 0..1 (default CONFIDENCE_THRESHOLD).
+    pub threshold: Option<f32>,
 }
 
 #[utoipa::path(get, path = "/events/faces/", tag = "events", params(EventListParams), responses((status = 200, description = "events, newest first by default", body = ListPage), (status = 400, description = "a bad parameter, named in param", body = ApiError)))]
@@ -144,6 +149,9 @@ pub async fn get_events(
     let pairs = p::query_pairs(&req)?;
     let limit = p::limit(&pairs)?;
     let query = EventQuery::parse(&pairs)?;
+    if let Some(raw) = p::single(&pairs, "looks_like") {
+        return super::event_search::get_looks_like(&state, &pairs, raw, query).await;
+    }
     let cursor: Option<Uuid> = p::parse_one(&pairs, "cursor")?;
     let mut page = query.filtered();
     page = match (query.ascending, cursor) {

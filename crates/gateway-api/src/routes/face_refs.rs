@@ -29,6 +29,28 @@ impl FaceRef {
     }
 }
 
+/// A `looks_like` search: the face, `threshold` (0..1, default CONFIDENCE_THRESHOLD) and `limit`
+/// (the list's, 1..1000, default 20), as `GET /dossiers/` and `GET /events/faces/` read them.
+pub struct LooksLike {
+    pub face: FaceRef,
+    pub threshold: f32,
+    pub limit: i64,
+}
+
+impl LooksLike {
+    pub fn parse(pairs: &super::pagination::QueryPairs, raw: &str, default_threshold: f32) -> Result<Self, ApiError> {
+        use super::pagination as p;
+        let face = FaceRef::parse("looks_like", raw)?;
+        let limit = p::limit(pairs)?;
+        let threshold = match p::parse_one::<f32>(pairs, "threshold")? {
+            Some(t) if (0.0..=1.0).contains(&t) => t,
+            Some(_) => return Err(ApiError::bad_param("threshold", "threshold must be between 0 and 1")),
+            None => default_threshold,
+        };
+        Ok(Self { face, threshold, limit })
+    }
+}
+
 /// A live detection with its photo, as `create_from` needs it.
 pub struct StoredDetection {
     pub embedding: Vec<f32>,

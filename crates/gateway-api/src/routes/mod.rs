@@ -18,6 +18,7 @@ pub mod dossier_faces;
 pub mod dossier_lists;
 pub mod dossier_search;
 pub mod dossiers;
+pub mod event_search;
 pub mod events;
 pub mod face_refs;
 pub mod hook_deliveries;

@@ -82,6 +82,21 @@ pub fn max_scaled_i32(raw: &[i32], scales: &[f32]) -> f32 {
     })
 }
 
+/// `v` as codes in -127..=127 (one step = max|x| / 127, the finest that fits) written to `out`,
+/// and the factor that turns a code back into f32.
+pub fn quantise_into(v: &[f32], out: &mut [i8]) -> f32 {
+    let max = v.iter().fold(0.0_f32, |m, x| m.max(x.abs()));
+    if max <= 0.0 || !max.is_finite() {
+        out.fill(0);
+        return 0.0;
+    }
+    let scale = 127.0 / max;
+    for (code, x) in out.iter_mut().zip(v) {
+        *code = (x * scale).round().clamp(-127.0, 127.0) as i8;
+    }
+    max / 127.0
+}
+
 /// The bounds every kernel relies on; a violation is a bug in the caller, not bad input.
 fn check_shape(rows: usize, dim: usize, n_rows: usize, queries: usize, out: usize) {
     let ok = dim > 0 && queries.is_multiple_of(dim) && rows >= n_rows * dim && out == queries / dim * n_rows;
