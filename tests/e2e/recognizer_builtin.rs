@@ -159,6 +159,136 @@ async fn builtin_recognizer_enrolls_photos_and_recognises_crops_and_full_frames(
     env.cleanup().await.unwrap();
 }
 
+/// Mean absolute difference of two images' grey levels, both scaled to 32×32: small for the same
+/// picture give or take a few pixels of framing, large for a picture and the same turned.
+fn grey_distance(a: &DynamicImage, b: &DynamicImage) -> f64 {
+    let small = |i: &DynamicImage| i.resize_exact(32, 32, image::imageops::FilterType::Triangle).into_luma8();
+    let (a, b) = (small(a), small(b));
+    a.pixels().zip(b.pixels()).map(|(p, q)| f64::from(p.0[0].abs_diff(q.0[0]))).sum::<f64>() / 1024.0
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn builtin_recognizer_applies_rotate_and_roi_to_full_frames() {
+    crate::init_logs();
+    let mut env = TestEnv::new().await.unwrap();
+    env.config.facerouter.recognition_backend = RecognitionBackend::Builtin;
+    env.config.ffsecurity.confidence_threshold = domain::recognizer::RECOMMENDED_THRESHOLD;
+    env.config.recognizer.workers = 1;
+    let stack = Stack::start(&mut env).await.unwrap();
+    let camera = stack.create("/cameras/", json!({"name": "Sideways"})).await.unwrap();
+    let camera_id = camera["id"].as_i64().unwrap();
+    let token = camera["external_detector_token"].as_str().unwrap().to_string();
+    let list = stack.create("/dossier-lists/", json!({"name": "VIP"})).await.unwrap()["id"].as_i64().unwrap();
+    let dossier = stack.create("/dossiers/", json!({"name": "Barack", "dossier_lists": [list]})).await.unwrap();
+    let dossier = dossier["id"].as_i64().unwrap();
+    // The upright photo enrolled: its face box is where the face is in the upright picture.
+    let response = post_dossier_face(&stack, dossier, photo("obama.jpg")).await;
+    assert_eq!(response.status(), 201);
+    let enrolled: Value = response.json().await.unwrap();
+    let upright_box =
+        ["left", "top", "right", "bottom"].map(|k| enrolled[format!("source_coords_{k}")].as_i64().unwrap());
+    stack.wait_gallery(1.0, 1.0).await.unwrap();
+
+    let add = |frame: &[u8], fields: &[(&str, String)]| {
+        let mut form = Form::new()
+            .text("camera", camera_id.to_string())
+            .text("token", token.clone())
+            .part("fullframe", Part::bytes(frame.to_vec()).file_name("frame.jpg"));
+        for (name, value) in fields {
+            form = form.text(name.to_string(), value.clone());
+        }
+        stack.client.post(stack.ingest.url("/events/faces/add/")).multipart(form).send()
+    };
+    let frame_coords = |event: &Value| {
+        ["left", "top", "right", "bottom"].map(|k| event[format!("frame_coords_{k}")].as_i64().unwrap())
+    };
+
+    // The camera hangs sideways: what it stores is the scene turned 90° clockwise.
+    let original = image::load_from_memory(&photo("obama.jpg")).unwrap();
+    let (w, h) = (i64::from(original.width()), i64::from(original.height()));
+    let sideways = jpeg_of(&original.rotate90().into_rgb8());
+    // As it is, the face lies on its side: no face, or (were one found) not Obama's.
+    let (status, body) = error_of(add(&sideways, &[]).await.unwrap()).await;
+    match status {
+        400 => {
+            assert_eq!((body["code"].as_str(), body["param"].as_str()), (Some("NO_FACE"), Some("fullframe")), "{body}")
+        }
+        200 => {
+            for id in body["events"].as_array().unwrap() {
+                assert_ne!(stored_event(&stack, id.as_str().unwrap()).await["matched_dossier"], dossier);
+            }
+        }
+        other => panic!("{other}: {body}"),
+    }
+    // rotate=270 (clockwise) turns it back: Obama, found and matched.
+    let body: Value = add(&sideways, &[("rotate", "270".into())]).await.unwrap().json().await.unwrap();
+    assert_eq!((body["events"].as_array().map(Vec::len), &body["errors"]), (Some(1), &json!([])), "{body}");
+    let event = stored_event(&stack, body["events"][0].as_str().unwrap()).await;
+    assert_eq!(event["matched_dossier"], dossier, "{event}");
+    assert_eq!(event["detector_params"], json!({"mf_selector": "biggest", "rotate": 270}));
+    // frame_coords are in the stored (sideways, h × w) frame's pixels: the upright box turned 90°
+    // clockwise, (x, y) -> (h - y, x).
+    let [l, t, r, b] = upright_box;
+    let expected = [h - b, l, h - t, r];
+    let coords = frame_coords(&event);
+    assert!(coords.iter().zip(expected).all(|(c, e)| (c - e).abs() <= 4), "{coords:?} vs {expected:?}");
+    // The frame is stored as sent; the thumbnail is the face, upright.
+    let fetch = |url: &Value| stack.client.get(url.as_str().unwrap().to_string()).send();
+    let stored = fetch(&event["fullframe"]).await.unwrap().bytes().await.unwrap();
+    assert_eq!(stored.to_vec(), sideways, "the frame keeps its original bytes");
+    let thumbnail = image::load_from_memory(&fetch(&event["thumbnail"]).await.unwrap().bytes().await.unwrap()).unwrap();
+    assert!(thumbnail.width() < original.height() as u32 && thumbnail.height() < original.width() as u32);
+    // It is the face box grown by half its size on each side, clipped to the picture: compared
+    // with that part of the upright photo, and with the same turned as the stored frame shows it.
+    let (bw, bh) = (r - l, b - t);
+    let [gl, gt, gr, gb] = [(l - bw / 2).max(0), (t - bh / 2).max(0), (r + bw / 2).min(w), (b + bh / 2).min(h)];
+    let upright_face = original.crop_imm(gl as u32, gt as u32, (gr - gl) as u32, (gb - gt) as u32);
+    let (as_is, on_side) =
+        (grey_distance(&thumbnail, &upright_face), grey_distance(&thumbnail.rotate270(), &upright_face));
+    assert!(as_is < on_side / 2.0, "the thumbnail shows the face upright: {as_is} vs {on_side} turned");
+
+    // roi around the face, in the stored frame's pixels: the one event, its box inside the roi.
+    let roi = [coords[0] - 30, coords[1] - 30, coords[2] + 30, coords[3] + 30].map(|v| v.max(0));
+    let fields = [("rotate", "270".to_string()), ("roi", format!("{},{},{},{}", roi[0], roi[1], roi[2], roi[3]))];
+    let body: Value = add(&sideways, &fields).await.unwrap().json().await.unwrap();
+    assert_eq!(body["events"].as_array().map(Vec::len), Some(1), "{body}");
+    let event = stored_event(&stack, body["events"][0].as_str().unwrap()).await;
+    let inside = frame_coords(&event);
+    assert!(
+        inside[0] >= roi[0] && inside[1] >= roi[1] && inside[2] <= roi[2] && inside[3] <= roi[3],
+        "{inside:?} in {roi:?}"
+    );
+    assert_eq!(event["detector_params"]["roi"], json!(roi));
+    // roi beside the face (the strip of the stored frame left of it): no event, and why.
+    let beside = format!("[0, 0, {}, {w}]", coords[0].max(1));
+    let body: Value = add(&sideways, &[("rotate", "270".into()), ("roi", beside)]).await.unwrap().json().await.unwrap();
+    assert_eq!(body["events"], json!([]), "{body}");
+    assert_eq!(
+        (body["errors"][0]["code"].as_str(), body["errors"][0]["param"].as_str()),
+        (Some("NO_FACE"), Some("roi")),
+        "{body}"
+    );
+    assert_eq!(
+        metric_with(&stack.ingest, "ffsec_ingest_frames_total", &[("outcome", "ignored"), ("reason", "roi")]).await,
+        1.0
+    );
+    // roi wholly outside the h × w frame: a bad parameter.
+    let (status, body) = error_of(add(&sideways, &[("roi", format!("{h},0,{},10", h + 10))]).await.unwrap()).await;
+    assert_eq!(
+        (status, body["code"].as_str(), body["param"].as_str()),
+        (400, Some("BAD_PARAM"), Some("roi")),
+        "{body}"
+    );
+
+    // rotate=true finds the turn on its own: the same box as rotate=270.
+    let body: Value = add(&sideways, &[("rotate", "true".into())]).await.unwrap().json().await.unwrap();
+    let event = stored_event(&stack, body["events"][0].as_str().unwrap()).await;
+    assert_eq!((frame_coords(&event), &event["matched_dossier"]), (coords, &json!(dossier)), "{event}");
+
+    stack.stop().await.unwrap();
+    env.cleanup().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn builtin_recognizer_answers_503_when_its_pool_is_full() {
     crate::init_logs();

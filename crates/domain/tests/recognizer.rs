@@ -10,7 +10,10 @@ use std::time::Duration;
 
 use domain::config::Recognizer;
 use domain::recognizer::pool::Pool;
-use domain::recognizer::{Engine, Face, RECOMMENDED_THRESHOLD, RecognizeError, Select, Settings, similarity};
+use domain::recognizer::{
+    AUTO_ROTATE_SURE, Engine, Face, RECOMMENDED_THRESHOLD, RecognizeError, Roi, Rotate, Select, Settings, Turn, View,
+    similarity,
+};
 use image::codecs::jpeg::JpegEncoder;
 use image::{DynamicImage, ImageEncoder, RgbImage};
 
@@ -157,10 +160,9 @@ fn a_photo_without_a_face_is_no_face() {
     assert!(matches!(engine.faces(&png(&grey), Select::Biggest), Err(RecognizeError::NoFace)));
 }
 
-#[test]
-fn a_frame_with_many_faces_gives_each_or_the_biggest() {
-    let mut engine = engine();
-    // Three real people side by side, at different sizes: a group photo of sorts.
+/// Three real people side by side, at different sizes (Obama, Biden, the astronaut, largest
+/// first, left to right), on a 1200×720 grey frame: a group photo of sorts.
+fn group() -> RgbImage {
     let tiles = [("obama.jpg", 420), ("biden.jpg", 300), ("astronaut.png", 360)];
     let mut frame = RgbImage::from_pixel(1200, 720, image::Rgb([90, 90, 90]));
     let mut x = 0i64;
@@ -170,7 +172,13 @@ fn a_frame_with_many_faces_gives_each_or_the_biggest() {
         image::imageops::overlay(&mut frame, &tile, x, 40);
         x += i64::from(tile.width()) + 20;
     }
-    let bytes = jpeg(&frame, 92);
+    frame
+}
+
+#[test]
+fn a_frame_with_many_faces_gives_each_or_the_biggest() {
+    let mut engine = engine();
+    let bytes = jpeg(&group(), 92);
     let all = engine.faces(&bytes, Select::All).unwrap();
     assert_eq!(all.len(), 3, "{:?}", all.iter().map(|f| f.bbox).collect::<Vec<_>>());
     // Largest first, and each one is the person it should be.
@@ -351,4 +359,99 @@ fn a_missing_model_is_named_at_load() {
     assert!(message.contains("face_detection_yunet_2023mar.onnx is missing"), "{message}");
     assert!(message.contains("ensure_face_models"), "{message}");
     std::fs::remove_dir_all(empty).unwrap();
+}
+
+fn view(rotate: Rotate, roi: Option<[i64; 4]>) -> View {
+    View { rotate, roi: roi.map(|r| Roi::from_ltrb(r).unwrap()) }
+}
+
+#[test]
+fn rotate_turns_a_sideways_frame_upright_and_maps_the_box_back_onto_the_stored_frame() {
+    let mut engine = engine();
+    let original = photo("obama.jpg");
+    let (w, h) = original.dimensions();
+    let upright = only_face(&mut engine, &jpeg(&original, 90));
+    // The camera hangs sideways: the stored frame is the scene turned 90° clockwise (h × w).
+    let sideways = jpeg(&Turn::Cw90.apply(&original).unwrap(), 90);
+    // As it is, YuNet finds nothing (faces on their side are not what it learned).
+    assert!(matches!(engine.faces(&sideways, Select::Biggest), Err(RecognizeError::NoFace)));
+    // rotate=270 (clockwise) undoes the camera's turn.
+    let faces = engine.faces_in(&sideways, Select::All, view(Rotate::Fixed(Turn::Cw270), None)).unwrap();
+    assert_eq!(faces.len(), 1);
+    let face = &faces[0];
+    assert_eq!(face.turn, Turn::Cw270);
+    let s = similarity(&face.vector, &upright.vector);
+    assert!(s >= 0.9, "the same face as upright: {s}");
+    assert!(face.quality.roll.abs() < 10.0, "quality is measured upright: {:?}", face.quality);
+    // The box is in the stored (sideways) frame: the upright box turned 90° clockwise,
+    // (x, y) -> (h - y, x).
+    let [l, t, r, b] = upright.bbox;
+    let h = i64::from(h);
+    let expected = [h - b, l, h - t, r];
+    let off = face.bbox.iter().zip(expected).map(|(a, e)| (a - e).abs()).max().unwrap();
+    assert!(off <= 4, "{:?} vs {expected:?}", face.bbox);
+    assert!(face.bbox[2] <= h && face.bbox[3] <= i64::from(w), "inside the {h}x{w} stored frame");
+    // Its thumbnail shows the face upright: found at once, unturned, and the same person.
+    let thumbnail = face.thumbnail.as_deref().expect("a turned face has its own thumbnail");
+    let again = only_face(&mut engine, thumbnail);
+    assert!(again.detection.score >= AUTO_ROTATE_SURE, "{:?}", again.detection);
+    assert!(similarity(&again.vector, &upright.vector) >= 0.9);
+    // rotate=true finds the same turn on its own.
+    let auto = engine.faces_in(&sideways, Select::All, view(Rotate::Auto, None)).unwrap();
+    assert_eq!((auto.len(), auto[0].turn, auto[0].bbox), (1, Turn::Cw270, face.bbox));
+    // ...and leaves an upright frame as it is, with no thumbnail of its own.
+    let auto = engine.faces_in(&jpeg(&original, 90), Select::All, view(Rotate::Auto, None)).unwrap();
+    assert_eq!((auto[0].turn, auto[0].thumbnail.is_none()), (Turn::None, true));
+    // Upside down (a camera mounted on the ceiling): rotate=true turns it back too.
+    let flipped = jpeg(&Turn::Cw180.apply(&original).unwrap(), 90);
+    let auto = engine.faces_in(&flipped, Select::All, view(Rotate::Auto, None)).unwrap();
+    assert_eq!(auto[0].turn, Turn::Cw180);
+    assert!(similarity(&auto[0].vector, &upright.vector) >= 0.9);
+}
+
+#[test]
+fn roi_keeps_the_faces_centred_inside_it() {
+    let mut engine = engine();
+    let frame = jpeg(&group(), 92);
+    let all = engine.faces(&frame, Select::All).unwrap();
+    assert_eq!(all.len(), 3);
+    let [l, t, r, b] = all[0].bbox;
+    // Around Obama (the left, largest face): his face alone, with the same box.
+    let around = [(l - 20).max(0), (t - 20).max(0), r + 20, b + 20];
+    let faces = engine.faces_in(&frame, Select::All, view(Rotate::default(), Some(around))).unwrap();
+    assert_eq!(faces.iter().map(|f| f.bbox).collect::<Vec<_>>(), vec![all[0].bbox]);
+    // "biggest" picks among the faces in the region: the right half holds Biden and the astronaut,
+    // and runs past the frame's edge (clipped).
+    let right = [all[1].bbox[0].min(all[2].bbox[0]) - 10, 0, 5000, 5000];
+    let faces = engine.faces_in(&frame, Select::All, view(Rotate::default(), Some(right))).unwrap();
+    assert_eq!(faces.len(), 2);
+    let biggest = engine.faces_in(&frame, Select::Biggest, view(Rotate::default(), Some(right))).unwrap();
+    assert_eq!(biggest[0].bbox, all[1].bbox);
+    // A region with no face centre in it: faces were found, none counts.
+    match engine.faces_in(&frame, Select::All, view(Rotate::default(), Some([0, 600, 1200, 720]))) {
+        Err(RecognizeError::NoFaceInRoi { found: 3 }) => {}
+        other => panic!("{:?}", other.map(|f| f.len())),
+    }
+    // A region wholly outside the 1200×720 frame is a bad roi.
+    match engine.faces_in(&frame, Select::All, view(Rotate::default(), Some([1200, 0, 1300, 100]))) {
+        Err(e @ RecognizeError::RoiOutside { width: 1200, height: 720 }) => {
+            assert_eq!(e.to_api("fullframe").param.as_deref(), Some("roi"));
+        }
+        other => panic!("{:?}", other.map(|f| f.len())),
+    }
+    // With rotate, the roi is still in the stored frame's pixels. Obama's photo stored sideways
+    // (w × h turned to h × w): his face is in the stored frame's right-hand part.
+    let original = photo("obama.jpg");
+    let (w, h) = original.dimensions();
+    let sideways = jpeg(&Turn::Cw90.apply(&original).unwrap(), 90);
+    let turned = view(Rotate::Fixed(Turn::Cw270), Some([0, 0, i64::from(h), i64::from(w)]));
+    let face = engine.faces_in(&sideways, Select::Biggest, turned).unwrap().remove(0);
+    let [l, t, r, b] = face.bbox;
+    let inside = view(Rotate::Fixed(Turn::Cw270), Some([l, t, r, b]));
+    assert_eq!(engine.faces_in(&sideways, Select::Biggest, inside).unwrap()[0].bbox, face.bbox);
+    let beside = view(Rotate::Fixed(Turn::Cw270), Some([0, 0, l.max(1), i64::from(w)]));
+    assert!(matches!(
+        engine.faces_in(&sideways, Select::Biggest, beside),
+        Err(RecognizeError::NoFaceInRoi { found: 1 })
+    ));
 }

@@ -1,7 +1,8 @@
 //! `POST /events/faces/add/`: full frames from external detectors (wire doc §1), authenticated by
 //! the camera's own `external_detector_token`. With FACEROUTER.RECOGNITION_BACKEND = "builtin",
 //! ffsec finds the faces itself: `mf_selector` = "biggest" makes one event of the largest face,
-//! "all" one event per face (at most RECOGNIZER.MAX_FACES). Otherwise a frame can only become an
+//! "all" one event per face (at most RECOGNIZER.MAX_FACES), after turning the frame by `rotate` and
+//! keeping the faces centred in `roi` (domain::recognizer::View). Otherwise a frame can only become an
 //! event when the detector also sends the face's `bbox` and `facen` (our documented extension,
 //! docs/ingest.md), and without them the answer carries an error entry.
 
@@ -13,7 +14,8 @@ use actix_web::{HttpResponse, ResponseError, web};
 use bytes::Bytes;
 use chrono::Utc;
 use domain::event::{BBox, BsType};
-use domain::recognizer::Select;
+use domain::image::ImageKind;
+use domain::recognizer::{RecognizeError, Roi, Rotate, Select, Turn, View};
 use domain::{ApiError, multipart};
 use serde_json::{Value, json};
 
@@ -29,12 +31,13 @@ pub async fn post_external_face(state: web::Data<AppState>, body: Multipart) -> 
         Ok(reply) => {
             let (outcome, reason) = match (reply.events.is_empty(), &reply.error) {
                 (false, _) => ("accepted", "external"),
-                (true, Some(_)) => ("rejected", "no_detector"),
+                (true, Some(error)) => error.counted_as,
                 (true, None) => ("ignored", "unmatched"),
             };
             state.count(started, Ok((outcome, reason)));
             let events: Vec<String> = reply.events.iter().map(ToString::to_string).collect();
-            HttpResponse::Ok().json(json!({"events": events, "errors": reply.error.into_iter().collect::<Vec<_>>()}))
+            let errors: Vec<Value> = reply.error.into_iter().map(|e| e.body).collect();
+            HttpResponse::Ok().json(json!({"events": events, "errors": errors}))
         }
         Err(failure) => {
             state.count(started, Err(&failure));
@@ -45,7 +48,14 @@ pub async fn post_external_face(state: web::Data<AppState>, body: Multipart) -> 
 
 struct Reply {
     events: Vec<uuid::Uuid>,
-    error: Option<Value>,
+    error: Option<ReplyError>,
+}
+
+/// An entry of the answer's `errors` (200: the vendor reports per-frame problems there).
+struct ReplyError {
+    body: Value,
+    /// `(outcome, reason)` in `ffsec_ingest_frames_total`.
+    counted_as: (&'static str, &'static str),
 }
 
 async fn add_faces(state: &AppState, body: Multipart, started: Instant) -> Result<Reply, Failure> {
@@ -82,21 +92,40 @@ async fn add_faces(state: &AppState, body: Multipart, started: Instant) -> Resul
                 Some("all") => Select::All,
                 _ => Select::Biggest,
             };
-            let faces = pool.faces(frame.0.clone(), select).await.map_err(|e| builtin::failure(&e, "fullframe"))?;
+            let view = view_of(&detector_params);
+            let faces = match pool.faces_in(frame.0.clone(), select, view).await {
+                Ok(faces) => faces,
+                // Faces were found, none in the region the sender asked about: nothing wrong with
+                // the request, so a 200 that says why no event came of it.
+                Err(e @ RecognizeError::NoFaceInRoi { .. }) => {
+                    let body = json!({"code": "NO_FACE", "desc": e.to_string(), "param": "roi"});
+                    return Ok(Reply {
+                        events: Vec::new(),
+                        error: Some(ReplyError { body, counted_as: ("ignored", "roi") }),
+                    });
+                }
+                Err(e) => return Err(builtin::failure(&e, "fullframe")),
+            };
             let timer = state.metrics.stage("detect", started);
             let mut events = Vec::with_capacity(faces.len());
             for face in faces {
                 let [left, top, right, bottom] = face.bbox.map(|v| i32::try_from(v).unwrap_or(i32::MAX));
                 let bbox = BBox::new(left, top, right, bottom)
                     .ok_or_else(|| ApiError::bad_param("fullframe", "a detected face has an empty box"))?;
+                // A face found on a turned frame has its own upright thumbnail; the frame is stored
+                // as received either way (domain::recognizer::thumbnail).
+                let (crop, full, crop_is_frame) = match face.thumbnail {
+                    Some(jpeg) => ((Bytes::from(jpeg), ImageKind::Jpeg), Some(frame.clone()), false),
+                    None => (frame.clone(), None, true),
+                };
                 let input = FaceInput {
                     bbox,
                     created_date,
                     detector_params: detector_params.clone(),
                     bs_type: BsType::Overall,
-                    crop: frame.clone(),
-                    frame: None,
-                    crop_is_frame: true,
+                    crop,
+                    frame: full,
+                    crop_is_frame,
                     vector: Some(face.vector),
                     features: features.clone(),
                     quality: Some(face.quality.score),
@@ -109,9 +138,10 @@ async fn add_faces(state: &AppState, body: Multipart, started: Instant) -> Resul
             return Ok(Reply { events, error: None });
         }
         let desc = "ffsec has no face detector: send the face's bbox and facen with the frame (docs/ingest.md)";
+        let body = json!({"code": "BAD_PARAM", "desc": desc, "param": "facen"});
         return Ok(Reply {
             events: Vec::new(),
-            error: Some(json!({"code": "BAD_PARAM", "desc": desc, "param": "facen"})),
+            error: Some(ReplyError { body, counted_as: ("rejected", "no_detector") }),
         });
     };
     let input = FaceInput {
@@ -132,8 +162,8 @@ async fn add_faces(state: &AppState, body: Multipart, started: Instant) -> Resul
     Ok(Reply { events: accepted.event_id.into_iter().collect(), error: None })
 }
 
-/// `mf_selector`, `rotate` and `roi` are validated and kept with the event. `mf_selector` drives
-/// the built-in detector; `rotate` and `roi` are kept only (YuNet looks at the whole, upright frame).
+/// `mf_selector`, `rotate` and `roi` are validated and kept with the event; with the built-in
+/// detector they also say which faces become events ([`view_of`]).
 fn detector_params(parts: &HashMap<String, Bytes>) -> Result<Value, ApiError> {
     let text = |name: &str| multipart::text(parts, name).map(|v| v.map(|s| s.trim().to_string()));
     let selector = text("mf_selector")?.filter(|s| !s.is_empty()).unwrap_or_else(|| "biggest".into());
@@ -155,6 +185,21 @@ fn detector_params(parts: &HashMap<String, Bytes>) -> Result<Value, ApiError> {
         params["roi"] = json!(parse_roi(&roi)?);
     }
     Ok(params)
+}
+
+/// How the built-in detector looks at the frame, read from the validated `detector_params`:
+/// `rotate` 90/180/270 turns it clockwise, `true` lets the recognizer find the turn, `false`/0 and
+/// no `rotate` leave it; `roi` keeps the faces centred in it.
+fn view_of(params: &Value) -> View {
+    let rotate = match &params["rotate"] {
+        Value::Bool(true) => Rotate::Auto,
+        Value::Number(n) => Rotate::Fixed(
+            n.as_u64().and_then(|d| u16::try_from(d).ok()).and_then(Turn::from_degrees).unwrap_or_default(),
+        ),
+        _ => Rotate::default(),
+    };
+    let roi = serde_json::from_value::<[i64; 4]>(params["roi"].clone()).ok().and_then(Roi::from_ltrb);
+    View { rotate, roi }
 }
 
 /// `[left, top, right, bottom]` as JSON or comma-separated, like a bbox.
@@ -188,5 +233,21 @@ mod tests {
             assert_eq!(detector_params(&parts).unwrap_err().param.as_deref(), Some(name));
         }
         assert_eq!(detector_params(&HashMap::new()).unwrap(), json!({"mf_selector": "biggest"}));
+    }
+
+    #[test]
+    fn the_kept_params_say_how_to_look_at_the_frame() {
+        let view = |pairs: &[(&str, &str)]| {
+            let parts: HashMap<String, Bytes> =
+                pairs.iter().map(|(k, v)| (k.to_string(), Bytes::from(v.to_string()))).collect();
+            view_of(&detector_params(&parts).unwrap())
+        };
+        assert_eq!(view(&[]), View::default());
+        assert_eq!(view(&[("rotate", "90")]).rotate, Rotate::Fixed(Turn::Cw90));
+        assert_eq!(view(&[("rotate", "270")]).rotate, Rotate::Fixed(Turn::Cw270));
+        assert_eq!(view(&[("rotate", "0")]).rotate, Rotate::Fixed(Turn::None));
+        assert_eq!(view(&[("rotate", "true")]).rotate, Rotate::Auto);
+        assert_eq!(view(&[("rotate", "false")]).rotate, Rotate::Fixed(Turn::None));
+        assert_eq!(view(&[("roi", "10,20,300,400")]).roi, Some(Roi { left: 10, top: 20, right: 300, bottom: 400 }));
     }
 }

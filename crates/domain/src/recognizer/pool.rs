@@ -10,7 +10,7 @@ use std::sync::mpsc::{self, SyncSender, TrySendError};
 
 use tokio::sync::oneshot;
 
-use super::{Engine, Face, RecognizeError, Select, Settings};
+use super::{Engine, Face, RecognizeError, Select, Settings, View};
 use crate::config;
 
 type Job = Box<dyn FnOnce(&mut Engine) + Send>;
@@ -117,6 +117,11 @@ impl Pool {
 
     /// The faces of an image (see [`Engine::faces`]).
     pub async fn faces(&self, image: bytes::Bytes, select: Select) -> Result<Vec<Face>, RecognizeError> {
-        self.run(move |engine| engine.faces(&image, select)).await
+        self.faces_in(image, select, View::default()).await
+    }
+
+    /// The faces of a full frame seen through `view` (see [`Engine::faces_in`]).
+    pub async fn faces_in(&self, image: bytes::Bytes, select: Select, view: View) -> Result<Vec<Face>, RecognizeError> {
+        self.run(move |engine| engine.faces_in(&image, select, view)).await
     }
 }

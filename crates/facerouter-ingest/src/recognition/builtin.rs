@@ -33,6 +33,7 @@ pub fn failure(error: &RecognizeError, param: &str) -> Failure {
     let reason = match error {
         RecognizeError::BadImage(_) => "bad_image",
         RecognizeError::NoFace => "no_face",
+        RecognizeError::NoFaceInRoi { .. } | RecognizeError::RoiOutside { .. } => "roi",
         RecognizeError::TooSmall { .. } => "face_too_small",
         RecognizeError::Saturated => "recognizer_busy",
         RecognizeError::Engine(_) => "recognizer_error",
