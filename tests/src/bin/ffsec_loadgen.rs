@@ -185,6 +185,9 @@ enum Command {
         /// More query parameters, e.g. `&cameras=3`.
         #[arg(long, default_value = "")]
         extra: String,
+        /// The list searched: `/events/faces/` or `/dossiers/`.
+        #[arg(long, default_value = "/events/faces/")]
+        path: String,
     },
     /// Durable image writes as ingest makes them: faces/s and per-face latency, the per-write
     /// reference against ffsec's store, on the disk under `root`.
@@ -253,8 +256,8 @@ async fn main() -> anyhow::Result<()> {
         Command::SeedEventVectors { database_url, probes, dim } => {
             event_search_bench::seed_event_vectors(&database_url, probes, dim).await
         }
-        Command::EventSearch { base, user, password, first, last, extra } => {
-            event_search_bench::event_search(&base, &user, &password, first..=last, &extra).await
+        Command::EventSearch { base, user, password, first, last, extra, path } => {
+            event_search_bench::event_search(&base, &user, &password, first..=last, &path, &extra).await
         }
         Command::Media { root, faces, concurrency, crop_bytes, only } => {
             media_bench::media(&root, faces, concurrency.max(1), crop_bytes, only.as_deref()).await

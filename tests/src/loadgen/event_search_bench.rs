@@ -173,13 +173,15 @@ pub async fn seed_event_vectors(url: &str, probes: usize, dim: usize) -> anyhow:
     Ok(())
 }
 
-/// `GET /events/faces/?looks_like=dossierface:<id>&threshold=…` (plus `extra`) for each probe id:
+/// `GET <path>?looks_like=dossierface:<id>&threshold=…` (plus `extra`) for each probe id, on
+/// `/events/faces/` or `/dossiers/`:
 /// p50/p99 of the whole request, and the mean count.
 pub async fn event_search(
     base: &str,
     user: &str,
     password: &str,
     probes: std::ops::RangeInclusive<i64>,
+    path: &str,
     extra: &str,
 ) -> anyhow::Result<()> {
     let client = reqwest::Client::new();
@@ -188,7 +190,7 @@ pub async fn event_search(
     let mut counts = 0;
     let mut results = 0;
     for probe in probes {
-        let url = format!("{base}/events/faces/?looks_like=dossierface:{probe}&threshold={THRESHOLD}&limit=20{extra}");
+        let url = format!("{base}{path}?looks_like=dossierface:{probe}&threshold={THRESHOLD}&limit=20{extra}");
         let started = Instant::now();
         let response = client.get(&url).header("Authorization", format!("Token {token}")).send().await?;
         let status = response.status();
@@ -201,7 +203,7 @@ pub async fn event_search(
     let n = times.len().max(1);
     times.sort();
     println!(
-        "looks_like{extra}: {} requests, p50 {:.1?} p99 {:.1?}; mean count {:.1}, mean results {:.1}",
+        "{path} looks_like{extra}: {} requests, p50 {:.1?} p99 {:.1?}; mean count {:.1}, mean results {:.1}",
         times.len(),
         percentile(&times, 0.5),
         percentile(&times, 0.99),
