@@ -87,7 +87,7 @@ pub fn offset_list<T: Serialize>(
 /// REPEATABLE READ transaction, so that they all see one snapshot. Two statements on their own
 /// would each see the rows committed by their own start: a row created between the count and the
 /// page would be on the page but not in the count (or, deleted, in the count but not on the page).
-/// A read-only transaction never waits for a lock nor fails to serialize, so this costs two round
+/// A read-only transaction takes no row locks and never fails to serialize, so this costs two round
 /// trips (BEGIN, COMMIT) and nothing else. `read` returns its future boxed (`async move {..}.boxed()`)
 /// because the future borrows the connection and must be `Send`, which a bare async closure cannot
 /// promise yet.
