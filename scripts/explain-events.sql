@@ -43,7 +43,5 @@ EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) SELECT :cols FROM face_events WHERE camera
 EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) SELECT count(*) FROM face_events WHERE camera_id = ANY('{3}') AND matched = true;
 \echo '### cameras=3&created_date in [week ago, day ago]: page'
 EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) SELECT :cols FROM face_events WHERE camera_id = ANY('{3}') AND created_date >= :'week_ago' AND created_date <= :'day_ago' ORDER BY id DESC LIMIT 21;
-\echo '### gender=female&age 30..40: page'
-EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) SELECT :cols FROM face_events WHERE (features -> 'gender' ->> 'name') = ANY('{female}') AND (CASE WHEN jsonb_typeof(features -> 'age' -> 'name') = 'number' THEN (features -> 'age' ->> 'name')::float8 END) >= 30 AND (CASE WHEN jsonb_typeof(features -> 'age' -> 'name') = 'number' THEN (features -> 'age' ->> 'name')::float8 END) <= 40 ORDER BY id DESC LIMIT 21;
-\echo '### gender=female&age 30..40: count'
-EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) SELECT count(*) FROM face_events WHERE (features -> 'gender' ->> 'name') = ANY('{female}') AND (CASE WHEN jsonb_typeof(features -> 'age' -> 'name') = 'number' THEN (features -> 'age' ->> 'name')::float8 END) >= 30 AND (CASE WHEN jsonb_typeof(features -> 'age' -> 'name') = 'number' THEN (features -> 'age' ->> 'name')::float8 END) <= 40;
+-- The attribute filters (gender, age, ...): scripts/explain-event-attributes.sql.
+\ir explain-event-attributes.sql

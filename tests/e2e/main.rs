@@ -4,7 +4,9 @@
 mod console;
 mod deploy_files;
 mod findface_import;
+mod gateway_event_indexes;
 mod gateway_events;
+mod gateway_list_counts;
 mod gateway_live;
 mod gateway_login_limits;
 mod gateway_media;

@@ -15,6 +15,7 @@ use domain::models::{DossierFace, NewDossierFace};
 use domain::recognizer::{RecognizeError, Select};
 use domain::schema::dossier_faces;
 use domain::{ApiError, flex, multipart, vector};
+use futures_util::FutureExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -198,7 +199,7 @@ pub async fn get_dossier_faces(
     let (limit, page) = (p::limit(&pairs)?, p::page(&pairs)?);
     let dossiers: Vec<i64> = p::parse_many(&pairs, "dossier")?;
     let ids: Vec<i64> = p::parse_many(&pairs, "id_in")?;
-    let filtered = || {
+    let filtered = move || {
         let mut query = dossier_faces::table.into_boxed();
         if !dossiers.is_empty() {
             query = query.filter(dossier_faces::dossier_id.eq_any(dossiers.clone()));
@@ -208,16 +209,21 @@ pub async fn get_dossier_faces(
         }
         query
     };
-    let mut conn = state.conn().await?;
-    let count: i64 = filtered().count().get_result(&mut conn).await.map_err(ApiError::internal)?;
-    let rows: Vec<DossierFace> = filtered()
-        .order(dossier_faces::id)
-        .limit(limit)
-        .offset((page - 1) * limit)
-        .select(DossierFace::as_select())
-        .load(&mut conn)
-        .await
-        .map_err(ApiError::internal)?;
+    let (count, rows) = p::snapshot(&state, move |conn| {
+        async move {
+            let count: i64 = filtered().count().get_result(conn).await?;
+            let rows: Vec<DossierFace> = filtered()
+                .order(dossier_faces::id)
+                .limit(limit)
+                .offset((page - 1) * limit)
+                .select(DossierFace::as_select())
+                .load(conn)
+                .await?;
+            Ok((count, rows))
+        }
+        .boxed()
+    })
+    .await?;
     let results: Vec<Value> = rows.iter().map(|f| view(&state, f)).collect();
     Ok(p::offset_list(&state, &req, &pairs, count, page, limit, results))
 }

@@ -10,6 +10,7 @@ use domain::flex;
 use domain::messages::GalleryObject;
 use domain::models::{DossierList, NewDossierList};
 use domain::schema::{dossier_faces, dossier_list_members, dossier_lists, dossiers};
+use futures_util::FutureExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -99,16 +100,21 @@ pub async fn get_dossier_lists(
     user.require(Role::Viewer)?;
     let pairs = p::query_pairs(&req)?;
     let (limit, page) = (p::limit(&pairs)?, p::page(&pairs)?);
-    let mut conn = state.conn().await?;
-    let count: i64 = dossier_lists::table.count().get_result(&mut conn).await.map_err(ApiError::internal)?;
-    let rows: Vec<(DossierList, Option<f32>)> = dossier_lists::table
-        .order(dossier_lists::id)
-        .limit(limit)
-        .offset((page - 1) * limit)
-        .select((DossierList::as_select(), dossier_lists::confidence_threshold))
-        .load(&mut conn)
-        .await
-        .map_err(ApiError::internal)?;
+    let (count, rows) = p::snapshot(&state, move |conn| {
+        async move {
+            let count: i64 = dossier_lists::table.count().get_result(conn).await?;
+            let rows: Vec<(DossierList, Option<f32>)> = dossier_lists::table
+                .order(dossier_lists::id)
+                .limit(limit)
+                .offset((page - 1) * limit)
+                .select((DossierList::as_select(), dossier_lists::confidence_threshold))
+                .load(conn)
+                .await?;
+            Ok((count, rows))
+        }
+        .boxed()
+    })
+    .await?;
     let results: Vec<Value> = rows.iter().map(|(l, t)| view(l, *t)).collect();
     Ok(p::offset_list(&state, &req, &pairs, count, page, limit, results))
 }

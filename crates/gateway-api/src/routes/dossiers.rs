@@ -8,6 +8,7 @@ use domain::flex;
 use domain::messages::GalleryObject;
 use domain::models::{Dossier, NewDossier};
 use domain::schema::{dossier_list_members, dossiers};
+use futures_util::FutureExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -77,14 +78,16 @@ pub async fn post_dossier(
     Ok(HttpResponse::Created().json(view(&dossier, &lists)))
 }
 
-pub(super) async fn lists_of(conn: &mut domain::db::DbConn, ids: &[i64]) -> Result<Vec<(i64, i64)>, ApiError> {
+pub(super) async fn lists_of(
+    conn: &mut diesel_async::AsyncPgConnection,
+    ids: &[i64],
+) -> diesel::QueryResult<Vec<(i64, i64)>> {
     dossier_list_members::table
         .filter(dossier_list_members::dossier_id.eq_any(ids))
         .select((dossier_list_members::dossier_id, dossier_list_members::list_id))
         .order((dossier_list_members::dossier_id, dossier_list_members::list_id))
         .load(conn)
         .await
-        .map_err(ApiError::internal)
 }
 
 #[utoipa::path(get, path = "/dossiers/", tag = "dossiers", params(PageParams, ("looks_like" = Option<String>, Query, description = "detection:<id> or dossierface:<id>: only dossiers with a face this alike, most alike first, each with looks_like {matched_object, confidence}; one page"), ("threshold" = Option<f32>, Query, description = "with looks_like: 0..1, default FFSECURITY.CONFIDENCE_THRESHOLD"), ("dossier_lists" = Option<Vec<i64>>, Query, description = "with looks_like: only dossiers on these watch lists")), responses((status = 200, description = "dossiers, in id order (by similarity with looks_like)", body = ListPage), (status = 400, description = "a bad parameter, named in param", body = ApiError)))]
@@ -99,18 +102,24 @@ pub async fn get_dossiers(
         return super::dossier_search::get_looks_like(&state, &pairs, face).await;
     }
     let (limit, page) = (p::limit(&pairs)?, p::page(&pairs)?);
-    let mut conn = state.conn().await?;
-    let count: i64 = dossiers::table.count().get_result(&mut conn).await.map_err(ApiError::internal)?;
-    let rows: Vec<Dossier> = dossiers::table
-        .order(dossiers::id)
-        .limit(limit)
-        .offset((page - 1) * limit)
-        .select(Dossier::as_select())
-        .load(&mut conn)
-        .await
-        .map_err(ApiError::internal)?;
-    let ids: Vec<i64> = rows.iter().map(|d| d.id).collect();
-    let members = lists_of(&mut conn, &ids).await?;
+    // The page's watch lists come from the count's snapshot too.
+    let (count, rows, members) = p::snapshot(&state, move |conn| {
+        async move {
+            let count: i64 = dossiers::table.count().get_result(conn).await?;
+            let rows: Vec<Dossier> = dossiers::table
+                .order(dossiers::id)
+                .limit(limit)
+                .offset((page - 1) * limit)
+                .select(Dossier::as_select())
+                .load(conn)
+                .await?;
+            let ids: Vec<i64> = rows.iter().map(|d| d.id).collect();
+            let members = lists_of(conn, &ids).await?;
+            Ok((count, rows, members))
+        }
+        .boxed()
+    })
+    .await?;
     let results: Vec<Value> = rows
         .iter()
         .map(|d| {
@@ -136,7 +145,8 @@ pub async fn get_dossier(
         .first(&mut conn)
         .await
         .map_err(|e| db_error::map(e, "id"))?;
-    let lists: Vec<i64> = lists_of(&mut conn, &[id]).await?.into_iter().map(|(_, l)| l).collect();
+    let lists: Vec<i64> =
+        lists_of(&mut conn, &[id]).await.map_err(ApiError::internal)?.into_iter().map(|(_, l)| l).collect();
     Ok(HttpResponse::Ok().json(view(&dossier, &lists)))
 }
 
@@ -206,7 +216,8 @@ pub async fn patch_dossier(
         })
         .await
         .map_err(|e| db_error::map(e, "dossier_lists"))?;
-    let lists: Vec<i64> = lists_of(&mut conn, &[id]).await?.into_iter().map(|(_, l)| l).collect();
+    let lists: Vec<i64> =
+        lists_of(&mut conn, &[id]).await.map_err(ApiError::internal)?.into_iter().map(|(_, l)| l).collect();
     drop(conn);
     state.announce(GalleryObject::Dossier, id).await;
     Ok(HttpResponse::Ok().json(view(&dossier, &lists)))

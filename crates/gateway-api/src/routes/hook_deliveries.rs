@@ -12,6 +12,7 @@ use domain::filters::EventFilters;
 use domain::messages::DeliveryRetry;
 use domain::models::{FaceEventRow, Hook, WebhookDelivery};
 use domain::schema::{face_events, hooks, webhook_deliveries};
+use futures_util::FutureExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -72,13 +73,9 @@ pub async fn get_hook_deliveries(
         page = page.filter(webhook_deliveries::id.lt(c));
     }
     let count_query = filtered().count();
-    let mut conn = state.conn().await?;
-    // One snapshot for the count and the page, as for events: deliveries are logged all the time.
-    let (count, mut rows) = conn
-        .build_transaction()
-        .read_only()
-        .repeatable_read()
-        .run::<_, diesel::result::Error, _>(async move |conn| {
+    // One snapshot for the count and the page: deliveries are logged all the time.
+    let (count, mut rows) = p::snapshot(&state, move |conn| {
+        async move {
             let count: i64 = count_query.get_result(conn).await?;
             let rows: Vec<WebhookDelivery> = page
                 .order(webhook_deliveries::id.desc())
@@ -87,9 +84,10 @@ pub async fn get_hook_deliveries(
                 .load(conn)
                 .await?;
             Ok((count, rows))
-        })
-        .await
-        .map_err(ApiError::internal)?;
+        }
+        .boxed()
+    })
+    .await?;
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
     let next =

@@ -9,6 +9,7 @@ use domain::messages::GalleryObject;
 use domain::models::{GenetecAlarm, NewCamera};
 use domain::schema::{camera_groups, cameras, genetec_alarms};
 use domain::{ApiError, ErrorCode};
+use futures_util::FutureExt;
 use serde_json::{Value, json};
 
 use super::pagination::{self as p, ListPage};
@@ -123,7 +124,7 @@ pub async fn get_genetec_alarms(
     let limit = p::limit(&pairs)?;
     let cursor: Option<i64> = p::parse_one(&pairs, "cursor")?;
     let outcome: Option<String> = p::parse_one(&pairs, "outcome")?;
-    let filtered = || {
+    let filtered = move || {
         let mut q = genetec_alarms::table.into_boxed();
         if let Some(o) = &outcome {
             q = q.filter(genetec_alarms::outcome.eq(o.clone()));
@@ -134,17 +135,21 @@ pub async fn get_genetec_alarms(
     if let Some(c) = cursor {
         page = page.filter(genetec_alarms::id.lt(c));
     }
-    let mut conn = state.conn().await?;
-    // Rows are only ever added at the top: a count taken beside the page is at worst a few rows
-    // newer than it, which an operator's log view tolerates.
-    let count: i64 = filtered().count().get_result(&mut conn).await.map_err(ApiError::internal)?;
-    let mut rows: Vec<GenetecAlarm> = page
-        .order(genetec_alarms::id.desc())
-        .limit(limit + 1)
-        .select(GenetecAlarm::as_select())
-        .load(&mut conn)
-        .await
-        .map_err(ApiError::internal)?;
+    let count_query = filtered().count();
+    let (count, mut rows) = p::snapshot(&state, move |conn| {
+        async move {
+            let count: i64 = count_query.get_result(conn).await?;
+            let rows: Vec<GenetecAlarm> = page
+                .order(genetec_alarms::id.desc())
+                .limit(limit + 1)
+                .select(GenetecAlarm::as_select())
+                .load(conn)
+                .await?;
+            Ok((count, rows))
+        }
+        .boxed()
+    })
+    .await?;
     let more = rows.len() as i64 > limit;
     rows.truncate(usize::try_from(limit).unwrap_or(0));
     let next =

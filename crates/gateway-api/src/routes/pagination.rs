@@ -1,7 +1,9 @@
 //! List responses `{count, next_page, results}`; `next_page` is an absolute URL clients follow as is.
 
 use actix_web::{HttpRequest, HttpResponse};
+use diesel_async::AsyncPgConnection;
 use domain::ApiError;
+use futures_util::future::BoxFuture;
 use serde::Serialize;
 
 use crate::state::AppState;
@@ -81,22 +83,49 @@ pub fn offset_list<T: Serialize>(
     list(count, next, results)
 }
 
+/// Runs a list's reads — its `count`, its page and whatever the page's rows need — in one read-only
+/// REPEATABLE READ transaction, so that they all see one snapshot. Two statements on their own
+/// would each see the rows committed by their own start: a row created between the count and the
+/// page would be on the page but not in the count (or, deleted, in the count but not on the page).
+/// A read-only transaction takes no row locks and never fails to serialize, so this costs two round
+/// trips (BEGIN, COMMIT) and nothing else. `read` returns its future boxed (`async move {..}.boxed()`)
+/// because the future borrows the connection and must be `Send`, which a bare async closure cannot
+/// promise yet.
+pub async fn snapshot<T, F>(state: &AppState, read: F) -> Result<T, ApiError>
+where
+    T: Send,
+    F: for<'c> FnOnce(&'c mut AsyncPgConnection) -> BoxFuture<'c, diesel::QueryResult<T>> + Send,
+{
+    let mut conn = state.conn().await?;
+    conn.build_transaction()
+        .read_only()
+        .repeatable_read()
+        .run::<_, diesel::result::Error, _>(async move |conn| read(conn).await)
+        .await
+        .map_err(ApiError::internal)
+}
+
 /// A whole table as an offset-paginated list in id order: `count`, the page's rows rendered by
-/// `$view`. The same few lines for every plain resource, written once.
+/// `$view`, counted and read from one [`snapshot`]. The same few lines for every plain resource,
+/// written once.
 macro_rules! list_table {
     ($state:expr, $req:expr, $table:ident, $model:ty, $view:expr) => {{
         let pairs = $crate::routes::pagination::query_pairs($req)?;
         let (limit, page) = ($crate::routes::pagination::limit(&pairs)?, $crate::routes::pagination::page(&pairs)?);
-        let mut conn = $state.conn().await?;
-        let count: i64 = $table::table.count().get_result(&mut conn).await.map_err(ApiError::internal)?;
-        let rows: Vec<$model> = $table::table
-            .order($table::id)
-            .limit(limit)
-            .offset((page - 1) * limit)
-            .select(<$model>::as_select())
-            .load(&mut conn)
-            .await
-            .map_err(ApiError::internal)?;
+        let (count, rows): (i64, Vec<$model>) = $crate::routes::pagination::snapshot($state, move |conn| {
+            futures_util::FutureExt::boxed(async move {
+                let count: i64 = $table::table.count().get_result(conn).await?;
+                let rows = $table::table
+                    .order($table::id)
+                    .limit(limit)
+                    .offset((page - 1) * limit)
+                    .select(<$model>::as_select())
+                    .load(conn)
+                    .await?;
+                Ok((count, rows))
+            })
+        })
+        .await?;
         let results: Vec<serde_json::Value> = rows.iter().map($view).collect();
         Ok($crate::routes::pagination::offset_list($state, $req, &pairs, count, page, limit, results))
     }};
