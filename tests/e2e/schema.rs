@@ -40,6 +40,7 @@ async fn schema_rs_matches_the_migrated_database() {
         diesel_columns!(dossier_list_members),
         diesel_columns!(dossier_lists),
         diesel_columns!(dossiers),
+        diesel_columns!(event_vectors),
         diesel_columns!(face_events),
         diesel_columns!(genetec_alarms),
         diesel_columns!(hooks),
