@@ -19,12 +19,12 @@ DROP INDEX face_events_male_idx;
 
 -- Backfill: added as a stored generated column, which fills it in one rewrite of the table and its
 -- indexes, then made a plain column (DROP EXPRESSION keeps the values) for the recorder to write.
--- An UPDATE of every row was measured first: 2.5 times slower (42 s per 1M events, and 18 s of
--- VACUUM to follow) and it left the table and every index twice their size, the id-ordered
--- indexes for good (their half-empty pages are never refilled). The rewrite takes ~17 s per 1M
--- events here, holding face_events locked (the recorder's inserts and the list wait; faces queue
--- on the broker); fine at the sizes deployed so far, a larger table would want a batched backfill
--- outside the migration's transaction. On the partitioned parent, so every partition gets it.
+-- An UPDATE of every row was measured first: twice as slow (51 s per 1M events against 24 s for
+-- this whole migration, plus 18 s of VACUUM), and it left the table and every index twice their
+-- size, the id-ordered indexes for good (their half-empty pages are never refilled). face_events
+-- stays locked meanwhile (the recorder's inserts and the list wait; faces queue on the broker):
+-- fine at the sizes deployed so far, a larger table would want a batched backfill outside the
+-- migration's transaction. On the partitioned parent, so every partition gets it.
 ALTER TABLE face_events ADD COLUMN age double precision GENERATED ALWAYS AS (
     CASE WHEN jsonb_typeof(features -> 'age' -> 'name') = 'number' THEN (features -> 'age' ->> 'name')::float8 END
 ) STORED;
