@@ -6,6 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use diesel::QueryDsl;
 use diesel_async::RunQueryDsl;
+use domain::list_filters::{EventFacts, EventListFilters};
 use domain::models::{EventVectorRow, FaceEventRow};
 use domain::schema::{event_vectors, face_events};
 use ffsec_tests::events::EventBus;
@@ -18,6 +19,8 @@ use tokio_tungstenite::tungstenite::Message;
 
 fn row(camera: i64, created: DateTime<Utc>, matched: Option<i64>, features: Value) -> FaceEventRow {
     let id = uuid::Uuid::now_v7();
+    // As the recorder fills it (FaceEventRow::from_event): the age when a JSON number.
+    let age = features.pointer("/age/name").and_then(Value::as_f64);
     FaceEventRow {
         id,
         created_date: created,
@@ -41,6 +44,7 @@ fn row(camera: i64, created: DateTime<Utc>, matched: Option<i64>, features: Valu
         acknowledged: false,
         acknowledged_date: None,
         acknowledged_by_id: None,
+        age,
     }
 }
 
@@ -69,13 +73,17 @@ async fn attribute_filters_acknowledgement_and_live_updates() {
     let a = row(1, now, Some(5), features("female", 30, "happy", "none", "none", "real"));
     let b = row(1, now, None, features("male", 31, "sad", "sun", "beard", "fake"));
     let c = row(2, now, None, json!({}));
+    // Age boundaries between whole years, and an age that is not a number (never passes an age filter).
+    let d = row(3, now, None, json!({"age": {"name": 30.5, "confidence": 0.9}}));
+    let e = row(3, now, None, json!({"age": {"name": "31", "confidence": 0.9}}));
     let mut conn = env.connect_db().await.unwrap();
     diesel::insert_into(face_events::table)
-        .values(vec![a.clone(), b.clone(), c.clone()])
+        .values(vec![a.clone(), b.clone(), c.clone(), d.clone(), e.clone()])
         .execute(&mut conn)
         .await
         .unwrap();
     let (a_id, b_id, c_id) = (a.id.to_string(), b.id.to_string(), c.id.to_string());
+    let (d_id, e_id) = (d.id.to_string(), e.id.to_string());
     let sorted = |mut v: Vec<&String>| {
         v.sort();
         v.into_iter().cloned().collect::<Vec<_>>()
@@ -84,10 +92,15 @@ async fn attribute_filters_acknowledgement_and_live_updates() {
         ("gender=female", vec![a_id.clone()]),
         ("gender=female&gender=male", sorted(vec![&a_id, &b_id])),
         ("gender=female,male", sorted(vec![&a_id, &b_id])),
-        ("age_gte=30", sorted(vec![&a_id, &b_id])),
+        ("age_gte=30", sorted(vec![&a_id, &b_id, &d_id])),
         ("age_gte=31", vec![b_id.clone()]),
         ("age_lte=30", vec![a_id.clone()]),
         ("age_lte=29", vec![]),
+        ("age_gte=30.5&age_lte=30.5", vec![d_id.clone()]),
+        ("age_gte=30.6", vec![b_id.clone()]),
+        ("age_lte=30.4", vec![a_id.clone()]),
+        ("age_lte=200", sorted(vec![&a_id, &b_id, &d_id])),
+        ("age_gte=30&age_lte=31&gender=male", vec![b_id.clone()]),
         ("emotions=sad", vec![b_id.clone()]),
         ("glasses=none,eye", vec![a_id.clone()]),
         ("beard=beard", vec![b_id.clone()]),
@@ -95,13 +108,22 @@ async fn attribute_filters_acknowledgement_and_live_updates() {
         ("gender=male&beard=none", vec![]),
         ("cameras=2", vec![c_id.clone()]),
         ("matched=true", vec![a_id.clone()]),
-        ("no_match=true", sorted(vec![&b_id, &c_id])),
+        ("no_match=true", sorted(vec![&b_id, &c_id, &d_id, &e_id])),
         ("matched_dossier=5", vec![a_id.clone()]),
         ("confidence_gte=0.8", vec![a_id.clone()]),
-        ("camera_groups=1", sorted(vec![&a_id, &b_id, &c_id])),
+        ("camera_groups=1", sorted(vec![&a_id, &b_id, &c_id, &d_id, &e_id])),
     ];
+    // The live feed filters in memory (EventListFilters::matches): it must keep the same events.
+    let all = stack.get("/events/faces/?limit=100").await.unwrap();
+    let facts: Vec<EventFacts> = serde_json::from_value(all["results"].clone()).unwrap();
     for (query, want) in table {
         assert_eq!(ids(&stack, query).await, want, "{query}");
+        let pairs: Vec<(String, String)> =
+            query.split('&').filter_map(|kv| kv.split_once('=').map(|(k, v)| (k.to_string(), v.to_string()))).collect();
+        let filters = EventListFilters::parse(&pairs).unwrap();
+        let mut live: Vec<String> = facts.iter().filter(|f| filters.matches(f)).map(|f| f.id.to_string()).collect();
+        live.sort();
+        assert_eq!(live, want, "{query} in memory");
     }
     let bad = stack
         .client
@@ -141,7 +163,7 @@ async fn attribute_filters_acknowledgement_and_live_updates() {
         .unwrap();
     let all: Value = response.json().await.unwrap();
     assert_eq!(all["acknowledged"], 1, "only b was still unacknowledged on camera 1");
-    assert_eq!(ids(&stack, "acknowledged=false").await, vec![c_id.clone()]);
+    assert_eq!(ids(&stack, "acknowledged=false").await, sorted(vec![&c_id, &d_id, &e_id]));
     let mut frames = Vec::new();
     tokio::time::timeout(Duration::from_secs(10), async {
         while frames.len() < 2 {

@@ -262,9 +262,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn facts_of_a_bus_event_are_its_ids() {
-        let mut event = crate::event::FaceEvent {
+    fn bus_event() -> crate::event::FaceEvent {
+        crate::event::FaceEvent {
             id: Uuid::now_v7(),
             created_date: Utc::now(),
             camera: crate::event::IdName { id: 2, name: "c".into() },
@@ -283,9 +282,32 @@ mod tests {
             detector_params: serde_json::json!({}),
             features: Features::default(),
             facen: None,
-        };
+        }
+    }
+
+    #[test]
+    fn facts_of_a_bus_event_are_its_ids() {
+        let mut event = bus_event();
         assert!(filters("cameras=2&matched_dossier=7&matched_lists=4&acknowledged=false").matches(&(&event).into()));
         event.camera.id = 3;
         assert!(!filters("cameras=2").matches(&(&event).into()));
+    }
+
+    /// The list filters ages on the `age` column the recorder fills, the live feed on the
+    /// features: the column must hold the very number `matches` compares, or none.
+    #[test]
+    fn the_stored_age_is_the_age_the_live_feed_compares() {
+        let mut event = bus_event();
+        assert_eq!(crate::models::FaceEventRow::from_event(&event).age, None);
+        for (name, stored) in [
+            (serde_json::json!(30.1), Some(30.1)),
+            (serde_json::json!(31), Some(31.0)),
+            (serde_json::json!("31"), None),
+        ] {
+            event.features.age = Some(crate::event::Attribute { name, confidence: 0.9 });
+            assert_eq!(crate::models::FaceEventRow::from_event(&event).age, stored);
+            assert_eq!(event.features.age(), stored);
+            assert_eq!(filters("age_gte=30.1&age_lte=30.1").matches(&(&event).into()), stored == Some(30.1));
+        }
     }
 }

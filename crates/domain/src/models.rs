@@ -256,6 +256,9 @@ pub struct FaceEventRow {
     pub acknowledged: bool,
     pub acknowledged_date: Option<DateTime<Utc>>,
     pub acknowledged_by_id: Option<i64>,
+    /// `features.age.name` when a number, else None: a column of its own so that age-range counts
+    /// are index-only scans (migration 2026-11-28-000003_event_age).
+    pub age: Option<f64>,
 }
 
 impl FaceEventRow {
@@ -284,6 +287,8 @@ impl FaceEventRow {
             acknowledged: false,
             acknowledged_date: None,
             acknowledged_by_id: None,
+            // The very number EventListFilters::matches compares for the live feed.
+            age: event.features.age(),
         }
     }
 }

@@ -147,6 +147,7 @@ diesel::table! {
         acknowledged_date -> Nullable<Timestamptz>,
         acknowledged_by_id -> Nullable<Int8>,
         recorded_date -> Timestamptz,
+        age -> Nullable<Float8>,
     }
 }
 

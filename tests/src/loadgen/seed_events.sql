@@ -6,7 +6,7 @@ INSERT INTO face_events (
     id, created_date, camera_id, camera_group_id, bs_type, thumbnail, fullframe, matched,
     matched_dossier_id, matched_lists, confidence, quality, frame_coords_left, frame_coords_top,
     frame_coords_right, frame_coords_bottom, detector_params, features, acknowledged,
-    acknowledged_date, acknowledged_by_id)
+    acknowledged_date, acknowledged_by_id, age)
 SELECT
     (lpad(to_hex((extract(epoch FROM ts) * 1000)::bigint), 12, '0') || '7'
         || lpad(to_hex(i % 4096), 3, '0') || '8' || lpad(to_hex(i), 15, '0'))::uuid,
@@ -16,15 +16,17 @@ SELECT
     CASE WHEN matched THEN 0.75 + (i % 20) / 100.0 ELSE 0 END, -1.0, 10, 20, 110, 140, '{}',
     jsonb_build_object(
         'gender', jsonb_build_object('name', CASE WHEN h & 256 = 0 THEN 'male' ELSE 'female' END, 'confidence', 0.9),
-        'age', jsonb_build_object('name', 18 + (h >> 12) % 60, 'confidence', 0.8)),
+        'age', jsonb_build_object('name', age, 'confidence', 0.8)),
     matched AND ts < now() - interval '1 day',
     CASE WHEN matched AND ts < now() - interval '1 day' THEN ts + interval '1 minute' END,
-    CASE WHEN matched AND ts < now() - interval '1 day' THEN 1 END
+    CASE WHEN matched AND ts < now() - interval '1 day' THEN 1 END,
+    age
 FROM (
     SELECT i, h,
            now() - make_interval(secs => (($1 - i) * ($2 * 86400.0 / $1))::float8) AS ts,
            1 + h % $3 AS camera,
            i % 10 = 0 AS matched,
-           1 + (i / 10) % 1000 AS dossier
+           1 + (i / 10) % 1000 AS dossier,
+           18 + (h >> 12) % 60 AS age
     FROM (SELECT i, hashint8(i)::bigint & 2147483647 AS h FROM generate_series(1::bigint, $1::bigint) AS i) AS g
 ) AS s;

@@ -7,7 +7,7 @@ use chrono::Utc;
 use diesel::dsl::sql;
 use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::sql_types::{Array, Bool, Double, Text};
+use diesel::sql_types::{Array, Bool, Text};
 use diesel_async::RunQueryDsl;
 use domain::ApiError;
 use domain::bus::topology::{ROUTE_EVENT_UPDATED, ROUTE_EVENTS_ACKNOWLEDGED};
@@ -25,10 +25,6 @@ use crate::json_body::JsonBody;
 use crate::state::AppState;
 
 type Boxed<'a> = face_events::BoxedQuery<'a, Pg>;
-
-/// The age attribute as a number; events without one never pass an age filter.
-const AGE: &str =
-    "(CASE WHEN jsonb_typeof(features -> 'age' -> 'name') = 'number' THEN (features -> 'age' ->> 'name')::float8 END)";
 
 /// The list's filters (shared with the live feed, which evaluates them in memory) and its order.
 pub struct EventQuery {
@@ -93,11 +89,12 @@ impl EventQuery {
             let clause = format!("(features -> '{attribute}' ->> 'name') = ANY(");
             q = q.filter(sql::<Bool>(&clause).bind::<Array<Text>, _>(values.clone()).sql(")"));
         }
+        // `age` is NULL for events without a numeric age, so they never pass an age filter.
         if let Some(age) = f.age_gte {
-            q = q.filter(sql::<Bool>(AGE).sql(" >= ").bind::<Double, _>(age));
+            q = q.filter(face_events::age.ge(age));
         }
         if let Some(age) = f.age_lte {
-            q = q.filter(sql::<Bool>(AGE).sql(" <= ").bind::<Double, _>(age));
+            q = q.filter(face_events::age.le(age));
         }
         q
     }
