@@ -272,3 +272,34 @@ fn keep_best<K: Ord + Copy>(found: &mut Vec<Candidate<K>>, max: usize) {
     }
     found.sort_unstable_by(order);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn axis(i: usize, dim: usize) -> Vec<f32> {
+        (0..dim).map(|d| if d == i { 1.0 } else { 0.0 }).collect()
+    }
+
+    #[test]
+    fn removes_by_key_and_tag_and_takes_a_reload_whole() {
+        // Faces keyed by id, tagged with their dossier, as `dossier_index.rs` holds them.
+        let index: ScanIndex<i64, i64> = ScanIndex::new();
+        for face in 0..10 {
+            index.insert(face, face / 5, &axis(face as usize % 4, 4));
+        }
+        let ids = |found: Vec<Candidate<i64>>| -> Vec<i64> { found.iter().map(|c| c.id).collect() };
+        assert_eq!(ids(index.search(&axis(0, 4), 0.9, |_| true, 100).0), [8, 4, 0]);
+        assert_eq!(index.retain(|face, _| face != 4), 1);
+        assert_eq!(index.retain(|_, dossier| dossier != 1), 5);
+        assert_eq!(ids(index.search(&axis(0, 4), 0.9, |_| true, 100).0), [0]);
+        assert!(!index.contains(8) && index.len() == 4);
+
+        let fresh = ScanIndex::new();
+        fresh.insert(42, 7, &axis(0, 4));
+        index.replace_rows(fresh);
+        assert_eq!(ids(index.search(&axis(0, 4), 0.9, |_| true, 100).0), [42]);
+        assert!(!index.contains(0) && index.len() == 1);
+        assert!(index.insert(0, 0, &axis(0, 4)), "a key the reload dropped may come back");
+    }
+}
