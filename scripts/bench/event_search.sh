@@ -34,9 +34,17 @@ $B/ffsec-loadgen event-search --base $base --first "$first" --last "$last" --ext
 $B/ffsec-loadgen event-search --base $base --first "$first" --last "$last" \
   --extra "&created_date_gte=$(date -u -d '3 days ago' +%Y-%m-%dT%H:%M:%SZ)&matched=false"
 echo "gateway-api after the searches: $(rss $gw) resident"
-# looks_like on dossiers reads every active dossier face from PostgreSQL per request: the same
-# probes over 100k seeded dossier faces.
+# looks_like on dossiers, the same probes over 100k seeded dossier faces. The seed writes to
+# PostgreSQL behind gateway-api's back (no gallery notices), so the gateway is restarted to load
+# them into its dossier index.
 $B/ffsec-loadgen seed --database-url $db --cameras 1 --faces 100000 >/dev/null
+kill $gw; wait $gw 2>/dev/null || true
+$B/gateway-api --config /tmp/bench/$name.toml > /tmp/bench/$name.gateway-dossiers.log 2>&1 &
+gw=$!
+for _ in $(seq 600); do
+  grep -q 'dossier search index loaded' /tmp/bench/$name.gateway-dossiers.log && break; sleep 0.5
+done
+grep 'dossier search index loaded' /tmp/bench/$name.gateway-dossiers.log | tail -1
 $B/ffsec-loadgen event-search --base $base --first "$first" --last "$((first + 49))" --path /dossiers/
 kill $gw; wait $gw 2>/dev/null || true
 

@@ -366,6 +366,120 @@ async fn dossiers_looks_like_finds_the_same_person_first_and_honours_its_filters
     env.cleanup().await.unwrap();
 }
 
+/// `GET /dossiers/?looks_like=` on `replica`: the dossier ids found, with the face that matched.
+async fn dossiers_like(stack: &Stack, replica: &ffsec_tests::Running, token: &str, query: &str) -> Vec<(i64, i64)> {
+    let url = replica.url(&format!("/dossiers/?{query}"));
+    let response = stack.client.get(url).header("Authorization", format!("Token {token}")).send().await.unwrap();
+    let (status, page) = error_of(response).await;
+    assert_eq!(status, 200, "{query}: {page}");
+    let hits = page["results"].as_array().unwrap().iter();
+    hits.map(|d| (d["id"].as_i64().unwrap(), d["looks_like"]["matched_object"].as_i64().unwrap())).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dossiers_looks_like_follows_faces_written_through_another_replica() {
+    crate::init_logs();
+    let mut env = TestEnv::new().await.unwrap();
+    env.config.facerouter.recognition_backend = RecognitionBackend::Builtin;
+    env.config.recognizer.workers = 1;
+    let stack = Stack::start(&mut env).await.unwrap();
+    let token = stack.token.clone();
+    let first = &stack.gateway;
+    let second =
+        ffsec_tests::Running::start(ffsec_tests::service::bind().unwrap(), env.config.clone(), gateway_api::run)
+            .unwrap();
+    second.wait_healthy().await.unwrap();
+    let faces_held = |replica: &'static str| {
+        let running = if replica == "first" { first } else { &second };
+        async move { ffsec_tests::service::metric(running, "ffsec_dossier_index_faces").await }
+    };
+    // Both indexes loaded (the gauge stays 0 until then, so this waits on the load itself).
+    let list = stack.create("/dossier-lists/", json!({"name": "VIP"})).await.unwrap()["id"].as_i64().unwrap();
+    let barack = stack.create("/dossiers/", json!({"name": "Barack", "dossier_lists": [list]})).await.unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let form = Form::new()
+        .text("dossier", barack.to_string())
+        .part("source_photo", Part::bytes(photo("obama.jpg")).file_name("obama.jpg"));
+    let (status, face) = send_form(&stack, &token, Method::POST, "/dossier-faces/", form).await;
+    assert_eq!(status, 201, "{face}");
+    for replica in ["first", "second"] {
+        ffsec_tests::wait_until(&format!("the {replica} replica's index loaded"), Duration::from_secs(10), || async {
+            (faces_held(replica).await == Some(1.0)).then_some(())
+        })
+        .await
+        .unwrap();
+    }
+    let probe = detection_ids(&stack, &token, photo("obama2.jpg")).await.remove(0);
+    let query = format!("looks_like={probe}&threshold={THRESHOLD}");
+
+    // A face added through the second replica: found there at once (its own write), and by the
+    // first one as soon as the notice arrives.
+    let joe = stack.create("/dossiers/", json!({"name": "Lookalike", "dossier_lists": [list]})).await.unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let form = Form::new()
+        .text("dossier", joe.to_string())
+        .part("source_photo", Part::bytes(photo("obama3.jpg")).file_name("obama3.jpg"));
+    let response = stack
+        .client
+        .post(second.url("/dossier-faces/"))
+        .header("Authorization", format!("Token {token}"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let (status, face) = error_of(response).await;
+    assert_eq!(status, 201, "{face}");
+    let joe_face = face["id"].as_i64().unwrap();
+    assert!(dossiers_like(&stack, &second, &token, &query).await.contains(&(joe, joe_face)));
+    let found = ffsec_tests::wait_until("the first replica to find the new face", Duration::from_secs(5), || async {
+        let found = dossiers_like(&stack, first, &token, &query).await;
+        found.contains(&(joe, joe_face)).then_some(found)
+    })
+    .await
+    .unwrap();
+    assert!(found.iter().any(|(d, _)| *d == barack), "{found:?}");
+    assert_eq!(faces_held("first").await, Some(2.0));
+
+    // Deleted through the second replica: the face leaves both indexes, and is found no more.
+    let response = stack
+        .client
+        .delete(second.url(&format!("/dossier-faces/{joe_face}/")))
+        .header("Authorization", format!("Token {token}"))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{:?}", response.status());
+    assert!(!dossiers_like(&stack, &second, &token, &query).await.iter().any(|(d, _)| *d == joe));
+    for replica in ["first", "second"] {
+        ffsec_tests::wait_until(&format!("the {replica} replica to drop the face"), Duration::from_secs(5), || async {
+            (faces_held(replica).await == Some(1.0)).then_some(())
+        })
+        .await
+        .unwrap();
+    }
+    assert!(!dossiers_like(&stack, first, &token, &query).await.iter().any(|(d, _)| *d == joe));
+    // A deleted dossier takes its faces out of the index with it (they go by cascade, unannounced).
+    let response = stack
+        .client
+        .delete(second.url(&format!("/dossiers/{barack}/")))
+        .header("Authorization", format!("Token {token}"))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{:?}", response.status());
+    ffsec_tests::wait_until("the first replica to drop the dossier's face", Duration::from_secs(5), || async {
+        (faces_held("first").await == Some(0.0)).then_some(())
+    })
+    .await
+    .unwrap();
+    assert_eq!(dossiers_like(&stack, first, &token, &query).await, []);
+    second.stop().await.unwrap();
+    stack.stop().await.unwrap();
+    env.cleanup().await.unwrap();
+}
+
 /// Posts `file` as a worker's face crop (no vector: the built-in recognizer makes it) seen by
 /// `camera` at `time`, and returns the stored event's id.
 async fn seen(stack: &Stack, camera: i64, file: &str, time: &str) -> String {

@@ -1,38 +1,22 @@
 //! The in-memory index behind `looks_like` on `GET /events/faces/`: every kept event vector
-//! (EVENT_SEARCH.KEEP_VECTORS) as an 8-bit copy, scanned exhaustively with the gallery's SIMD
-//! kernels. PostgreSQL keeps the f32 vectors (`event_vectors`); the scan only nominates
-//! candidates, which the search then filters and scores exactly from there.
+//! (EVENT_SEARCH.KEEP_VECTORS) as an 8-bit copy in a [`ScanIndex`] keyed by event id. PostgreSQL
+//! keeps the f32 vectors (`event_vectors`); the scan only nominates candidates, which the search
+//! then filters and scores exactly from there. The scan narrows by detection time and match on the
+//! way, both packed in one tag per row.
 //!
-//! Rows are appended to fixed-size segments (so growth never copies the whole index while a lock
-//! is held), one list of segments per vector dimension (a probe is compared only with vectors of
-//! its own model). A search locks one segment at a time, so an append or a purge waits for at most
-//! one segment's scan (~1 ms), never a whole search. Per row: the codes (`dim` bytes), their
-//! scale, the event id, its detection time and whether it matched, and the id in the de-duplicating
-//! set: about 180 bytes for 128 dimensions, a third of the f32 vector alone.
-
-use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+//! Per row: the codes (`dim` bytes), their scale, the event id, the tag and the id in the
+//! de-duplicating set: about 180 bytes for 128 dimensions, a third of the f32 vector alone.
 
 use chrono::{DateTime, Utc};
-use domain::scan_kernels::{max_scaled_i32, quantise_into, scores_i8};
 use uuid::Uuid;
 
-/// Rows per segment: 8 MiB of 128-d codes, scanned in about a millisecond.
-const SEGMENT_ROWS: usize = 65_536;
-/// Rows scored per kernel call; the scores of a block are checked with one vectorised max first.
-const BLOCK: usize = 1024;
-/// How far below the threshold an 8-bit score may be and still be a candidate: the error bound of
-/// the 8-bit scores of unit vectors (as in ingest's gallery, `INT8_MARGIN`). The exact score from
-/// PostgreSQL decides.
-pub const MARGIN: f32 = 0.05;
+pub use crate::scan_index::MARGIN;
+#[cfg(test)]
+use crate::scan_index::SEGMENT_ROWS;
+use crate::scan_index::ScanIndex;
 
 /// An event the scan nominates, with its 8-bit score.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Candidate {
-    pub id: Uuid,
-    pub approx: f32,
-}
+pub type Candidate = crate::scan_index::Candidate<Uuid>;
 
 /// What a search may narrow in memory before PostgreSQL sees the candidates (PostgreSQL applies
 /// the same filters again, with the rest of the event list's).
@@ -43,233 +27,77 @@ pub struct Narrowing {
     pub matched: Option<bool>,
 }
 
-#[derive(Default)]
-struct Segment {
-    ids: Vec<Uuid>,
-    /// Detection time, microseconds since the epoch.
-    times: Vec<i64>,
-    matched: Vec<bool>,
-    codes: Vec<i8>,
-    scales: Vec<f32>,
-}
+/// An event's detection time (microseconds since the epoch) shifted left by one, and whether it
+/// matched in the freed bit: 8 bytes a row rather than 16 for the pair. Times beyond ±73 000
+/// years are clamped, which no camera produces.
+#[derive(Debug, Clone, Copy)]
+struct Tag(i64);
 
-impl Segment {
-    fn with_capacity(dim: usize) -> Self {
-        Self {
-            ids: Vec::with_capacity(SEGMENT_ROWS),
-            times: Vec::with_capacity(SEGMENT_ROWS),
-            matched: Vec::with_capacity(SEGMENT_ROWS),
-            codes: Vec::with_capacity(SEGMENT_ROWS * dim),
-            scales: Vec::with_capacity(SEGMENT_ROWS),
-        }
+impl Tag {
+    fn new(created: DateTime<Utc>, matched: bool) -> Self {
+        let micros = created.timestamp_micros().clamp(i64::MIN >> 1, i64::MAX >> 1);
+        Self((micros << 1) | i64::from(matched))
     }
 
-    fn len(&self) -> usize {
-        self.ids.len()
+    fn micros(self) -> i64 {
+        self.0 >> 1
     }
 
-    /// Keeps the rows `keep` accepts, in order; returns the ids of those it dropped.
-    fn retain(&mut self, dim: usize, keep: impl Fn(i64, bool) -> bool) -> Vec<Uuid> {
-        let mut dropped = Vec::new();
-        let mut write = 0;
-        for read in 0..self.len() {
-            if !keep(self.times[read], self.matched[read]) {
-                dropped.push(self.ids[read]);
-                continue;
-            }
-            if write != read {
-                self.ids[write] = self.ids[read];
-                self.times[write] = self.times[read];
-                self.matched[write] = self.matched[read];
-                self.scales[write] = self.scales[read];
-                self.codes.copy_within(read * dim..(read + 1) * dim, write * dim);
-            }
-            write += 1;
-        }
-        self.ids.truncate(write);
-        self.times.truncate(write);
-        self.matched.truncate(write);
-        self.scales.truncate(write);
-        self.codes.truncate(write * dim);
-        dropped
+    fn matched(self) -> bool {
+        self.0 & 1 == 1
     }
 }
 
 #[derive(Default)]
-struct Rows {
-    /// Segments per dimension, oldest first; only the last one of a dimension takes new rows.
-    by_dim: HashMap<usize, Vec<Segment>>,
-    /// Every id held, so that a row that comes twice (a broker redelivery, the overlap of a
-    /// catch-up with the live feed) is held once.
-    ids: HashSet<Uuid>,
-}
-
-#[derive(Default)]
-pub struct EventIndex {
-    rows: RwLock<Rows>,
-    /// Set once the first full load from PostgreSQL finished; until then a search would miss
-    /// stored events, so it is refused.
-    ready: AtomicBool,
-}
+pub struct EventIndex(ScanIndex<Uuid, Tag>);
 
 impl EventIndex {
     pub fn new() -> Self {
         Self::default()
     }
 
-    fn read(&self) -> RwLockReadGuard<'_, Rows> {
-        // A panic while holding the lock leaves at worst a half-appended row, which the length
-        // checks below never read past.
-        self.rows.read().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn write(&self) -> RwLockWriteGuard<'_, Rows> {
-        self.rows.write().unwrap_or_else(PoisonError::into_inner)
-    }
-
+    /// Until the first full load from PostgreSQL finished a search would miss stored events, so
+    /// it is refused.
     pub fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::Acquire)
+        self.0.is_ready()
     }
 
     pub fn set_ready(&self) {
-        self.ready.store(true, Ordering::Release);
+        self.0.set_ready();
     }
 
     pub fn len(&self) -> usize {
-        self.read().ids.len()
+        self.0.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.0.is_empty()
     }
 
     /// Adds an event's vector; a known id, an empty or non-finite vector is ignored. Returns
     /// whether the row was added.
     pub fn insert(&self, id: Uuid, created: DateTime<Utc>, matched: bool, vector: &[f32]) -> bool {
-        let dim = vector.len();
-        if dim == 0 || !vector.iter().all(|v| v.is_finite()) {
-            return false;
-        }
-        // Unit length, so that the score is the cosine whatever the sender normalised.
-        let norm = vector.iter().map(|v| v * v).sum::<f32>().sqrt();
-        if norm <= f32::EPSILON {
-            return false;
-        }
-        let unit: Vec<f32> = vector.iter().map(|v| v / norm).collect();
-        let mut rows = self.write();
-        if !rows.ids.insert(id) {
-            return false;
-        }
-        let segments = rows.by_dim.entry(dim).or_default();
-        if segments.last().is_none_or(|s| s.len() >= SEGMENT_ROWS) {
-            segments.push(Segment::with_capacity(dim));
-        }
-        if let Some(segment) = segments.last_mut() {
-            let start = segment.codes.len();
-            segment.codes.resize(start + dim, 0);
-            let scale = quantise_into(&unit, &mut segment.codes[start..]);
-            segment.scales.push(scale);
-            segment.ids.push(id);
-            segment.times.push(created.timestamp_micros());
-            segment.matched.push(matched);
-        }
-        true
+        self.0.insert(id, Tag::new(created, matched), vector)
     }
 
     /// Drops the rows `keep(detection time, matched)` refuses, one segment at a time (searches
     /// and appends go on in between); returns how many.
     pub fn purge(&self, keep: impl Fn(DateTime<Utc>, bool) -> bool) -> usize {
-        let keep =
-            |micros: i64, matched: bool| DateTime::from_timestamp_micros(micros).is_none_or(|t| keep(t, matched));
-        let dims: Vec<usize> = self.read().by_dim.keys().copied().collect();
-        let mut purged = 0;
-        for dim in dims {
-            let mut at = 0;
-            loop {
-                let mut rows = self.write();
-                let Some(segment) = rows.by_dim.get_mut(&dim).and_then(|s| s.get_mut(at)) else { break };
-                let dropped = segment.retain(dim, keep);
-                let emptied = segment.len() == 0;
-                purged += dropped.len();
-                for id in &dropped {
-                    rows.ids.remove(id);
-                }
-                let segments = rows.by_dim.entry(dim).or_default();
-                // An emptied segment goes, unless it is the one taking new rows.
-                if emptied && at + 1 < segments.len() {
-                    segments.remove(at);
-                } else {
-                    at += 1;
-                }
-            }
-        }
-        purged
+        self.0.retain(|_, tag| DateTime::from_timestamp_micros(tag.micros()).is_none_or(|t| keep(t, tag.matched())))
     }
 
     /// The events whose 8-bit score against `probe` reaches `floor`, best first, at most `max`;
     /// the flag says whether more reached it. `probe` must be unit length.
     pub fn search(&self, probe: &[f32], floor: f32, narrowing: Narrowing, max: usize) -> (Vec<Candidate>, bool) {
-        let dim = probe.len();
-        let mut query = vec![0_i8; dim];
-        let query_scale = quantise_into(probe, &mut query);
         let gte = narrowing.created_gte.map(|t| t.timestamp_micros());
         let lte = narrowing.created_lte.map(|t| t.timestamp_micros());
-        let mut found: Vec<Candidate> = Vec::new();
-        let mut floor = floor;
-        let mut truncated = false;
-        let mut raw = vec![0_i32; BLOCK];
-        let mut at = 0;
-        if dim == 0 || max == 0 {
-            return (found, false);
-        }
-        loop {
-            let rows = self.read();
-            let Some(segment) = rows.by_dim.get(&dim).and_then(|s| s.get(at)) else { break };
-            at += 1;
-            for start in (0..segment.len()).step_by(BLOCK) {
-                let n = BLOCK.min(segment.len() - start);
-                let out = &mut raw[..n];
-                scores_i8(&segment.codes[start * dim..(start + n) * dim], dim, &query, out);
-                let scales = &segment.scales[start..start + n];
-                if max_scaled_i32(out, scales) * query_scale < floor {
-                    continue;
-                }
-                for (i, (&r, &s)) in out.iter().zip(scales).enumerate() {
-                    let approx = r as f32 * s * query_scale;
-                    let row = start + i;
-                    if approx < floor
-                        || gte.is_some_and(|g| segment.times[row] < g)
-                        || lte.is_some_and(|l| segment.times[row] > l)
-                        || narrowing.matched.is_some_and(|m| segment.matched[row] != m)
-                    {
-                        continue;
-                    }
-                    found.push(Candidate { id: segment.ids[row], approx });
-                }
-                // Keep the best `max`; what falls out raises the floor, so fewer rows qualify.
-                if found.len() >= max.saturating_mul(2) {
-                    keep_best(&mut found, max);
-                    truncated = true;
-                    floor = floor.max(found.last().map_or(floor, |c| c.approx));
-                }
-            }
-        }
-        if found.len() > max {
-            truncated = true;
-        }
-        keep_best(&mut found, max);
-        (found, truncated)
+        let accept = |tag: Tag| {
+            !(gte.is_some_and(|g| tag.micros() < g)
+                || lte.is_some_and(|l| tag.micros() > l)
+                || narrowing.matched.is_some_and(|m| tag.matched() != m))
+        };
+        self.0.search(probe, floor, accept, max)
     }
-}
-
-/// Sorts best first (ties by id, newest first) and keeps `max`.
-fn keep_best(found: &mut Vec<Candidate>, max: usize) {
-    let order = |a: &Candidate, b: &Candidate| b.approx.total_cmp(&a.approx).then(b.id.cmp(&a.id));
-    if found.len() > max {
-        found.select_nth_unstable_by(max - 1, order);
-        found.truncate(max);
-    }
-    found.sort_unstable_by(order);
 }
 
 #[cfg(test)]

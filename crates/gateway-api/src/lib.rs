@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 pub mod admin;
 pub mod auth;
 pub mod console;
+pub mod dossier_index;
 pub mod event_index;
 pub mod event_index_feed;
 pub mod event_loader;
@@ -24,6 +25,7 @@ pub mod openapi;
 pub mod recorder;
 pub mod retention;
 pub mod routes;
+pub mod scan_index;
 pub mod state;
 pub mod video_manager;
 
@@ -59,21 +61,26 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
     let bus = Bus::start(&config, "gateway-api", bus_stop.clone());
     let background = CancellationToken::new();
     let event_search = event_index_feed::EventSearch::new(pool.clone(), config.clone(), background.clone());
+    let metrics = metrics::GatewayMetrics::new()?;
+    let dossier_search = dossier_index::DossierSearch::new(pool.clone(), metrics.dossier_index_faces.clone());
     let state = web::Data::new(AppState {
         config: config.clone(),
         pool,
         bus: bus.clone(),
         live: live::LiveFeed::new(shutdown.clone()),
         media: store.clone(),
-        metrics: metrics::GatewayMetrics::new()?,
+        metrics,
         login_limiter: auth::login_limit::LoginLimiter::new(&config.auth),
         media_signer: media::signer(&config),
         video_manager: vm_client.is_some().then(|| Arc::new(tokio::sync::Notify::new())),
         faces,
         event_search: event_search.clone(),
+        dossier_search,
     });
     let replica = uuid::Uuid::now_v7().simple().to_string();
     let recorder = tokio::spawn(recorder::run(state.clone(), background.clone()));
+    let dossier_index =
+        tokio::spawn(state.dossier_search.clone().run(bus.clone(), replica.clone(), background.clone()));
     let fanout = tokio::spawn(live::run_fanout(state.clone(), bus.clone(), replica, background.clone()));
     let retention =
         tokio::spawn(retention::run_periodic(state.pool.clone(), store, config.clone(), background.clone()));
@@ -106,7 +113,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
     tracing::info!(%address, "gateway-api listening on {address}");
     let served = ops::serve_until(server, shutdown).await;
     background.cancel();
-    let _ = tokio::join!(recorder, fanout, retention);
+    let _ = tokio::join!(recorder, fanout, retention, dossier_index);
     if let Some(index_purge) = index_purge {
         let _ = index_purge.await;
     }

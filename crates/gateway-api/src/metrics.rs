@@ -16,6 +16,8 @@ pub struct GatewayMetrics {
     pub video_manager_calls: IntCounterVec,
     /// Cameras whose video manager job is not in step (at the start of the last sync pass).
     pub video_manager_behind: IntGauge,
+    /// Dossier faces in this replica's search index; 0 until its first load is done.
+    pub dossier_index_faces: IntGauge,
 }
 
 impl GatewayMetrics {
@@ -47,6 +49,10 @@ impl GatewayMetrics {
             video_manager_behind: register(
                 &registry,
                 IntGauge::new("ffsec_video_manager_jobs_behind", "Cameras whose video manager job is not in step")?,
+            )?,
+            dossier_index_faces: register(
+                &registry,
+                IntGauge::new("ffsec_dossier_index_faces", "Dossier faces in the search index (0 while loading)")?,
             )?,
             registry,
         })

@@ -29,6 +29,8 @@ pub struct AppState {
     pub faces: Option<Arc<domain::recognizer::pool::Pool>>,
     /// `looks_like` over past events; None when EVENT_SEARCH.KEEP_VECTORS is `none`.
     pub event_search: Option<Arc<crate::event_index_feed::EventSearch>>,
+    /// `looks_like` over dossier faces.
+    pub dossier_search: Arc<crate::dossier_index::DossierSearch>,
 }
 
 impl AppState {
@@ -41,8 +43,10 @@ impl AppState {
 
     /// Tells ingest replicas and the dispatcher that a cached object changed. Called after the
     /// change committed; if the bus is down the notice is lost, which the receivers' periodic
-    /// reload and their reload on reconnect cover.
+    /// reload and their reload on reconnect cover. This replica's own dossier search index takes
+    /// the change first, so the next request here sees it.
     pub async fn announce(&self, object: GalleryObject, id: i64) {
+        self.dossier_search.on_own_change(object, id).await;
         let message = GalleryChanged { object, id };
         let message_id = uuid::Uuid::now_v7().to_string();
         let exchange = self.bus.names().gallery_exchange();

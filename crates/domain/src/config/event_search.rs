@@ -43,7 +43,8 @@ pub struct EventSearch {
     pub vectors_max_age: u32,
     /// Most candidates one search takes from the in-memory scan to PostgreSQL (for the other
     /// filters and the exact score), best first. A lower `threshold` that passes more events
-    /// reports only the best this many (`count` then says so by being equal to it).
+    /// reports only the best this many (`count` then says so by being equal to it). The same cap
+    /// applies to the dossier faces `looks_like` on `GET /dossiers/` takes.
     #[serde(rename = "MAX_CANDIDATES")]
     pub max_candidates: usize,
 }

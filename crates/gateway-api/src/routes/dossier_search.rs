@@ -2,14 +2,16 @@
 //! the dossiers whose faces look like a given face, most alike first, each with
 //! `looks_like: {matched_object, confidence}` (its best face).
 //!
-//! The search is exhaustive over the active dossier faces, in this request: exact, and the
-//! comparison itself is cheap (128 multiply-adds a face); reading every vector from PostgreSQL is
-//! the cost (docs/benchmarks.md). Events, where millions of vectors make that too slow, have an
-//! in-memory index instead (`event_index.rs`).
+//! Two steps, as for events (`event_search.rs`): the replica's in-memory index of every dossier
+//! face (`dossier_index.rs`) nominates the faces whose 8-bit score is within its error bound of
+//! `threshold` (at most EVENT_SEARCH.MAX_CANDIDATES faces, best first); one snapshot keeps those
+//! active and on the requested lists, with their f32 vectors, whose exact scores decide and rank.
+//! Until the index's first load is done the snapshot reads every active face instead: the same
+//! answer, at the cost of reading every vector from PostgreSQL (docs/benchmarks.md).
 
 use std::collections::HashMap;
 
-use actix_web::HttpResponse;
+use actix_web::{HttpResponse, web};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use domain::ApiError;
@@ -20,10 +22,12 @@ use serde_json::{Value, json};
 
 use super::face_refs::{self, LooksLike};
 use super::pagination::{self as p, QueryPairs};
+use crate::scan_index::MARGIN;
 use crate::state::AppState;
 
 /// Answers the list for a request that has `looks_like`: one page of at most `limit` dossiers
-/// (`next_page` is null: a similarity ranking is asked for its top, not paged through).
+/// (`next_page` is null: a similarity ranking is asked for its top, not paged through). `count` is
+/// how many dossiers pass, among the best EVENT_SEARCH.MAX_CANDIDATES faces.
 pub async fn get_looks_like(state: &AppState, pairs: &QueryPairs, raw: &str) -> Result<HttpResponse, ApiError> {
     let LooksLike { face, threshold, limit } =
         LooksLike::parse(pairs, raw, state.config.ffsecurity.confidence_threshold)?;
@@ -31,11 +35,15 @@ pub async fn get_looks_like(state: &AppState, pairs: &QueryPairs, raw: &str) -> 
     let mut conn = state.conn().await?;
     let probe = face_refs::vector(&mut conn, "looks_like", face).await?;
     drop(conn);
+    let candidates = candidates(state, &probe, threshold).await?;
     // The faces, their dossiers and their watch lists from one snapshot, so `count` is the number of
     // dossiers shown whenever they fit in `limit`.
     let (count, ranked, rows, members) = p::snapshot(state, move |conn| {
         async move {
             let mut query = dossier_faces::table.filter(dossier_faces::active.eq(true)).into_boxed();
+            if let Some(ids) = candidates {
+                query = query.filter(dossier_faces::id.eq_any(ids));
+            }
             if !lists.is_empty() {
                 let members = dossier_list_members::table
                     .filter(dossier_list_members::list_id.eq_any(lists))
@@ -71,6 +79,22 @@ pub async fn get_looks_like(state: &AppState, pairs: &QueryPairs, raw: &str) -> 
         })
         .collect();
     Ok(p::list(count, None, results))
+}
+
+/// The faces the index nominates, or `None` (every face) until it is loaded or for a probe without
+/// a direction.
+async fn candidates(state: &AppState, probe: &[f32], threshold: f32) -> Result<Option<Vec<i64>>, ApiError> {
+    let search = state.dossier_search.clone();
+    let Some(unit) = domain::vector::normalise(probe.to_vec()) else { return Ok(None) };
+    if !search.index.is_ready() {
+        return Ok(None);
+    }
+    let max = state.config.event_search.max_candidates;
+    // Confidence is clamped at 0, so a threshold of 0 takes every face, however unlike.
+    let floor = if threshold <= 0.0 { f32::NEG_INFINITY } else { threshold - MARGIN };
+    let (found, _more) =
+        web::block(move || search.index.search(&unit, floor, |_| true, max)).await.map_err(ApiError::internal)?;
+    Ok(Some(found.iter().map(|c| c.id).collect()))
 }
 
 /// The dossiers whose best face is at least `threshold` alike to `probe`, most alike first:
