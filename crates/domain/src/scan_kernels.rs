@@ -5,12 +5,13 @@
 //! registers, and the rows stay in L1 while the whole batch passes over them, so a batch of B
 //! queries reads the gallery from memory once instead of B times. Elsewhere a portable loop the
 //! compiler vectorises for the baseline target. With AVX-512 F, BW and VNNI (also checked at run
-//! time) the 512-bit kernels of `x512` replace both: `vpdpbusd` for i8 and one accumulator per row
-//! in groups of 16 rows (see there). The paths give identical integers; in f32 each path is
-//! consistent with itself, and a process always takes the same one. A single query is a batch of
-//! one: the same code, so a score never depends on what else shared the pass. This is the workspace's only module with
-//! `unsafe`: the intrinsics that read memory take raw pointers, and a `#[target_feature]` function
-//! may only be called once the feature is known to be present.
+//! time) the i8 scan runs the 512-bit kernel of `x512` instead: `vpdpbusd`, one accumulator per
+//! row in groups of 16 rows (see there); f32 stays on the 256-bit tiles (see `scores_f32_on`).
+//! Every path gives the same integers; in f32 each path is consistent with itself, and a process
+//! always takes the same one. A single query is a batch of one: the same code, so a score never
+//! depends on what else shared the pass. This is the workspace's only module with `unsafe`: the
+//! intrinsics that read memory take raw pointers, and a `#[target_feature]` function may only be
+//! called once the feature is known to be present.
 
 /// Scores of `query` against the `out.len()` rows of `dim` values at the start of `rows`.
 pub fn scores_f32(rows: &[f32], dim: usize, query: &[f32], out: &mut [f32]) {
@@ -25,17 +26,15 @@ pub fn scores_f32_batch(rows: &[f32], dim: usize, n_rows: usize, queries: &[f32]
     scores_f32_on(Path::best(), rows, dim, n_rows, queries, out);
 }
 
-/// [`scores_f32_batch`] on a given path (the tests compare them); shapes already checked.
+/// [`scores_f32_batch`] on a given path (the tests compare them); shapes already checked. The
+/// AVX-512 path runs the 256-bit f32 kernel: a 512-bit one with one accumulator per row (as
+/// `x512` does for i8) was no faster for one query (the scan is memory-bound at ~20 GB/s) and
+/// 15–20 % slower for batches of 32, which need a register tile sharing each row load between
+/// queries, as `x86::tile_f32` does (2026-11-27, docs/benchmarks.md P4).
 fn scores_f32_on(path: Path, rows: &[f32], dim: usize, n_rows: usize, queries: &[f32], out: &mut [f32]) {
     match path {
         #[cfg(target_arch = "x86_64")]
-        Path::Avx512 if avx512() => {
-            // SAFETY: AVX-512 F/BW/VNNI are present (checked just above); `check_shape` bounded
-            // every row, query and output access.
-            unsafe { x512::scores_f32_batch(rows, dim, n_rows, queries, out) };
-        }
-        #[cfg(target_arch = "x86_64")]
-        Path::Avx2 if avx2_fma() => {
+        Path::Avx512 | Path::Avx2 if avx2_fma() => {
             // SAFETY: AVX2 and FMA are present (checked just above); `check_shape` bounds every row
             // read at `rows[r * dim .. (r + 1) * dim]` for `r < n_rows`, every query read and `out`.
             unsafe { x86::scores_f32_batch(rows, dim, n_rows, queries, out) };
@@ -512,7 +511,7 @@ mod x86 {
     }
 }
 
-/// AVX-512 kernels (F, BW and VNNI, checked at run time): a group of 16 rows is scored against
+/// The AVX-512 i8 kernel (F, BW and VNNI, checked at run time): a group of 16 rows is scored against
 /// one query at a time with 16 accumulators, one per row, then the 16 accumulators are reduced
 /// together by a transposing tree (about 3 instructions per row instead of ~8 for a per-row
 /// horizontal sum) into one vector of 16 scores, stored at once. A query's pass over the group
@@ -526,17 +525,12 @@ mod x86 {
 /// query the i8 one, so a lane gathers Σ (x + 128)·q, and 128·Σq (one constant per query) is
 /// subtracted at the end: integer arithmetic throughout, so the result equals the portable and
 /// AVX2 ones bit for bit (and it would be exact for -128 too).
-///
-/// f32: each row's 16 lanes accumulate by FMA in dimension order (a masked load pads the last
-/// chunk with zeros, adding exact zeros), and every row then goes through the same reduction tree
-/// whatever its position in the group, so a row's score is the same in a full group, a leftover
-/// group or a single [`super::dot`]: an int8 candidate rescored alone reports the flat scan's
-/// confidence bit for bit.
+
 #[cfg(target_arch = "x86_64")]
 mod x512 {
     use std::arch::x86_64::*;
 
-    /// Rows per group: one zmm of 16 i32 or f32 scores.
+    /// Rows per group: one zmm of 16 i32 scores.
     const GROUP: usize = 16;
     /// Queries scored per pass over the rows by the i8 kernel (their bias terms sit on the stack).
     const QUERY_CHUNK: usize = 32;
@@ -564,29 +558,6 @@ mod x512 {
         // Fold the four 128-bit lanes: 0x88 takes lanes (0, 2) of each operand, 0xDD (1, 3).
         let fold = |a: __m512i, b: __m512i| {
             _mm512_add_epi32(_mm512_shuffle_i32x4::<0x88>(a, b), _mm512_shuffle_i32x4::<0xDD>(a, b))
-        };
-        fold(fold(quarter[0], quarter[1]), fold(quarter[2], quarter[3]))
-    }
-
-    /// [`reduce16_epi32`] for f32. Every row's lanes are added by the same tree (((j, j+2),
-    /// (j+1, j+3)) within a 128-bit lane, then lanes (0, 1), (2, 3), then those two), whatever
-    /// its position: rows never mix, they only move.
-    #[target_feature(enable = "avx512f")]
-    fn reduce16_ps(acc: [__m512; 16]) -> __m512 {
-        let mut half = [_mm512_setzero_ps(); 8];
-        for (i, h) in half.iter_mut().enumerate() {
-            let (a, b) = (acc[2 * i], acc[2 * i + 1]);
-            *h = _mm512_add_ps(_mm512_unpacklo_ps(a, b), _mm512_unpackhi_ps(a, b));
-        }
-        let mut quarter = [_mm512_setzero_ps(); 4];
-        for (i, q) in quarter.iter_mut().enumerate() {
-            let (a, b) = (_mm512_castps_pd(half[2 * i]), _mm512_castps_pd(half[2 * i + 1]));
-            let sum =
-                _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(a, b)), _mm512_castpd_ps(_mm512_unpackhi_pd(a, b)));
-            *q = sum;
-        }
-        let fold = |a: __m512, b: __m512| {
-            _mm512_add_ps(_mm512_shuffle_f32x4::<0x88>(a, b), _mm512_shuffle_f32x4::<0xDD>(a, b))
         };
         fold(fold(quarter[0], quarter[1]), fold(quarter[2], quarter[3]))
     }
@@ -669,62 +640,6 @@ mod x512 {
     /// Mask of the first `m` (<= 16) 32-bit lanes.
     fn mask16(m: usize) -> u16 {
         ((1_u32 << m) - 1) as u16
-    }
-
-    /// Σ row·query in 16 lanes over `dim` f32 from `row` on, in dimension order.
-    ///
-    /// # Safety
-    /// AVX-512 F present; `dim` f32 readable from `row` and from `query`.
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    unsafe fn row_f32(row: *const f32, query: *const f32, dim: usize) -> __m512 {
-        let mut acc = _mm512_setzero_ps();
-        let mut k = 0;
-        // SAFETY (whole body): full chunks end at or before `dim`; the masked loads of the last
-        // one read only the lanes below `dim - k`.
-        while k + 16 <= dim {
-            unsafe { acc = _mm512_fmadd_ps(_mm512_loadu_ps(row.add(k)), _mm512_loadu_ps(query.add(k)), acc) };
-            k += 16;
-        }
-        if k < dim {
-            let m = mask16(dim - k);
-            unsafe {
-                acc =
-                    _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, row.add(k)), _mm512_maskz_loadu_ps(m, query.add(k)), acc);
-            }
-        }
-        acc
-    }
-
-    /// # Safety
-    /// As [`scores_i8_batch`], with AVX-512 F present.
-    #[target_feature(enable = "avx512f")]
-    pub unsafe fn scores_f32_batch(rows: &[f32], dim: usize, n_rows: usize, queries: &[f32], out: &mut [f32]) {
-        let n_queries = queries.len() / dim;
-        let base = rows.as_ptr();
-        let mut r = 0;
-        while r < n_rows {
-            let m = (n_rows - r).min(GROUP);
-            for q in 0..n_queries {
-                let query = queries[q * dim..].as_ptr();
-                let mut acc = [_mm512_setzero_ps(); GROUP];
-                if m == GROUP {
-                    for (i, acc) in acc.iter_mut().enumerate() {
-                        // SAFETY: row r + i < n_rows and query q < n_queries (caller's contract).
-                        *acc = unsafe { row_f32(base.add((r + i) * dim), query, dim) };
-                    }
-                } else {
-                    for (i, acc) in acc.iter_mut().enumerate().take(m) {
-                        // SAFETY: as above, i < m keeps r + i < n_rows.
-                        *acc = unsafe { row_f32(base.add((r + i) * dim), query, dim) };
-                    }
-                }
-                let at = &mut out[q * n_rows + r..q * n_rows + r + m];
-                // SAFETY: `at` holds m <= 16 f32 and the mask writes only the first m lanes.
-                unsafe { _mm512_mask_storeu_ps(at.as_mut_ptr(), mask16(m), reduce16_ps(acc)) };
-            }
-            r += m;
-        }
     }
 }
 
@@ -886,7 +801,7 @@ mod tests {
     }
 
     #[test]
-    fn every_f32_path_agrees_and_the_best_one_is_position_independent() {
+    fn every_f32_path_agrees_and_is_position_independent() {
         for dim in DIMS.iter().copied().chain([255, 256, 257, 512]) {
             for rows in [1, 15, 16, 17, 33] {
                 let data = wave(rows * dim, 0.7);
