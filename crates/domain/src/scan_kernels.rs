@@ -525,7 +525,6 @@ mod x86 {
 /// query the i8 one, so a lane gathers Σ (x + 128)·q, and 128·Σq (one constant per query) is
 /// subtracted at the end: integer arithmetic throughout, so the result equals the portable and
 /// AVX2 ones bit for bit (and it would be exact for -128 too).
-
 #[cfg(target_arch = "x86_64")]
 mod x512 {
     use std::arch::x86_64::*;
