@@ -4,10 +4,14 @@
 //! serves every query of the tile and each query load four rows, the tile's accumulators stay in
 //! registers, and the rows stay in L1 while the whole batch passes over them, so a batch of B
 //! queries reads the gallery from memory once instead of B times. Elsewhere a portable loop the
-//! compiler vectorises for the baseline target. A single query is a batch of one: the same code,
-//! so a score never depends on what else shared the pass. This is the workspace's only module with
-//! `unsafe`: the intrinsics that read memory take raw pointers, and a `#[target_feature]` function
-//! may only be called once the feature is known to be present.
+//! compiler vectorises for the baseline target. With AVX-512 F, BW and VNNI (also checked at run
+//! time) the i8 scan runs the 512-bit kernel of `x512` instead: `vpdpbusd`, one accumulator per
+//! row in groups of 16 rows (see there); f32 stays on the 256-bit tiles (see `scores_f32_on`).
+//! Every path gives the same integers; in f32 each path is consistent with itself, and a process
+//! always takes the same one. A single query is a batch of one: the same code, so a score never
+//! depends on what else shared the pass. This is the workspace's only module with `unsafe`: the
+//! intrinsics that read memory take raw pointers, and a `#[target_feature]` function may only be
+//! called once the feature is known to be present.
 
 /// Scores of `query` against the `out.len()` rows of `dim` values at the start of `rows`.
 pub fn scores_f32(rows: &[f32], dim: usize, query: &[f32], out: &mut [f32]) {
@@ -19,16 +23,28 @@ pub fn scores_f32(rows: &[f32], dim: usize, query: &[f32], out: &mut [f32]) {
 /// `n_rows` rows of `rows`: `out[q * n_rows + r]` is query `q` against row `r`.
 pub fn scores_f32_batch(rows: &[f32], dim: usize, n_rows: usize, queries: &[f32], out: &mut [f32]) {
     check_shape(rows.len(), dim, n_rows, queries.len(), out.len());
-    #[cfg(target_arch = "x86_64")]
-    if avx2_fma() {
-        // SAFETY: AVX2 and FMA are present (checked just above); `check_shape` bounds every row
-        // read at `rows[r * dim .. (r + 1) * dim]` for `r < n_rows`, every query read and `out`.
-        unsafe { x86::scores_f32_batch(rows, dim, n_rows, queries, out) };
-        return;
-    }
-    for (q, query) in queries.chunks_exact(dim).enumerate() {
-        for r in 0..n_rows {
-            out[q * n_rows + r] = dot_portable(&rows[r * dim..(r + 1) * dim], query);
+    scores_f32_on(Path::best(), rows, dim, n_rows, queries, out);
+}
+
+/// [`scores_f32_batch`] on a given path (the tests compare them); shapes already checked. The
+/// AVX-512 path runs the 256-bit f32 kernel: a 512-bit one with one accumulator per row (as
+/// `x512` does for i8) was no faster for one query (the scan is memory-bound at ~20 GB/s) and
+/// 15–20 % slower for batches of 32, which need a register tile sharing each row load between
+/// queries, as `x86::tile_f32` does (2026-11-27, docs/benchmarks.md P4).
+fn scores_f32_on(path: Path, rows: &[f32], dim: usize, n_rows: usize, queries: &[f32], out: &mut [f32]) {
+    match path {
+        #[cfg(target_arch = "x86_64")]
+        Path::Avx512 | Path::Avx2 if avx2_fma() => {
+            // SAFETY: AVX2 and FMA are present (checked just above); `check_shape` bounds every row
+            // read at `rows[r * dim .. (r + 1) * dim]` for `r < n_rows`, every query read and `out`.
+            unsafe { x86::scores_f32_batch(rows, dim, n_rows, queries, out) };
+        }
+        _ => {
+            for (q, query) in queries.chunks_exact(dim).enumerate() {
+                for r in 0..n_rows {
+                    out[q * n_rows + r] = dot_portable(&rows[r * dim..(r + 1) * dim], query);
+                }
+            }
         }
     }
 }
@@ -44,15 +60,29 @@ pub fn scores_i8(rows: &[i8], dim: usize, query: &[i8], out: &mut [i32]) {
 /// [`scores_f32_batch`] for i8 codes (each in -127..=127, see [`scores_i8`]).
 pub fn scores_i8_batch(rows: &[i8], dim: usize, n_rows: usize, queries: &[i8], out: &mut [i32]) {
     check_shape(rows.len(), dim, n_rows, queries.len(), out.len());
-    #[cfg(target_arch = "x86_64")]
-    if avx2_fma() {
-        // SAFETY: AVX2 is present (checked just above); `check_shape` bounds every read and write.
-        unsafe { x86::scores_i8_batch(rows, dim, n_rows, queries, out) };
-        return;
-    }
-    for (q, query) in queries.chunks_exact(dim).enumerate() {
-        for r in 0..n_rows {
-            out[q * n_rows + r] = dot_i8_portable(&rows[r * dim..(r + 1) * dim], query);
+    scores_i8_on(Path::best(), rows, dim, n_rows, queries, out);
+}
+
+/// [`scores_i8_batch`] on a given path; every path gives the same integers.
+fn scores_i8_on(path: Path, rows: &[i8], dim: usize, n_rows: usize, queries: &[i8], out: &mut [i32]) {
+    match path {
+        #[cfg(target_arch = "x86_64")]
+        Path::Avx512 if avx512() => {
+            // SAFETY: AVX-512 F/BW/VNNI are present (checked just above); `check_shape` bounded
+            // every read and write.
+            unsafe { x512::scores_i8_batch(rows, dim, n_rows, queries, out) };
+        }
+        #[cfg(target_arch = "x86_64")]
+        Path::Avx2 if avx2_fma() => {
+            // SAFETY: AVX2 is present (checked just above); `check_shape` bounds every read and write.
+            unsafe { x86::scores_i8_batch(rows, dim, n_rows, queries, out) };
+        }
+        _ => {
+            for (q, query) in queries.chunks_exact(dim).enumerate() {
+                for r in 0..n_rows {
+                    out[q * n_rows + r] = dot_i8_portable(&rows[r * dim..(r + 1) * dim], query);
+                }
+            }
         }
     }
 }
@@ -114,10 +144,47 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     out[0]
 }
 
-/// The SIMD path is taken when the CPU has AVX2 and FMA (std caches the CPUID answer).
+/// The kernels one CPU can run, best first: a process uses one path for all its scores, so an f32
+/// score does not depend on which call computed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Path {
+    /// 512-bit kernels with `vpdpbusd` for i8 (AVX-512 F, BW and VNNI).
+    #[cfg(target_arch = "x86_64")]
+    Avx512,
+    /// 256-bit kernels (AVX2 and FMA).
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+    /// Loops the compiler vectorises for the baseline target.
+    Portable,
+}
+
+impl Path {
+    fn best() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if avx512() {
+                return Self::Avx512;
+            }
+            if avx2_fma() {
+                return Self::Avx2;
+            }
+        }
+        Self::Portable
+    }
+}
+
+/// The 256-bit path is taken when the CPU has AVX2 and FMA (std caches the CPUID answer).
 #[cfg(target_arch = "x86_64")]
 fn avx2_fma() -> bool {
     std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+}
+
+/// The 512-bit path: F for the f32 kernel, BW for byte masks, VNNI for `vpdpbusd`.
+#[cfg(target_arch = "x86_64")]
+fn avx512() -> bool {
+    std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("avx512bw")
+        && std::arch::is_x86_feature_detected!("avx512vnni")
 }
 
 /// Eight independent accumulators: no loop-carried dependency, so the compiler emits SIMD.
@@ -444,6 +511,137 @@ mod x86 {
     }
 }
 
+/// The AVX-512 i8 kernel (F, BW and VNNI, checked at run time): a group of 16 rows is scored against
+/// one query at a time with 16 accumulators, one per row, then the 16 accumulators are reduced
+/// together by a transposing tree (about 3 instructions per row instead of ~8 for a per-row
+/// horizontal sum) into one vector of 16 scores, stored at once. A query's pass over the group
+/// reads it from L1 after the first, so a batch still reads the gallery from memory once. No
+/// software prefetch: with 64-byte loads the hardware prefetchers keep a single-query scan at the
+/// speed of a plain read of the same bytes, and prefetching 1–16 KiB ahead made the 1M × 128 i8
+/// scan 15–100 % slower (2026-11-27, docs/benchmarks.md P4).
+///
+/// i8: `vpdpbusd` multiplies u8 by i8 and adds groups of four products into i32 lanes, exactly
+/// (no i16 step, no saturation). The row is the u8 operand after `x ^ 0x80` (= x + 128), the
+/// query the i8 one, so a lane gathers Σ (x + 128)·q, and 128·Σq (one constant per query) is
+/// subtracted at the end: integer arithmetic throughout, so the result equals the portable and
+/// AVX2 ones bit for bit (and it would be exact for -128 too).
+#[cfg(target_arch = "x86_64")]
+mod x512 {
+    use std::arch::x86_64::*;
+
+    /// Rows per group: one zmm of 16 i32 scores.
+    const GROUP: usize = 16;
+    /// Queries scored per pass over the rows by the i8 kernel (their bias terms sit on the stack).
+    const QUERY_CHUNK: usize = 32;
+
+    /// Mask of the first `n` (< 64) byte lanes.
+    fn tail_mask8(n: usize) -> u64 {
+        (1_u64 << n) - 1
+    }
+
+    /// 16 accumulators of 16 i32 lanes to one vector of their 16 sums (lane r = Σ acc[r]).
+    #[target_feature(enable = "avx512f")]
+    fn reduce16_epi32(acc: [__m512i; 16]) -> __m512i {
+        // Adjacent pairs: within each 128-bit lane, [a0+a2, b0+b2, a1+a3, b1+b3].
+        let mut half = [_mm512_setzero_si512(); 8];
+        for (i, h) in half.iter_mut().enumerate() {
+            let (a, b) = (acc[2 * i], acc[2 * i + 1]);
+            *h = _mm512_add_epi32(_mm512_unpacklo_epi32(a, b), _mm512_unpackhi_epi32(a, b));
+        }
+        // Then each 128-bit lane holds the partial sums of four rows.
+        let mut quarter = [_mm512_setzero_si512(); 4];
+        for (i, q) in quarter.iter_mut().enumerate() {
+            let (a, b) = (half[2 * i], half[2 * i + 1]);
+            *q = _mm512_add_epi32(_mm512_unpacklo_epi64(a, b), _mm512_unpackhi_epi64(a, b));
+        }
+        // Fold the four 128-bit lanes: 0x88 takes lanes (0, 2) of each operand, 0xDD (1, 3).
+        let fold = |a: __m512i, b: __m512i| {
+            _mm512_add_epi32(_mm512_shuffle_i32x4::<0x88>(a, b), _mm512_shuffle_i32x4::<0xDD>(a, b))
+        };
+        fold(fold(quarter[0], quarter[1]), fold(quarter[2], quarter[3]))
+    }
+
+    /// Σ (row + 128)·query over `dim` bytes from `row` on: the accumulator of one row (its lanes
+    /// still to be added).
+    ///
+    /// # Safety
+    /// AVX-512 F/BW/VNNI present; `dim` bytes readable from `row` and from `query`.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    #[inline]
+    unsafe fn row_i8(row: *const i8, query: *const i8, dim: usize) -> __m512i {
+        let bias = _mm512_set1_epi8(-128);
+        let mut acc = _mm512_setzero_si512();
+        let mut k = 0;
+        // SAFETY (whole body): k + 64 <= dim for the full chunks; the last chunk's masked loads
+        // read only the lanes below `dim - k` (masked-off lanes are not accessed, never fault).
+        while k + 64 <= dim {
+            unsafe {
+                let x = _mm512_xor_si512(_mm512_loadu_si512(row.add(k).cast()), bias);
+                acc = _mm512_dpbusd_epi32(acc, x, _mm512_loadu_si512(query.add(k).cast()));
+            }
+            k += 64;
+        }
+        if k < dim {
+            let m = tail_mask8(dim - k);
+            unsafe {
+                // The query's masked-off lanes are 0, so the row's padding adds nothing.
+                let x = _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, row.add(k)), bias);
+                acc = _mm512_dpbusd_epi32(acc, x, _mm512_maskz_loadu_epi8(m, query.add(k)));
+            }
+        }
+        acc
+    }
+
+    /// # Safety
+    /// AVX-512 F/BW/VNNI present; `dim > 0`, `queries.len() % dim == 0`,
+    /// `rows.len() >= n_rows * dim`, `out.len() == queries.len() / dim * n_rows`.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    pub unsafe fn scores_i8_batch(rows: &[i8], dim: usize, n_rows: usize, queries: &[i8], out: &mut [i32]) {
+        let n_queries = queries.len() / dim;
+        let base = rows.as_ptr();
+        // Up to QUERY_CHUNK queries per pass over the rows, so their bias terms live on the stack.
+        for first in (0..n_queries).step_by(QUERY_CHUNK) {
+            let take = (n_queries - first).min(QUERY_CHUNK);
+            // 128·Σq per query: what the +128 bias of the rows added.
+            let mut bias = [0_i32; QUERY_CHUNK];
+            for (j, bias) in bias.iter_mut().enumerate().take(take) {
+                let query = &queries[(first + j) * dim..(first + j + 1) * dim];
+                *bias = 128 * query.iter().map(|&v| i32::from(v)).sum::<i32>();
+            }
+            let mut r = 0;
+            while r < n_rows {
+                let m = (n_rows - r).min(GROUP);
+                for (j, &bias) in bias.iter().enumerate().take(take) {
+                    let q = first + j;
+                    let query = queries[q * dim..].as_ptr();
+                    let mut acc = [_mm512_setzero_si512(); GROUP];
+                    if m == GROUP {
+                        for (i, acc) in acc.iter_mut().enumerate() {
+                            // SAFETY: row r + i < n_rows and query q < n_queries (caller's contract).
+                            *acc = unsafe { row_i8(base.add((r + i) * dim), query, dim) };
+                        }
+                    } else {
+                        for (i, acc) in acc.iter_mut().enumerate().take(m) {
+                            // SAFETY: as above, i < m keeps r + i < n_rows.
+                            *acc = unsafe { row_i8(base.add((r + i) * dim), query, dim) };
+                        }
+                    }
+                    let sums = _mm512_sub_epi32(reduce16_epi32(acc), _mm512_set1_epi32(bias));
+                    let at = &mut out[q * n_rows + r..q * n_rows + r + m];
+                    // SAFETY: `at` holds m <= 16 i32 and the mask writes only the first m lanes.
+                    unsafe { _mm512_mask_storeu_epi32(at.as_mut_ptr(), mask16(m), sums) };
+                }
+                r += m;
+            }
+        }
+    }
+
+    /// Mask of the first `m` (<= 16) 32-bit lanes.
+    fn mask16(m: usize) -> u16 {
+        ((1_u32 << m) - 1) as u16
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -525,6 +723,102 @@ mod tests {
                             let want = dot_portable(&data[r * dim..(r + 1) * dim], query);
                             assert!((alone[r] - want).abs() < 1e-4 * dim as f32, "dim {dim} row {r}");
                         }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every path this CPU can run, the portable one last.
+    fn paths() -> Vec<Path> {
+        let mut paths = Vec::new();
+        #[cfg(target_arch = "x86_64")]
+        {
+            if avx512() {
+                paths.push(Path::Avx512);
+            }
+            if avx2_fma() {
+                paths.push(Path::Avx2);
+            }
+        }
+        paths.push(Path::Portable);
+        paths
+    }
+
+    /// Reproducible pseudo-random codes without a RNG crate: a quarter at ±127, the rest spread
+    /// over -127..=127.
+    fn codes(n: usize, seed: u64) -> Vec<i8> {
+        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                match x % 8 {
+                    0 => 127,
+                    1 => -127,
+                    _ => ((x >> 8) % 255) as i16 as i8,
+                }
+            })
+            .map(|c| if c == i8::MIN { -127 } else { c })
+            .collect()
+    }
+
+    #[test]
+    fn every_path_gives_the_same_integers() {
+        let available = paths();
+        eprintln!("paths on this CPU: {available:?}");
+        for dim in DIMS.iter().copied().chain([63, 65, 192, 255, 256, 257, 512]) {
+            for rows in [1, 2, 15, 16, 17, 31, 33, 47] {
+                for n_queries in [1, 2, 3, 5] {
+                    let data = codes(rows * dim, (dim * 1000 + rows) as u64);
+                    let queries = codes(n_queries * dim, (dim * 7 + n_queries) as u64);
+                    let want: Vec<i32> = queries
+                        .chunks_exact(dim)
+                        .flat_map(|q| data.chunks_exact(dim).map(|r| dot_i8_portable(r, q)).collect::<Vec<_>>())
+                        .collect();
+                    for &path in &available {
+                        let mut got = vec![0; rows * n_queries];
+                        scores_i8_on(path, &data, dim, rows, &queries, &mut got);
+                        assert_eq!(got, want, "{path:?} dim {dim} rows {rows} queries {n_queries}");
+                    }
+                }
+            }
+        }
+        // The extremes everywhere: the largest sums any lane, pair or chunk can hold.
+        for dim in [64, 128, 131, 512] {
+            for (row, query) in [(127, 127), (127, -127), (-127, -127), (-127, 127)] {
+                let data = vec![row; 5 * dim];
+                let want = (i32::from(row) * i32::from(query)) * dim as i32;
+                for &path in &available {
+                    let mut got = vec![0; 5];
+                    scores_i8_on(path, &data, dim, 5, &vec![query; dim], &mut got);
+                    assert_eq!(got, vec![want; 5], "{path:?} dim {dim} {row}·{query}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_f32_path_agrees_and_is_position_independent() {
+        for dim in DIMS.iter().copied().chain([255, 256, 257, 512]) {
+            for rows in [1, 15, 16, 17, 33] {
+                let data = wave(rows * dim, 0.7);
+                let queries = wave(3 * dim, 4.2);
+                let mut reference = vec![0.0; 3 * rows];
+                scores_f32_on(Path::Portable, &data, dim, rows, &queries, &mut reference);
+                for path in paths() {
+                    let mut got = vec![0.0; 3 * rows];
+                    scores_f32_on(path, &data, dim, rows, &queries, &mut got);
+                    for (g, w) in got.iter().zip(&reference) {
+                        assert!((g - w).abs() < 1e-4 * dim as f32, "{path:?} dim {dim}: {g} vs {w}");
+                    }
+                    // Each row alone (the rescoring of an int8 candidate) gives the same bits as
+                    // the row inside a group of 16 or a leftover group.
+                    for r in 0..rows {
+                        let mut alone = [0.0];
+                        scores_f32_on(path, &data[r * dim..(r + 1) * dim], dim, 1, &queries[..dim], &mut alone);
+                        assert_eq!(alone[0].to_bits(), got[r].to_bits(), "{path:?} dim {dim} row {r}");
                     }
                 }
             }

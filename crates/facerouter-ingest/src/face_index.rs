@@ -19,9 +19,20 @@ use crate::scan_kernels::{dot, max_f32, max_scaled_i32, quantise_into, scores_f3
 use crate::slot_table::SlotTable;
 use crate::str_arena::{Span, StrArena};
 
-/// Rows scored per kernel call: the block (64 KiB of 128-d f32) stays in cache while every query
-/// of the batch passes over it, and the batch's scores (BLOCK × queries) stay in L1/L2.
-const BLOCK: usize = 128;
+/// Scores (rows × queries) per kernel call: 16 KiB, so a block's scores stay in L1 for the
+/// vectorised maximum and the selection loop that follow. The kernels reuse each group of rows for
+/// every query while it is in L1 themselves, so the block only sizes this buffer.
+const BLOCK_SCORES: usize = 4096;
+/// Rows per kernel call at most: a single query scans 1024 rows a call, so the per-call work
+/// (checks, slicing, the maximum's set-up) is spread over 128 KiB of 8-bit codes instead of 16.
+const BLOCK_MAX: usize = 1024;
+/// Rows per kernel call at least (a batch of 32 queries: 128 rows).
+const BLOCK_MIN: usize = 128;
+
+/// Rows per kernel call for a batch of `n_queries`.
+fn block_rows(n_queries: usize) -> usize {
+    (BLOCK_SCORES / n_queries.max(1)).clamp(BLOCK_MIN, BLOCK_MAX)
+}
 /// Candidates of the 8-bit scan rescored in f32.
 pub const INT8_CANDIDATES: usize = 16;
 /// Bound on the error of an 8-bit score for unit vectors of up to 4096 dimensions (each code is
@@ -391,8 +402,9 @@ impl FaceIndex {
         let gates: Vec<f32> = fallbacks.iter().map(|&f| self.floor.threshold(f)).collect();
         let mut best: Vec<Option<(usize, f32)>> = vec![None; n_queries];
         let mut best_score = vec![f32::NEG_INFINITY; n_queries];
-        let mut scores = vec![0.0_f32; BLOCK * n_queries];
-        for (block, rows) in self.vectors.chunks(BLOCK * self.dim).enumerate() {
+        let block_rows = block_rows(n_queries);
+        let mut scores = vec![0.0_f32; block_rows * n_queries];
+        for (block, rows) in self.vectors.chunks(block_rows * self.dim).enumerate() {
             let n = rows.len() / self.dim;
             let out = &mut scores[..n * n_queries];
             scores_f32_batch(rows, self.dim, n, queries, out);
@@ -404,7 +416,7 @@ impl FaceIndex {
                 }
                 for (i, &score) in out.iter().enumerate() {
                     if score > best_score[q] && score >= gates[q] {
-                        let slot = block * BLOCK + i;
+                        let slot = block * block_rows + i;
                         if score >= self.threshold_of(slot, fallbacks[q]) {
                             (best[q], best_score[q]) = (Some((slot, score)), score);
                         }
@@ -426,13 +438,14 @@ impl FaceIndex {
             .map(|(query, codes)| quantise_into(query, codes))
             .collect();
         let gates: Vec<f32> = fallbacks.iter().map(|&f| self.floor.threshold(f) - INT8_MARGIN).collect();
-        let mut scores = vec![0_i32; BLOCK * n_queries];
+        let block_rows = block_rows(n_queries);
+        let mut scores = vec![0_i32; block_rows * n_queries];
         let mut tops: Vec<TopK> = (0..n_queries).map(|_| TopK::new()).collect();
-        for (block, rows) in self.codes.chunks(BLOCK * self.dim).enumerate() {
+        for (block, rows) in self.codes.chunks(block_rows * self.dim).enumerate() {
             let n = rows.len() / self.dim;
             let out = &mut scores[..n * n_queries];
             scores_i8_batch(rows, self.dim, n, &codes, out);
-            let scales = &self.code_scales[block * BLOCK..block * BLOCK + n];
+            let scales = &self.code_scales[block * block_rows..block * block_rows + n];
             for (q, out) in out.chunks_exact(n).enumerate() {
                 let (top, query_scale) = (&mut tops[q], query_scales[q]);
                 // As in `scan_f32`; query_scale >= 0, so it preserves the maximum (same rounding).
@@ -443,7 +456,7 @@ impl FaceIndex {
                 for (i, (&raw, &scale)) in out.iter().zip(scales).enumerate() {
                     let approx = raw as f32 * scale * query_scale;
                     if approx > top.floor && approx >= gates[q] {
-                        let slot = block * BLOCK + i;
+                        let slot = block * block_rows + i;
                         if approx >= self.threshold_of(slot, fallbacks[q]) - INT8_MARGIN {
                             top.push(approx, slot);
                         }
