@@ -1,5 +1,6 @@
 #!/bin/bash
 # mkconf.sh NAME INDEX INGEST_PORT GATEWAY_PORT -> /tmp/bench/NAME.toml, fresh DB ffsec_bench_NAME
+# EXTRA_TOML (optional) is appended, e.g. EXTRA_TOML=$'[EVENT_SEARCH]\nKEEP_VECTORS = "none"'.
 set -e
 mkdir -p /tmp/bench
 name=$1; index=$2; iport=$3; gport=$4
@@ -29,4 +30,5 @@ LEVEL = "warn,facerouter_ingest=info,gateway_api=info"
 [FACEROUTER]
 GALLERY_INDEX = "$index"
 T
+[ -n "${EXTRA_TOML:-}" ] && printf '%s\n' "$EXTRA_TOML" >> /tmp/bench/$name.toml
 echo /tmp/bench/$name.toml
