@@ -43,4 +43,4 @@ fi
 $B/ffsec-loadgen broker --count 100000
 uptime
 curl -s http://127.0.0.1:$iport/metrics | grep -E 'ffsec_ingest_stage_seconds_(sum|count)'
-curl -s http://127.0.0.1:$gport/metrics | grep -E "recorder_batch_seconds_(sum|count)|recorder_events_total|websocket"
+curl -s http://127.0.0.1:$gport/metrics | grep -E "recorder_batch_seconds_(sum|count)|recorder_events_total|websocket|event_age_seconds"

@@ -1,6 +1,7 @@
 #!/bin/bash
 # mkconf.sh NAME INDEX INGEST_PORT GATEWAY_PORT -> /tmp/bench/NAME.toml, fresh DB ffsec_bench_NAME
 # EXTRA_TOML (optional) is appended, e.g. EXTRA_TOML=$'[EVENT_SEARCH]\nKEEP_VECTORS = "none"'.
+# PREFETCH (optional) sets RABBITMQ.PREFETCH (default 64).
 set -e
 mkdir -p /tmp/bench
 name=$1; index=$2; iport=$3; gport=$4
@@ -22,6 +23,7 @@ workers = 2
 port = $gport
 [RABBITMQ]
 PREFIX = "bench_$name"
+PREFETCH = ${PREFETCH:-64}
 [AUTH]
 ADMIN_USERNAME = "admin"
 ADMIN_PASSWORD = "bench-admin-pw"

@@ -258,6 +258,12 @@ pub struct RabbitMq {
     /// Unacknowledged messages a consumer holds at once.
     #[serde(rename = "PREFETCH")]
     pub prefetch: u16,
+    /// Unacknowledged messages gateway-api's recorder holds at once: the batch being inserted and
+    /// the batches whose announcements await confirms. Its throughput is at most this many events
+    /// per batch round trip, so it must cover the event rate times a slow round trip (1 000
+    /// events/s × 100 ms needs 100) or a busy database makes the backlog, and the live latency, grow.
+    #[serde(rename = "RECORDER_PREFETCH")]
+    pub recorder_prefetch: u16,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
@@ -463,6 +469,7 @@ impl Default for RabbitMq {
             prefix: "ffsec".into(),
             confirm_timeout_ms: 800,
             prefetch: 64,
+            recorder_prefetch: 1024,
         }
     }
 }

@@ -13,10 +13,12 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use actix_ws::{AggregatedMessage, Session};
 use bytestring::ByteString;
 use domain::bus::topology::{ROUTE_CAMERA_VM_STATUS, ROUTE_EVENT_UPDATED, ROUTE_EVENTS_ACKNOWLEDGED};
-use domain::bus::{Bus, Source, ack, reject_poison, run_consumer};
+use domain::bus::{Bus, Source, reject_poison, run_consumer};
 use domain::list_filters::{EventFacts, EventListFilters};
 use domain::messages::{CameraVmStatus, DecodeError, EventCreated, EventUpdated, EventsAcknowledged, decode};
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
+use lapin::message::Delivery;
+use lapin::options::BasicAckOptions;
 use serde::Deserialize;
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
@@ -182,17 +184,35 @@ pub async fn run_fanout(state: web::Data<AppState>, bus: Bus, replica: String, c
                         _ => return,
                     },
                 };
-                match frame_of(&state, &delivery) {
-                    Ok(frame) => {
-                        state.live.publish(&frame);
-                        ack(&delivery).await;
-                    }
-                    Err(e) => reject_poison(&delivery, &e.to_string()).await,
+                // Whatever else has already arrived is fanned out too, then the whole run is acked
+                // with one `multiple` ack: an awaited ack per frame is a hand-off to the bus link's
+                // I/O task per event, which under load delayed every later frame behind it.
+                let mut last = fan_out(&state, delivery).await;
+                while let Some(Some(Ok(delivery))) = consumer.next().now_or_never() {
+                    last = fan_out(&state, delivery).await.or(last);
+                }
+                if let Some(last) = last {
+                    let _ = last.acker.ack(BasicAckOptions { multiple: true }).await;
                 }
             }
         }
     })
     .await;
+}
+
+/// Hands one message's frame to the sessions; returns it when it still needs its ack (an
+/// unreadable one is dead-lettered at once instead).
+async fn fan_out(state: &AppState, delivery: Delivery) -> Option<Delivery> {
+    match frame_of(state, &delivery) {
+        Ok(frame) => {
+            state.live.publish(&frame);
+            Some(delivery)
+        }
+        Err(e) => {
+            reject_poison(&delivery, &e.to_string()).await;
+            None
+        }
+    }
 }
 
 /// The WebSocket frame for a message of the events exchange, by its routing key.
@@ -219,6 +239,7 @@ fn frame_of(state: &AppState, delivery: &lapin::message::Delivery) -> Result<Liv
                 search.on_event(&event);
             }
             let facts = EventFacts::from(&event);
+            crate::recorder::observe_age_of(state, "live", event.created_date);
             (serde_json::json!({"type": "event_created", "data": event_view::from_event(state, &event)}), Some(facts))
         }
     };

@@ -27,6 +27,9 @@ use crate::state::AppState;
 
 /// Pause after a database failure before the batch is handed back, so an outage is not a hot loop.
 const FAILURE_PAUSE: std::time::Duration = std::time::Duration::from_secs(1);
+/// Rows per insert at most: 1 000 events × ~25 columns stays well under PostgreSQL's 65 535 bind
+/// parameters per statement.
+const MAX_BATCH: usize = 1000;
 /// Stored batches whose announcements may be awaiting confirms at once. More would only let unacked
 /// messages pile up (they count against the prefetch) without storing anything sooner.
 const ANNOUNCING: usize = 2;
@@ -41,8 +44,8 @@ struct Stored {
 
 pub async fn run(state: actix_web::web::Data<AppState>, cancel: CancellationToken) {
     let bus = state.bus.clone();
-    let prefetch = state.config.rabbitmq.prefetch;
-    let max_batch = usize::from(prefetch);
+    let prefetch = state.config.rabbitmq.recorder_prefetch;
+    let max_batch = usize::from(prefetch).min(MAX_BATCH);
     let source = Source::Shared(bus.names().recorder_queue());
     run_consumer(&bus, source, prefetch, &cancel, |mut consumer, _generation| {
         let state = state.clone();
@@ -134,6 +137,7 @@ async fn store_batch(state: &AppState, batch: Vec<Delivery>) -> Option<Stored> {
         }
     };
     state.metrics.recorded.with_label_values(&["stored"]).inc_by(inserted.len() as u64);
+    observe_age(state, "stored", readable.iter().filter(|(_, e)| inserted.contains(&e.id)).map(|(_, e)| e));
     state.metrics.recorded.with_label_values(&["duplicate"]).inc_by((count - inserted.len()) as u64);
     Some(Stored { events: readable, inserted, started })
 }
@@ -156,8 +160,10 @@ async fn announce(state: actix_web::web::Data<AppState>, stored: Stored) {
                 return;
             }
             let id = event.id.to_string();
+            let created = event.created_date;
             match state.bus.publish(exchange, ROUTE_EVENT_CREATED, &EventCreated(event), &id).await {
                 Ok(()) => {
+                    observe_age_of(state, "announced", created);
                     ack(&delivery).await;
                 }
                 Err(e) => {
@@ -169,6 +175,25 @@ async fn announce(state: actix_web::web::Data<AppState>, stored: Stored) {
     });
     futures_util::future::join_all(announcements).await;
     state.metrics.record_batch_seconds.observe(stored.started.elapsed().as_secs_f64());
+}
+
+/// Records how old events are on reaching `stage` (see `GatewayMetrics::event_age_seconds`).
+fn observe_age<'a>(state: &AppState, stage: &str, events: impl Iterator<Item = &'a FaceEvent>) {
+    let histogram = state.metrics.event_age_seconds.with_label_values(&[stage]);
+    let now = chrono::Utc::now();
+    for event in events {
+        histogram.observe(age_seconds(now, event.created_date));
+    }
+}
+
+pub(crate) fn observe_age_of(state: &AppState, stage: &str, created: chrono::DateTime<chrono::Utc>) {
+    let age = age_seconds(chrono::Utc::now(), created);
+    state.metrics.event_age_seconds.with_label_values(&[stage]).observe(age);
+}
+
+/// A worker clock ahead of ours counts as age 0, not as a negative age.
+fn age_seconds(now: chrono::DateTime<chrono::Utc>, created: chrono::DateTime<chrono::Utc>) -> f64 {
+    (now - created).to_std().map(|d| d.as_secs_f64()).unwrap_or(0.0)
 }
 
 /// Inserts the rows and their kept vectors in one transaction (a vector never outlives a failed

@@ -59,6 +59,9 @@ impl Config {
         if self.rabbitmq.prefetch == 0 {
             return Err(bad("RABBITMQ.PREFETCH", "must be at least 1"));
         }
+        if self.rabbitmq.recorder_prefetch == 0 {
+            return Err(bad("RABBITMQ.RECORDER_PREFETCH", "must be at least 1"));
+        }
         let auth = &self.auth;
         for (key, value) in [
             ("AUTH.LOGIN_MAX_FAILURES_PER_USER", u64::from(auth.login_max_failures_per_user)),
