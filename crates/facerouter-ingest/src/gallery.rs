@@ -9,7 +9,7 @@ use domain::config::GalleryIndex;
 use domain::event::IdName;
 use prometheus::Histogram;
 
-use crate::face_index::{FaceIndex, FaceMeta, Match, Query};
+use crate::face_index::{FaceIndex, FaceMeta, IvfPlan, IvfSettings, Match, Query};
 use crate::search_batcher::{SearchBatcher, SearchError, SearchSettings};
 
 #[derive(Debug, Clone)]
@@ -32,18 +32,75 @@ pub struct FaceRecord {
     pub vector: Vec<f32>,
 }
 
+/// How the gallery's faces are searched: GALLERY_INDEX and, for "ivf", its knobs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IndexSettings {
+    pub kind: GalleryIndex,
+    pub ivf: IvfSettings,
+}
+
+impl IndexSettings {
+    pub fn of(config: &domain::config::Facerouter) -> Self {
+        Self {
+            kind: config.gallery_index,
+            ivf: IvfSettings { lists: config.ivf_lists, probes: config.ivf_probes },
+        }
+    }
+}
+
+/// A kind with the default knobs.
+impl From<GalleryIndex> for IndexSettings {
+    fn from(kind: GalleryIndex) -> Self {
+        Self { kind, ivf: IvfSettings::default() }
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct GalleryData {
     pub cameras: HashMap<i64, CameraEntry>,
-    kind: GalleryIndex,
+    settings: IndexSettings,
     /// One index per vector dimension (a gallery normally has a single one, so finding a face's
     /// index by asking each costs one hash lookup, and no face -> index map is kept).
     indexes: HashMap<usize, FaceIndex>,
 }
 
 impl GalleryData {
-    pub fn new(kind: GalleryIndex) -> Self {
-        Self { kind, ..Self::default() }
+    pub fn new(settings: impl Into<IndexSettings>) -> Self {
+        Self { settings: settings.into(), ..Self::default() }
+    }
+
+    /// IVF indexes due for (re-)training, trained; reads only, so it can run under the read lock
+    /// while searches go on (seconds at 1M faces).
+    pub fn plan_training(&self) -> Vec<(usize, IvfPlan)> {
+        self.indexes.iter().filter_map(|(dim, index)| index.ivf_plan().map(|plan| (*dim, plan))).collect()
+    }
+
+    /// Installs what [`Self::plan_training`] made, for each index that has not changed since;
+    /// returns how many were installed.
+    pub fn install_training(&mut self, plans: Vec<(usize, IvfPlan)>) -> usize {
+        let mut installed = 0;
+        for (dim, plan) in plans {
+            if let Some(index) = self.indexes.get_mut(&dim) {
+                installed += usize::from(index.ivf_install(plan));
+            }
+        }
+        installed
+    }
+
+    /// Plans and installs in one go (a gallery nobody searches yet, e.g. just loaded).
+    pub fn train_if_due(&mut self) -> usize {
+        let plans = self.plan_training();
+        self.install_training(plans)
+    }
+
+    /// Whether an IVF index is configured (training then has to be driven, see [`Gallery::train_if_due`]).
+    pub fn uses_ivf(&self) -> bool {
+        self.settings.kind == GalleryIndex::Ivf
+    }
+
+    /// The trained IVF index of dimension `dim`: (lists, faces trained on).
+    pub fn ivf_trained(&self, dim: usize) -> Option<(usize, usize)> {
+        self.indexes.get(&dim)?.ivf_trained()
     }
 
     pub fn face_count(&self) -> usize {
@@ -57,8 +114,11 @@ impl GalleryData {
             index.remove(id);
         }
         self.indexes.retain(|_, index| !index.is_empty());
-        let kind = self.kind;
-        self.indexes.entry(dim).or_insert_with(|| FaceIndex::new(dim, kind)).upsert(face.meta, &face.vector);
+        let settings = self.settings;
+        self.indexes
+            .entry(dim)
+            .or_insert_with(|| FaceIndex::new(dim, settings.kind).with_ivf(settings.ivf))
+            .upsert(face.meta, &face.vector);
     }
 
     pub fn remove_face(&mut self, face_id: i64) {
@@ -147,6 +207,19 @@ impl Gallery {
 
     pub fn write(&self) -> RwLockWriteGuard<'_, GalleryData> {
         self.data.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Trains IVF indexes that are due without blocking searches for long: k-means and the
+    /// assignment of every face (seconds at 1M) run under the read lock, so searches go on and
+    /// only the gallery's writer (the updater, which calls this and so is not writing) would
+    /// wait; installing is a swap under the write lock, skipped when a face changed meanwhile.
+    /// Blocking: call it from a blocking thread. Returns how many indexes were installed.
+    pub fn train_if_due(&self) -> usize {
+        let plans = self.read().plan_training();
+        if plans.is_empty() {
+            return 0;
+        }
+        self.write().install_training(plans)
     }
 
     pub fn camera(&self, id: i64) -> Option<CameraEntry> {
