@@ -529,7 +529,8 @@ impl FaceIndex {
                 }
             }
         }
-        let rescore = |(q, top): (usize, TopK)| self.rescore(&queries[q * self.dim..(q + 1) * self.dim], fallbacks[q], &top);
+        let rescore =
+            |(q, top): (usize, TopK)| self.rescore(&queries[q * self.dim..(q + 1) * self.dim], fallbacks[q], &top);
         tops.into_iter().enumerate().map(rescore).collect()
     }
 

@@ -219,7 +219,13 @@ impl IvfIndex {
 
     /// The best (slot, exact score) over its threshold among the faces of the `probes` lists
     /// nearest `query`.
-    pub(super) fn search(&self, faces: &FaceIndex, query: &[f32], fallback: f32, probes: usize) -> Option<(usize, f32)> {
+    pub(super) fn search(
+        &self,
+        faces: &FaceIndex,
+        query: &[f32],
+        fallback: f32,
+        probes: usize,
+    ) -> Option<(usize, f32)> {
         let (dim, k) = (self.dim, self.lists.len());
         let mut centroid_scores = vec![0.0_f32; k];
         scores_f32_batch(&self.centroids, dim, k, query, &mut centroid_scores);
@@ -321,7 +327,8 @@ mod tests {
     fn near(v: &[f32], cosine: f32, rng: &mut Rng) -> Vec<f32> {
         let r = unit(rng, v.len());
         let along = r.iter().zip(v).map(|(a, b)| a * b).sum::<f32>();
-        let ortho = domain::vector::normalise(r.iter().zip(v).map(|(a, b)| a - along * b).collect()).unwrap_or_default();
+        let ortho =
+            domain::vector::normalise(r.iter().zip(v).map(|(a, b)| a - along * b).collect()).unwrap_or_default();
         let sine = (1.0 - cosine * cosine).sqrt();
         v.iter().zip(&ortho).map(|(a, o)| cosine * a + sine * o).collect()
     }
@@ -466,7 +473,11 @@ mod tests {
             if let Some(v) = pair.vectors.get(&id) {
                 probe.clone_from(v);
             }
-            assert!(pair.ivf.best_match(&probe, -1.0).is_some_and(|m| m.face.face_id != id || pair.vectors.contains_key(&id)));
+            assert!(
+                pair.ivf
+                    .best_match(&probe, -1.0)
+                    .is_some_and(|m| m.face.face_id != id || pair.vectors.contains_key(&id))
+            );
         }
     }
 
