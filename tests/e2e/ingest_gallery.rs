@@ -1,6 +1,7 @@
 //! The gallery follows gateway-api's changes without full reloads, per-list thresholds decide
 //! matches, and IGNORE_UNMATCHED drops strangers before anything is stored.
 
+use domain::config::GalleryIndex;
 use ffsec_tests::env::WORKER_TOKEN;
 use ffsec_tests::service::metric;
 use ffsec_tests::worker::{Face, facen};
@@ -21,8 +22,20 @@ async fn post(stack: &Stack, camera: i64, vector: &[f32]) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_face_enrolled_while_ingest_runs_matches_without_a_full_reload() {
+    enrolled_while_running(GalleryIndex::Flat).await;
+}
+
+/// The same with the IVF index configured: a gallery this small is answered by its exact
+/// fallback, and the updater's training check runs after each change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_face_enrolled_while_ingest_runs_matches_with_the_ivf_index() {
+    enrolled_while_running(GalleryIndex::Ivf).await;
+}
+
+async fn enrolled_while_running(index: GalleryIndex) {
     crate::init_logs();
     let mut env = TestEnv::new().await.unwrap();
+    env.config.facerouter.gallery_index = index;
     let stack = Stack::start(&mut env).await.unwrap();
     let camera = stack.create("/cameras/", json!({"name": "Door"})).await.unwrap()["id"].as_i64().unwrap();
     let list = stack.create("/dossier-lists/", json!({"name": "Wanted"})).await.unwrap()["id"].as_i64().unwrap();

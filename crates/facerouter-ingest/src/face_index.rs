@@ -9,11 +9,18 @@
 //! instead, a quarter of the memory traffic; the best [`INT8_CANDIDATES`] are then rescored in f32,
 //! so the reported confidence is exact and the winner is the exact one unless more than that many
 //! faces score within the quantisation error of it.
+//!
+//! With [`GalleryIndex::Ivf`] an inverted file (`ivf_index`) follows the faces and answers queries
+//! by scanning only a few lists, once trained; until then (and for small galleries) the f32 scan.
 
 use std::sync::Arc;
 
 use domain::config::GalleryIndex;
 use domain::event::IdName;
+
+mod ivf_index;
+
+pub use ivf_index::{IvfPlan, IvfSettings, MIN_TRAIN_FACES, RETRAIN_FACTOR, lists_for};
 
 use crate::scan_kernels::{dot, max_f32, max_scaled_i32, quantise_into, scores_f32_batch, scores_i8_batch};
 use crate::slot_table::SlotTable;
@@ -123,6 +130,12 @@ pub struct FaceIndex {
     /// No face needs less than this (given the fallback when `any_unset`); never raised on
     /// removal, so it stays a safe lower bound and most rows are rejected by one comparison.
     floor: Bound,
+    /// Ivf only: the inverted file once trained (`None`: exact f32 scans), and its knobs.
+    ivf: Option<ivf_index::IvfIndex>,
+    ivf_settings: IvfSettings,
+    /// Upserts and removals so far: a training planned off the write lock is installed only if
+    /// this has not moved meanwhile.
+    changes: u64,
 }
 
 /// One query of a batch: its vector and the threshold of lists without one (camera override,
@@ -172,6 +185,35 @@ impl FaceIndex {
         Self { dim, kind, ..Self::default() }
     }
 
+    /// The same with the IVF knobs (used when `kind` is [`GalleryIndex::Ivf`]).
+    pub fn with_ivf(self, ivf_settings: IvfSettings) -> Self {
+        Self { ivf_settings, ..self }
+    }
+
+    /// Ivf only: a newly trained inverted file when one is due (first training, or the gallery
+    /// grew or shrank [`RETRAIN_FACTOR`]× since); seconds at 1M faces, so it only reads.
+    pub fn ivf_plan(&self) -> Option<IvfPlan> {
+        if self.kind != GalleryIndex::Ivf {
+            return None;
+        }
+        ivf_index::plan(self, self.ivf_settings)
+    }
+
+    /// Installs `plan` unless a face changed since it was made (then it is dropped, and the next
+    /// [`Self::ivf_plan`] starts over). Returns whether it was installed.
+    pub fn ivf_install(&mut self, plan: IvfPlan) -> bool {
+        if plan.changes != self.changes {
+            return false;
+        }
+        self.ivf = plan.index;
+        true
+    }
+
+    /// The trained inverted file's list count and the faces it was trained on, if any.
+    pub fn ivf_trained(&self) -> Option<(usize, usize)> {
+        self.ivf.as_ref().map(|ivf| (ivf.lists(), ivf.trained_on()))
+    }
+
     pub fn len(&self) -> usize {
         self.face_ids.len()
     }
@@ -195,6 +237,7 @@ impl FaceIndex {
         // Take the new dossier first, so a face staying in its dossier never frees the record.
         let owner = self.acquire(&meta);
         let photo = self.photo_paths.push(&meta.photo);
+        self.changes += 1;
         let Some(slot) = self.slot_of.get(meta.face_id, |s| self.face_ids[s as usize]) else {
             self.face_ids.push(meta.face_id);
             self.slot_of.insert(meta.face_id, (self.face_ids.len() - 1) as u32, |s| self.face_ids[s as usize]);
@@ -207,6 +250,9 @@ impl FaceIndex {
             }
             self.owners.push(owner);
             self.photos.push(photo);
+            if let Some(ivf) = &mut self.ivf {
+                ivf.push(self.face_ids.len() - 1, vector);
+            }
             return;
         };
         let slot = slot as usize;
@@ -219,13 +265,20 @@ impl FaceIndex {
         if self.kind == GalleryIndex::Int8 {
             self.code_scales[slot] = quantise_into(vector, &mut self.codes[range]);
         }
+        if let Some(ivf) = &mut self.ivf {
+            ivf.replace(slot, vector);
+        }
     }
 
     pub fn remove(&mut self, face_id: i64) -> bool {
         let Some(slot) = self.slot_of.remove(face_id, |s| self.face_ids[s as usize]) else { return false };
         let slot = slot as usize;
+        self.changes += 1;
         self.release(self.owners[slot]);
         let last = self.len() - 1;
+        if let Some(ivf) = &mut self.ivf {
+            ivf.remove(slot, last);
+        }
         let dim = self.dim;
         if slot != last {
             self.vectors.copy_within(last * dim..(last + 1) * dim, slot * dim);
@@ -268,6 +321,9 @@ impl FaceIndex {
         self.dossiers.shrink_to_fit();
         self.dossier_slot.shrink_to_fit(|s| Self::dossier_id(&self.dossiers, s));
         self.names.shrink_to_fit();
+        if let Some(ivf) = &mut self.ivf {
+            ivf.shrink_to_fit();
+        }
     }
 
     fn free_photo(&mut self, photo: Span) {
@@ -372,6 +428,15 @@ impl FaceIndex {
         let winners = match self.kind {
             GalleryIndex::Flat => self.scan_f32(&vectors, &fallbacks),
             GalleryIndex::Int8 => self.scan_i8(&vectors, &fallbacks),
+            // Each query probes its own lists: no shared pass, so one query at a time.
+            GalleryIndex::Ivf => match &self.ivf {
+                Some(ivf) => vectors
+                    .chunks_exact(self.dim)
+                    .zip(&fallbacks)
+                    .map(|(query, &fallback)| ivf.search(self, query, fallback, self.ivf_settings.probes))
+                    .collect(),
+                None => self.scan_f32(&vectors, &fallbacks),
+            },
         };
         for ((i, fallback), winner) in picked.into_iter().zip(fallbacks).zip(winners) {
             answers[i] = winner.and_then(|(slot, confidence)| self.match_of(slot, confidence, fallback));
@@ -464,18 +529,21 @@ impl FaceIndex {
                 }
             }
         }
-        let rescore = |(q, top): (usize, TopK)| {
-            let (query, fallback) = (&queries[q * self.dim..(q + 1) * self.dim], fallbacks[q]);
-            let mut best: Option<(usize, f32)> = None;
-            for &(_, slot) in &top.items[..top.len] {
-                let exact = dot(&self.vectors[slot * self.dim..(slot + 1) * self.dim], query);
-                if best.is_none_or(|(_, b)| exact > b) && exact >= self.threshold_of(slot, fallback) {
-                    best = Some((slot, exact));
-                }
-            }
-            best
-        };
+        let rescore =
+            |(q, top): (usize, TopK)| self.rescore(&queries[q * self.dim..(q + 1) * self.dim], fallbacks[q], &top);
         tops.into_iter().enumerate().map(rescore).collect()
+    }
+
+    /// The best of `top`'s candidates by exact f32 score, over its threshold.
+    fn rescore(&self, query: &[f32], fallback: f32, top: &TopK) -> Option<(usize, f32)> {
+        let mut best: Option<(usize, f32)> = None;
+        for &(_, slot) in &top.items[..top.len] {
+            let exact = dot(&self.vectors[slot * self.dim..(slot + 1) * self.dim], query);
+            if best.is_none_or(|(_, b)| exact > b) && exact >= self.threshold_of(slot, fallback) {
+                best = Some((slot, exact));
+            }
+        }
+        best
     }
 }
 

@@ -9,7 +9,7 @@ use domain::config::GalleryIndex;
 use domain::event::IdName;
 use prometheus::Histogram;
 
-use crate::face_index::{FaceIndex, FaceMeta, Match, Query};
+use crate::face_index::{FaceIndex, FaceMeta, IvfPlan, IvfSettings, Match, Query};
 use crate::search_batcher::{SearchBatcher, SearchError, SearchSettings};
 
 #[derive(Debug, Clone)]
@@ -32,18 +32,72 @@ pub struct FaceRecord {
     pub vector: Vec<f32>,
 }
 
+/// How the gallery's faces are searched: GALLERY_INDEX and, for "ivf", its knobs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IndexSettings {
+    pub kind: GalleryIndex,
+    pub ivf: IvfSettings,
+}
+
+impl IndexSettings {
+    pub fn of(config: &domain::config::Facerouter) -> Self {
+        Self { kind: config.gallery_index, ivf: IvfSettings { lists: config.ivf_lists, probes: config.ivf_probes } }
+    }
+}
+
+/// A kind with the default knobs.
+impl From<GalleryIndex> for IndexSettings {
+    fn from(kind: GalleryIndex) -> Self {
+        Self { kind, ivf: IvfSettings::default() }
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct GalleryData {
     pub cameras: HashMap<i64, CameraEntry>,
-    kind: GalleryIndex,
+    settings: IndexSettings,
     /// One index per vector dimension (a gallery normally has a single one, so finding a face's
     /// index by asking each costs one hash lookup, and no face -> index map is kept).
     indexes: HashMap<usize, FaceIndex>,
 }
 
 impl GalleryData {
-    pub fn new(kind: GalleryIndex) -> Self {
-        Self { kind, ..Self::default() }
+    pub fn new(settings: impl Into<IndexSettings>) -> Self {
+        Self { settings: settings.into(), ..Self::default() }
+    }
+
+    /// IVF indexes due for (re-)training, trained; reads only, so it can run under the read lock
+    /// while searches go on (seconds at 1M faces).
+    pub fn plan_training(&self) -> Vec<(usize, IvfPlan)> {
+        self.indexes.iter().filter_map(|(dim, index)| index.ivf_plan().map(|plan| (*dim, plan))).collect()
+    }
+
+    /// Installs what [`Self::plan_training`] made, for each index that has not changed since;
+    /// returns how many were installed.
+    pub fn install_training(&mut self, plans: Vec<(usize, IvfPlan)>) -> usize {
+        let mut installed = 0;
+        for (dim, plan) in plans {
+            if let Some(index) = self.indexes.get_mut(&dim) {
+                installed += usize::from(index.ivf_install(plan));
+            }
+        }
+        installed
+    }
+
+    /// Plans and installs in one go (a gallery nobody searches yet, e.g. just loaded).
+    pub fn train_if_due(&mut self) -> usize {
+        let plans = self.plan_training();
+        self.install_training(plans)
+    }
+
+    /// Whether an IVF index is configured (training then has to be driven, see [`Gallery::train_if_due`]).
+    pub fn uses_ivf(&self) -> bool {
+        self.settings.kind == GalleryIndex::Ivf
+    }
+
+    /// The trained IVF index of dimension `dim`: (lists, faces trained on).
+    pub fn ivf_trained(&self, dim: usize) -> Option<(usize, usize)> {
+        self.indexes.get(&dim)?.ivf_trained()
     }
 
     pub fn face_count(&self) -> usize {
@@ -57,8 +111,11 @@ impl GalleryData {
             index.remove(id);
         }
         self.indexes.retain(|_, index| !index.is_empty());
-        let kind = self.kind;
-        self.indexes.entry(dim).or_insert_with(|| FaceIndex::new(dim, kind)).upsert(face.meta, &face.vector);
+        let settings = self.settings;
+        self.indexes
+            .entry(dim)
+            .or_insert_with(|| FaceIndex::new(dim, settings.kind).with_ivf(settings.ivf))
+            .upsert(face.meta, &face.vector);
     }
 
     pub fn remove_face(&mut self, face_id: i64) {
@@ -149,6 +206,19 @@ impl Gallery {
         self.data.write().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Trains IVF indexes that are due without blocking searches for long: k-means and the
+    /// assignment of every face (seconds at 1M) run under the read lock, so searches go on and
+    /// only the gallery's writer (the updater, which calls this and so is not writing) would
+    /// wait; installing is a swap under the write lock, skipped when a face changed meanwhile.
+    /// Blocking: call it from a blocking thread. Returns how many indexes were installed.
+    pub fn train_if_due(&self) -> usize {
+        let plans = self.read().plan_training();
+        if plans.is_empty() {
+            return 0;
+        }
+        self.write().install_training(plans)
+    }
+
     pub fn camera(&self, id: i64) -> Option<CameraEntry> {
         self.read().cameras.get(&id).cloned()
     }
@@ -195,6 +265,34 @@ mod tests {
         data.remove_face(4);
         assert_eq!(data.face_count(), 0);
         assert!(data.indexes.is_empty());
+    }
+
+    #[test]
+    fn ivf_galleries_train_when_due_and_answer_batches() {
+        use crate::face_index::{IvfSettings, MIN_TRAIN_FACES};
+        let settings = IndexSettings { kind: GalleryIndex::Ivf, ivf: IvfSettings { lists: 16, probes: 4 } };
+        let mut data = GalleryData::new(settings);
+        // Random unit vectors in 32 dimensions: no two faces are near each other.
+        let vector = |id: usize| {
+            let mut rng = crate::kmeans::Rng::new(id as u64);
+            let v = (0..32).map(|_| (rng.next_u64() >> 40) as f32 / (1u64 << 24) as f32 - 0.5).collect();
+            domain::vector::normalise(v).unwrap()
+        };
+        for id in 0..MIN_TRAIN_FACES - 1 {
+            data.upsert_face(face(id as i64, id as i64, vector(id)));
+        }
+        assert_eq!(data.train_if_due(), 0, "too small");
+        assert!(data.ivf_trained(32).is_none());
+        data.upsert_face(face(-1, -1, vector(3)));
+        assert_eq!(data.train_if_due(), 1);
+        assert_eq!(data.ivf_trained(32), Some((16, MIN_TRAIN_FACES)));
+        assert_eq!(data.train_if_due(), 0, "nothing due after training");
+        let (a, b) = (vector(5), vector(MIN_TRAIN_FACES - 2));
+        let queries = [Query { vector: &a, fallback: 0.99 }, Query { vector: &b, fallback: 0.99 }];
+        let ids: Vec<_> = data.best_matches(&queries).iter().map(|m| m.as_ref().map(|m| m.face.face_id)).collect();
+        let alone: Vec<_> = [&a, &b].iter().map(|q| data.best_match(q, 0.99).map(|m| m.face.face_id)).collect();
+        assert_eq!(ids, alone);
+        assert_eq!(ids, vec![Some(5), Some(MIN_TRAIN_FACES as i64 - 2)]);
     }
 
     #[test]

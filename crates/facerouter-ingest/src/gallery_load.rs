@@ -7,13 +7,12 @@ use std::time::Instant;
 
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use domain::config::GalleryIndex;
 use domain::db::DbPool;
 use domain::event::IdName;
 use domain::schema::{camera_groups, cameras, dossier_faces, dossier_list_members, dossier_lists, dossiers};
 
 use crate::face_index::{FaceMeta, ListEntry};
-use crate::gallery::{CameraEntry, FaceRecord, GalleryData};
+use crate::gallery::{CameraEntry, FaceRecord, GalleryData, IndexSettings};
 
 type Lists = HashMap<i64, Arc<[ListEntry]>>;
 type FaceRow = (i64, String, Vec<f32>, i64, String);
@@ -115,10 +114,10 @@ fn records(rows: Vec<FaceRow>, lists: &Lists) -> Vec<FaceRecord> {
 }
 
 /// Everything, faces in pages of `page_size` with progress in the log.
-pub async fn everything(pool: &DbPool, page_size: i64, kind: GalleryIndex) -> anyhow::Result<GalleryData> {
+pub async fn everything(pool: &DbPool, page_size: i64, index: IndexSettings) -> anyhow::Result<GalleryData> {
     let started = Instant::now();
     let mut conn = pool.get().await?;
-    let mut data = GalleryData::new(kind);
+    let mut data = GalleryData::new(index);
     data.cameras = cameras(&mut conn).await?;
     let lists = lists(&mut conn, None).await?;
     let mut after = 0;

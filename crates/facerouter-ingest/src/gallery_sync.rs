@@ -17,7 +17,7 @@ use futures_util::StreamExt;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::gallery::Gallery;
+use crate::gallery::{Gallery, IndexSettings};
 use crate::gallery_load as load;
 use crate::metrics::IngestMetrics;
 
@@ -85,7 +85,7 @@ pub struct Updater {
     pub loaded: Arc<AtomicBool>,
     pub metrics: IngestMetrics,
     pub page_size: i64,
-    pub index: GalleryIndex,
+    pub index: IndexSettings,
     pub resync: Duration,
 }
 
@@ -133,6 +133,17 @@ impl Updater {
         if pending.contains(&Change::Everything) {
             let started = Instant::now();
             let data = load::everything(&self.pool, self.page_size, self.index).await?;
+            // Trained before it is swapped in (nobody searches it yet), off the async threads.
+            let data = if data.uses_ivf() {
+                tokio::task::spawn_blocking(move || {
+                    let mut data = data;
+                    data.train_if_due();
+                    data
+                })
+                .await?
+            } else {
+                data
+            };
             let (cameras, faces) = (data.cameras.len(), data.face_count());
             self.gallery.replace(data);
             self.loaded.store(true, Ordering::Release);
@@ -168,6 +179,11 @@ impl Updater {
                 }
                 self.metrics.gallery_changes.inc();
                 tracing::debug!(change = ?change, "gallery change applied: {change:?}");
+            }
+            if self.index.kind == GalleryIndex::Ivf {
+                // Grown past what the IVF centroids were trained on: re-train (see there).
+                let gallery = self.gallery.clone();
+                tokio::task::spawn_blocking(move || gallery.train_if_due()).await?;
             }
         }
         let data = self.gallery.read();

@@ -23,6 +23,7 @@ pub mod gallery;
 mod gallery_load;
 mod gallery_sync;
 pub mod in_flight;
+mod kmeans;
 pub mod metrics;
 pub mod recognition;
 // The scan kernels live in domain, shared with gateway-api's event search.
@@ -78,7 +79,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
         loaded: loaded.clone(),
         metrics: metrics.clone(),
         page_size: config.facerouter.gallery_page_size,
-        index: config.facerouter.gallery_index,
+        index: gallery::IndexSettings::of(&config.facerouter),
         resync: Duration::from_secs(config.facerouter.gallery_resync_seconds),
     };
     let updater_task = tokio::spawn(updater.run(changes_rx, background.clone()));

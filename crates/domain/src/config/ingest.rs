@@ -14,8 +14,8 @@ pub enum RecognitionBackend {
     Builtin,
 }
 
-/// How the in-memory gallery is searched; both scan every face (exhaustive), and both report the
-/// exact f32 cosine similarity of the face they return.
+/// How the in-memory gallery is searched. Every choice reports the exact f32 cosine similarity of
+/// the face it returns; "flat" and "int8" scan every face (exhaustive), "ivf" only a few lists.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum GalleryIndex {
@@ -25,6 +25,11 @@ pub enum GalleryIndex {
     /// An extra 8-bit copy of every vector is scanned (a quarter of the memory traffic); the best
     /// few candidates are rescored in f32.
     Int8,
+    /// Approximate: an inverted file. Faces are grouped under k-means centroids trained on the
+    /// gallery; a query scans the 8-bit codes of its IVF_PROBES nearest groups only and rescores
+    /// the best few in f32. May miss the best face when it sits in a group not probed; galleries
+    /// too small to train are scanned exactly.
+    Ivf,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
@@ -42,9 +47,19 @@ pub struct Facerouter {
     /// Dossier faces read per query when the gallery is loaded.
     #[serde(rename = "GALLERY_PAGE_SIZE")]
     pub gallery_page_size: i64,
-    /// The search index of the gallery: "flat" (exact f32) or "int8" (8-bit scan, f32 rescoring).
+    /// The search index of the gallery: "flat" (exact f32), "int8" (8-bit scan, f32 rescoring)
+    /// or "ivf" (approximate: 8-bit scan of the IVF_PROBES lists nearest the query, f32
+    /// rescoring; galleries under 10,000 faces, or under 40 per list, are scanned exactly).
     #[serde(rename = "GALLERY_INDEX")]
     pub gallery_index: GalleryIndex,
+    /// "ivf" only: number of lists (k-means centroids); 0 = automatic, about sqrt(faces) (1,000 at
+    /// 1M). More lists make a query scan fewer faces but training and centroid scoring cost more.
+    #[serde(rename = "IVF_LISTS")]
+    pub ivf_lists: usize,
+    /// "ivf" only: lists a query scans. More probes find more of the exact winners (recall) at a
+    /// proportional cost in time.
+    #[serde(rename = "IVF_PROBES")]
+    pub ivf_probes: usize,
     /// Threads that search the gallery, each answering a batch of waiting faces per pass over
     /// memory; 0 = one per core.
     #[serde(rename = "SEARCH_THREADS")]
@@ -90,6 +105,8 @@ impl Default for Facerouter {
             max_image_pixels: 40_000_000,
             gallery_page_size: 10_000,
             gallery_index: GalleryIndex::Flat,
+            ivf_lists: 0,
+            ivf_probes: 32,
             gallery_resync_seconds: 300,
             search_threads: 0,
             search_batch: 32,
@@ -118,6 +135,9 @@ impl Facerouter {
         }
         if self.gallery_page_size < 1 {
             return Err(("FACEROUTER.GALLERY_PAGE_SIZE", "must be at least 1"));
+        }
+        if self.ivf_probes == 0 {
+            return Err(("FACEROUTER.IVF_PROBES", "must be at least 1"));
         }
         if self.search_batch == 0 {
             return Err(("FACEROUTER.SEARCH_BATCH", "must be at least 1"));
