@@ -1,7 +1,7 @@
 #!/bin/bash
 # mkconf.sh NAME INDEX INGEST_PORT GATEWAY_PORT -> /tmp/bench/NAME.toml, fresh DB ffsec_bench_NAME
 # EXTRA_TOML (optional) is appended, e.g. EXTRA_TOML=$'[EVENT_SEARCH]\nKEEP_VECTORS = "none"'.
-# PREFETCH (optional) sets RABBITMQ.PREFETCH (default 64).
+# PREFETCH and RECORDER_PREFETCH (optional) set RABBITMQ.PREFETCH (default 64) and RECORDER_PREFETCH (1024).
 set -e
 mkdir -p /tmp/bench
 name=$1; index=$2; iport=$3; gport=$4
@@ -24,6 +24,7 @@ port = $gport
 [RABBITMQ]
 PREFIX = "bench_$name"
 PREFETCH = ${PREFETCH:-64}
+RECORDER_PREFETCH = ${RECORDER_PREFETCH:-1024}
 [AUTH]
 ADMIN_USERNAME = "admin"
 ADMIN_PASSWORD = "bench-admin-pw"
