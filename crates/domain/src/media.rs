@@ -2,8 +2,11 @@
 //! through; [`LocalMedia`] is the MEDIA_ROOT back end and [`crate::media_s3::S3Media`] the
 //! S3-compatible one, picked by [`from_config`]. Local writes go to a temporary name, are
 //! fsync'd, renamed into place and the directory fsync'd, so a 2xx never points at a file a
-//! crash can lose or leave half-written. (Sharing one directory fsync among concurrent writes was
-//! tried and was slower: ext4's journal already groups concurrent fsyncs, see docs/benchmarks.md.)
+//! crash can lose or leave half-written. [`MediaStore::put_all`] writes one face's crop and frame
+//! in one blocking job with one directory fsync: on a disk without a journal every fsync is its own
+//! synchronous writes, so fewer of them is what saves CPU. (Sharing one directory fsync among
+//! *concurrent* faces, in user space, was tried and was slower: it serialised them; see
+//! docs/benchmarks.md.)
 
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
