@@ -2,8 +2,11 @@
 //! through; [`LocalMedia`] is the MEDIA_ROOT back end and [`crate::media_s3::S3Media`] the
 //! S3-compatible one, picked by [`from_config`]. Local writes go to a temporary name, are
 //! fsync'd, renamed into place and the directory fsync'd, so a 2xx never points at a file a
-//! crash can lose or leave half-written. (Sharing one directory fsync among concurrent writes was
-//! tried and was slower: ext4's journal already groups concurrent fsyncs, see docs/benchmarks.md.)
+//! crash can lose or leave half-written. [`MediaStore::put_all`] writes one face's crop and frame
+//! in one blocking job with one directory fsync: on a disk without a journal every fsync is its own
+//! synchronous writes, so fewer of them is what saves CPU. (Sharing one directory fsync among
+//! *concurrent* faces, in user space, was tried and was slower: it serialised them; see
+//! docs/benchmarks.md.)
 
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
@@ -30,6 +33,15 @@ pub trait MediaStore: Send + Sync {
     /// Stores `bytes` at `relative` durably (it survives a crash once this returns) and returns
     /// the path to record.
     fn put(&self, relative: String, bytes: Bytes) -> BoxFuture<'_, std::io::Result<String>>;
+    /// Stores several objects durably (as [`MediaStore::put`] each) and returns their paths in
+    /// order; on an error some of them may have been stored. A store that can share work among
+    /// them (one blocking job, one directory fsync) overrides this; the default puts them side by
+    /// side.
+    fn put_all(&self, objects: Vec<(String, Bytes)>) -> BoxFuture<'_, std::io::Result<Vec<String>>> {
+        Box::pin(futures_util::future::try_join_all(
+            objects.into_iter().map(|(relative, bytes)| self.put(relative, bytes)),
+        ))
+    }
     /// The object at `relative`, or `None` when there is none (or the path could leave the store).
     fn get(&self, relative: String) -> BoxFuture<'_, std::io::Result<Option<StoredObject>>>;
     /// Removes the object at `relative`; removing one that is not there is not an error.
@@ -63,6 +75,10 @@ impl MediaStore for LocalMedia {
         Box::pin(LocalMedia::put(self, relative, bytes))
     }
 
+    fn put_all(&self, objects: Vec<(String, Bytes)>) -> BoxFuture<'_, std::io::Result<Vec<String>>> {
+        Box::pin(LocalMedia::put_all(self, objects))
+    }
+
     fn get(&self, relative: String) -> BoxFuture<'_, std::io::Result<Option<StoredObject>>> {
         Box::pin(self.read(relative))
     }
@@ -90,6 +106,19 @@ impl LocalMedia {
             .await
             .map_err(std::io::Error::other)??;
         Ok(relative)
+    }
+
+    /// Stores every object in one blocking job: all written and fsync'd, then renamed into
+    /// place, then each directory fsync'd once. A face's crop and frame share a directory, so this
+    /// is one thread hop and one directory fsync per face instead of two of each.
+    pub async fn put_all(&self, objects: Vec<(String, Bytes)>) -> std::io::Result<Vec<String>> {
+        let root = self.root.clone();
+        let targets: Vec<(PathBuf, Bytes)> =
+            objects.iter().map(|(relative, bytes)| (self.root.join(relative), bytes.clone())).collect();
+        tokio::task::spawn_blocking(move || write_all_durably(&root, &targets))
+            .await
+            .map_err(std::io::Error::other)??;
+        Ok(objects.into_iter().map(|(relative, _)| relative).collect())
     }
 
     async fn read(&self, relative: String) -> std::io::Result<Option<StoredObject>> {
@@ -152,6 +181,40 @@ fn write_durably(root: &Path, target: &Path, bytes: &[u8]) -> std::io::Result<()
     result
 }
 
+/// [`write_durably`] for several files with one directory fsync per distinct directory, after
+/// every file is in place. A temporary file left by an error is removed.
+fn write_all_durably(root: &Path, targets: &[(PathBuf, Bytes)]) -> std::io::Result<()> {
+    let mut dirs: Vec<&Path> = Vec::with_capacity(1);
+    for (target, _) in targets {
+        let dir = target.parent().ok_or_else(|| std::io::Error::other("media path has no parent"))?;
+        if !dirs.contains(&dir) {
+            create_dirs_durably(root, dir)?;
+            dirs.push(dir);
+        }
+    }
+    let temporaries: Vec<PathBuf> = targets
+        .iter()
+        .map(|(target, _)| target.with_extension(format!("tmp-{}", uuid::Uuid::now_v7().simple())))
+        .collect();
+    let result = (|| {
+        for ((_, bytes), tmp) in targets.iter().zip(&temporaries) {
+            let mut file = std::fs::File::create(tmp)?;
+            file.write_all(bytes)?;
+            file.sync_all()?;
+        }
+        for ((target, _), tmp) in targets.iter().zip(&temporaries) {
+            std::fs::rename(tmp, target)?;
+        }
+        dirs.iter().try_for_each(|dir| sync_dir(dir))
+    })();
+    if result.is_err() {
+        for tmp in &temporaries {
+            let _ = std::fs::remove_file(tmp);
+        }
+    }
+    result
+}
+
 /// Creates `dir` and any missing parents below `root`, and fsyncs the parent of each directory it
 /// created: a new day directory must itself survive a crash, not only the files in it. Once a
 /// day, so the common case is one `metadata` call.
@@ -188,6 +251,29 @@ mod tests {
         let path = media.put("a/b/c.jpg".into(), Bytes::from_static(b"x")).await.unwrap();
         assert_eq!(std::fs::read(root.join(&path)).unwrap(), b"x");
         assert_eq!(std::fs::read_dir(root.join("a/b")).unwrap().count(), 1);
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[tokio::test]
+    async fn puts_several_at_once_in_order_and_leaves_no_temporary_file() {
+        let root = scratch();
+        let store: Arc<dyn MediaStore> = Arc::new(LocalMedia::new(&root));
+        let objects = vec![
+            ("e/2026/11/27/1_face.jpg".to_string(), Bytes::from_static(b"crop")),
+            ("e/2026/11/27/1_frame.jpg".to_string(), Bytes::from_static(b"frame")),
+            ("e/other/2_face.png".to_string(), Bytes::from_static(b"png")),
+        ];
+        let stored = store.put_all(objects.clone()).await.unwrap();
+        assert_eq!(stored, objects.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>());
+        for (path, bytes) in &objects {
+            assert_eq!(std::fs::read(root.join(path)).unwrap(), &bytes[..], "{path}");
+        }
+        assert_eq!(std::fs::read_dir(root.join("e/2026/11/27")).unwrap().count(), 2, "no temporary file left");
+        // A failing write (a directory where the file should go) reports the error and cleans up.
+        std::fs::create_dir_all(root.join("e/x/3_face.jpg")).unwrap();
+        let failed = store.put_all(vec![("e/x/3_face.jpg".into(), Bytes::from_static(b"c"))]).await;
+        assert!(failed.is_err());
+        assert_eq!(std::fs::read_dir(root.join("e/x")).unwrap().count(), 1, "only the blocking directory");
         std::fs::remove_dir_all(root).unwrap();
     }
 

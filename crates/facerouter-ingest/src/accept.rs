@@ -109,16 +109,8 @@ pub async fn accept_face(state: &AppState, input: FaceInput, mut timer: Instant)
     }
 
     let created = input.created_date;
-    // Crop and frame are written side by side: their fsyncs overlap and share a directory sync.
-    let thumbnail = store(state, &id, created, if input.crop_is_frame { "frame" } else { "face" }, input.crop);
-    let (thumbnail, fullframe) = match (input.crop_is_frame, input.frame) {
-        (false, Some(frame)) => futures_util::try_join!(thumbnail, store(state, &id, created, "frame", frame))?,
-        (true, _) => {
-            let thumbnail = thumbnail.await?;
-            (thumbnail.clone(), thumbnail)
-        }
-        (false, None) => (thumbnail.await?, String::new()),
-    };
+    let (thumbnail, fullframe) =
+        store_images(state, &id, created, input.crop, input.frame, input.crop_is_frame).await?;
     timer = state.metrics.stage("store", timer);
 
     // The recognizer's own quality when it measured one, else the worker detector's score.
@@ -184,16 +176,29 @@ async fn publish(state: &AppState, event: FaceEvent) -> Result<(), Failure> {
     }
 }
 
-async fn store(
+/// Stores the crop and the frame durably and returns their paths (thumbnail, fullframe). Both go
+/// to the store in one call, so the local store writes them in one blocking job with one directory
+/// fsync. The crop of an external detector *is* the frame: it is stored once, for both roles.
+async fn store_images(
     state: &AppState,
     id: &Uuid,
     created: DateTime<Utc>,
-    role: &str,
-    (bytes, kind): (Bytes, ImageKind),
-) -> Result<String, Failure> {
-    let path = format!("events/{}/{id}_{role}.{}", created.format("%Y/%m/%d"), kind.extension());
-    state.media.put(path, bytes).await.map_err(|e| {
+    crop: (Bytes, ImageKind),
+    frame: Option<(Bytes, ImageKind)>,
+    crop_is_frame: bool,
+) -> Result<(String, String), Failure> {
+    let day = created.format("%Y/%m/%d");
+    let path = |role: &str, kind: ImageKind| format!("events/{day}/{id}_{role}.{}", kind.extension());
+    let mut objects = vec![(path(if crop_is_frame { "frame" } else { "face" }, crop.1), crop.0)];
+    if let (false, Some((bytes, kind))) = (crop_is_frame, frame) {
+        objects.push((path("frame", kind), bytes));
+    }
+    let stored = state.media.put_all(objects).await.map_err(|e| {
         tracing::error!(event.id = %id, error = %e, "cannot store media of event {id}: {e}");
         Failure::new(ApiError::unavailable("cannot store the image right now; retry shortly"), "storage")
-    })
+    })?;
+    let mut stored = stored.into_iter();
+    let thumbnail = stored.next().unwrap_or_default();
+    let fullframe = if crop_is_frame { thumbnail.clone() } else { stored.next().unwrap_or_default() };
+    Ok((thumbnail, fullframe))
 }

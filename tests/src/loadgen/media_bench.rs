@@ -1,8 +1,10 @@
 //! `media`: what the durable image store costs per face, as ingest uses it (a crop and a frame per
-//! face, `concurrency` faces at once, all in one day directory). Two ways, same disk, same run:
-//! - `per-write`: what each face paid before: per file a temporary file, its fsync, the rename and
+//! face, `concurrency` faces at once, all in one day directory). Three ways, same disk, same run:
+//! - `per-write`: what each face paid first: per file a temporary file, its fsync, the rename and
 //!   the directory's fsync, crop then frame;
-//! - `LocalMedia`: ffsec's store as ingest calls it now (the same steps, crop and frame side by side).
+//! - `side-by-side`: two `LocalMedia::put` calls at once (what ingest did until put_all);
+//! - `LocalMedia`: ffsec's store as ingest calls it now (`put_all`: one blocking job per face, both
+//!   files fsync'd and renamed, one directory fsync).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -14,7 +16,7 @@ use domain::media::{LocalMedia, MediaStore};
 
 use crate::event_bench::percentile;
 
-/// `only`: one of the two ways (to count its syscalls with `strace -c`), or both when `None`.
+/// `only`: one of the ways (to count its syscalls with `strace -c`), or both when `None`.
 pub async fn media(
     root: &Path,
     faces: usize,
@@ -24,7 +26,7 @@ pub async fn media(
 ) -> anyhow::Result<()> {
     let crop = Bytes::from(vec![0x5a; crop_bytes]);
     let frame = Bytes::from(vec![0xa5; crop_bytes * 4]);
-    for way in ["per-write", "LocalMedia"].into_iter().filter(|w| only.is_none_or(|o| o == *w)) {
+    for way in ["per-write", "side-by-side", "LocalMedia"].into_iter().filter(|w| only.is_none_or(|o| o == *w)) {
         let dir = root.join(format!("{way}-{}", uuid::Uuid::now_v7().simple()));
         std::fs::create_dir_all(dir.join("events/day"))?;
         let store: Arc<dyn MediaStore> = Arc::new(LocalMedia::new(&dir));
@@ -44,8 +46,10 @@ pub async fn media(
                         write_then_sync_dir(&dir.join(full), &frame)
                     })
                     .await??;
-                } else {
+                } else if way == "side-by-side" {
                     futures_util::try_join!(store.put(face, crop), store.put(full, frame))?;
+                } else {
+                    store.put_all(vec![(face, crop), (full, frame)]).await?;
                 }
                 anyhow::Ok(sent.elapsed())
             });
