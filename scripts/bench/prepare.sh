@@ -3,6 +3,7 @@
 
 # Writes /tmp/bench/$name.toml, migrates a fresh database and seeds 10 cameras and $gallery faces.
 prepare_run() {
+  drop_bench_queues
   scripts/bench/mkconf.sh "$name" "$index" "$iport" "$gport" >/dev/null
   uptime
   $B/gateway-api --config /tmp/bench/$name.toml migrate
@@ -27,4 +28,11 @@ wait_loaded() {
     [ "$n" = "$gallery" ] && [ "$h" = 200 ] && break; sleep 1
   done
   echo "gallery loaded: $n faces${1:+; gateway health $h}"
+}
+
+# Deletes the durable queues earlier runs left (their recorder and webhook queues keep every event
+# with no consumer, and a broker holding 180k persisted messages ran at half its rate). Runs are
+# serialised by /tmp/ffsec-bench.lock, so no other run is using them.
+drop_bench_queues() {
+  rabbitmqctl list_queues -q name 2>/dev/null | grep -E '^bench_' | xargs -r -P 4 -n 1 rabbitmqctl delete_queue -q >/dev/null 2>&1 || true
 }
