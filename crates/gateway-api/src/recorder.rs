@@ -226,3 +226,16 @@ async fn insert(
         .await?;
     Ok(inserted.into_iter().collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::age_seconds;
+
+    #[test]
+    fn an_event_from_a_clock_ahead_of_ours_is_age_zero() {
+        let now = chrono::Utc::now();
+        assert_eq!(age_seconds(now, now + chrono::Duration::seconds(3)), 0.0);
+        let age = age_seconds(now, now - chrono::Duration::milliseconds(1500));
+        assert!((age - 1.5).abs() < 1e-9, "{age}");
+    }
+}
