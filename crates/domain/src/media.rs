@@ -100,12 +100,8 @@ impl LocalMedia {
 
     /// Stores `bytes` at `relative` (forward slashes, no `..`) and returns the same relative path.
     pub async fn put(&self, relative: String, bytes: Bytes) -> std::io::Result<String> {
-        let target = self.root.join(&relative);
-        let root = self.root.clone();
-        tokio::task::spawn_blocking(move || write_durably(&root, &target, &bytes))
-            .await
-            .map_err(std::io::Error::other)??;
-        Ok(relative)
+        let mut stored = self.put_all(vec![(relative, bytes)]).await?;
+        stored.pop().ok_or_else(|| std::io::Error::other("media store returned no path"))
     }
 
     /// Stores every object in one blocking job: all written and fsync'd, then renamed into
@@ -113,12 +109,17 @@ impl LocalMedia {
     /// is one thread hop and one directory fsync per face instead of two of each.
     pub async fn put_all(&self, objects: Vec<(String, Bytes)>) -> std::io::Result<Vec<String>> {
         let root = self.root.clone();
-        let targets: Vec<(PathBuf, Bytes)> =
-            objects.iter().map(|(relative, bytes)| (self.root.join(relative), bytes.clone())).collect();
+        let (relatives, targets): (Vec<String>, Vec<(PathBuf, Bytes)>) = objects
+            .into_iter()
+            .map(|(relative, bytes)| {
+                let target = root.join(&relative);
+                (relative, (target, bytes))
+            })
+            .unzip();
         tokio::task::spawn_blocking(move || write_all_durably(&root, &targets))
             .await
             .map_err(std::io::Error::other)??;
-        Ok(objects.into_iter().map(|(relative, _)| relative).collect())
+        Ok(relatives)
     }
 
     async fn read(&self, relative: String) -> std::io::Result<Option<StoredObject>> {
@@ -164,25 +165,9 @@ impl LocalMedia {
     }
 }
 
-fn write_durably(root: &Path, target: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = target.parent().ok_or_else(|| std::io::Error::other("media path has no parent"))?;
-    create_dirs_durably(root, dir)?;
-    let tmp = target.with_extension(format!("tmp-{}", uuid::Uuid::now_v7().simple()));
-    let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, target)?;
-        sync_dir(dir)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
-
-/// [`write_durably`] for several files with one directory fsync per distinct directory, after
-/// every file is in place. A temporary file left by an error is removed.
+/// Writes each file to a temporary name, fsyncs it, renames it into place, then fsyncs each
+/// distinct directory once, after every file is in place. A temporary file left by an error is
+/// removed.
 fn write_all_durably(root: &Path, targets: &[(PathBuf, Bytes)]) -> std::io::Result<()> {
     let mut dirs: Vec<&Path> = Vec::with_capacity(1);
     for (target, _) in targets {
