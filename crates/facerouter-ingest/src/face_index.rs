@@ -180,6 +180,15 @@ impl TopK {
     }
 }
 
+/// What the 8-bit candidate selection needs of one query: its quantisation scale, the lowest
+/// score any face could need (less the margin), and the threshold of lists without one.
+#[derive(Debug, Clone, Copy)]
+struct I8Probe {
+    scale: f32,
+    gate: f32,
+    fallback: f32,
+}
+
 impl FaceIndex {
     pub fn new(dim: usize, kind: GalleryIndex) -> Self {
         Self { dim, kind, ..Self::default() }
@@ -512,26 +521,33 @@ impl FaceIndex {
             scores_i8_batch(rows, self.dim, n, &codes, out);
             let scales = &self.code_scales[block * block_rows..block * block_rows + n];
             for (q, out) in out.chunks_exact(n).enumerate() {
-                let (top, query_scale) = (&mut tops[q], query_scales[q]);
-                // As in `scan_f32`; query_scale >= 0, so it preserves the maximum (same rounding).
-                let max = max_scaled_i32(out, scales) * query_scale;
-                if !(max > top.floor && max >= gates[q]) {
-                    continue;
-                }
-                for (i, (&raw, &scale)) in out.iter().zip(scales).enumerate() {
-                    let approx = raw as f32 * scale * query_scale;
-                    if approx > top.floor && approx >= gates[q] {
-                        let slot = block * block_rows + i;
-                        if approx >= self.threshold_of(slot, fallbacks[q]) - INT8_MARGIN {
-                            top.push(approx, slot);
-                        }
-                    }
-                }
+                let probe = I8Probe { scale: query_scales[q], gate: gates[q], fallback: fallbacks[q] };
+                self.offer_i8(&mut tops[q], out, scales, probe, |i| block * block_rows + i);
             }
         }
         let rescore =
             |(q, top): (usize, TopK)| self.rescore(&queries[q * self.dim..(q + 1) * self.dim], fallbacks[q], &top);
         tops.into_iter().enumerate().map(rescore).collect()
+    }
+
+    /// Offers one kernel call's 8-bit scores of a query (`raw`, for rows with `scales`; row `i` is
+    /// slot `slot_of(i)`) to `top`: a row within INT8_MARGIN of its threshold is a candidate. As in
+    /// `scan_f32`, one vectorised maximum first skips a block without any (the query's scale is
+    /// >= 0, so it preserves the maximum, with the same rounding).
+    fn offer_i8(&self, top: &mut TopK, raw: &[i32], scales: &[f32], probe: I8Probe, slot_of: impl Fn(usize) -> usize) {
+        let max = max_scaled_i32(raw, scales) * probe.scale;
+        if !(max > top.floor && max >= probe.gate) {
+            return;
+        }
+        for (i, (&r, &scale)) in raw.iter().zip(scales).enumerate() {
+            let approx = r as f32 * scale * probe.scale;
+            if approx > top.floor && approx >= probe.gate {
+                let slot = slot_of(i);
+                if approx >= self.threshold_of(slot, probe.fallback) - INT8_MARGIN {
+                    top.push(approx, slot);
+                }
+            }
+        }
     }
 
     /// The best of `top`'s candidates by exact f32 score, over its threshold.

@@ -19,9 +19,9 @@
 
 use std::time::Instant;
 
-use super::{BLOCK_MAX, FaceIndex, INT8_MARGIN, TopK};
+use super::{BLOCK_MAX, FaceIndex, I8Probe, INT8_MARGIN, TopK};
 use crate::kmeans;
-use crate::scan_kernels::{max_scaled_i32, quantise_into, scores_f32_batch, scores_i8_batch};
+use crate::scan_kernels::{quantise_into, scores_f32_batch, scores_i8_batch};
 
 /// Galleries smaller than this are scanned exactly (under 1 ms with the f32 kernel, and k-means
 /// on so few faces gives lists of a few dozen, where probing saves little).
@@ -238,8 +238,8 @@ impl IvfIndex {
             order.truncate(probes);
         }
         let mut codes = vec![0_i8; dim];
-        let query_scale = quantise_into(query, &mut codes);
-        let gate = faces.floor.threshold(fallback) - INT8_MARGIN;
+        let scale = quantise_into(query, &mut codes);
+        let probe = I8Probe { scale, gate: faces.floor.threshold(fallback) - INT8_MARGIN, fallback };
         let mut top = TopK::new();
         let mut raw = vec![0_i32; BLOCK_MAX];
         for &list in &order {
@@ -250,20 +250,7 @@ impl IvfIndex {
                 scores_i8_batch(rows, dim, n, &codes, out);
                 let first = block * BLOCK_MAX;
                 let scales = &l.scales[first..first + n];
-                // As in the int8 scan: one vectorised maximum skips a block without candidates.
-                let max = max_scaled_i32(out, scales) * query_scale;
-                if !(max > top.floor && max >= gate) {
-                    continue;
-                }
-                for (i, (&r, &scale)) in out.iter().zip(scales).enumerate() {
-                    let approx = r as f32 * scale * query_scale;
-                    if approx > top.floor && approx >= gate {
-                        let slot = l.slots[first + i] as usize;
-                        if approx >= faces.threshold_of(slot, fallback) - INT8_MARGIN {
-                            top.push(approx, slot);
-                        }
-                    }
-                }
+                faces.offer_i8(&mut top, out, scales, probe, |i| l.slots[first + i] as usize);
             }
         }
         faces.rescore(query, fallback, &top)
