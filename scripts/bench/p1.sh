@@ -40,5 +40,5 @@ awk -v n=$accepted -v i=$(echo "$i1 - $i0" | bc) -v l=$l1 -v r=$(echo "$r1 - $r0
     i, l, r, i/n*1e6, l/n*1e6, r/n*1e6, (i+l+r)/n*1e6, m/n*1e6 }'
 $B/ffsec-loadgen broker --count 100000
 uptime
-curl -s http://127.0.0.1:$iport/metrics | grep -E 'ffsec_ingest_(stage_seconds|search_batch_size)_(sum|count)'
+curl -s http://127.0.0.1:$iport/metrics | grep -E 'ffsec_ingest_(stage_seconds|search_batch_size|publish_batch_size)_(sum|count)'
 kill $ING; wait $ING || true

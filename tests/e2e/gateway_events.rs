@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
 fn row(camera: i64, created: DateTime<Utc>, matched: Option<i64>, features: Value) -> FaceEventRow {
-    let id = uuid::Uuid::now_v7();
+    let id = ffsec_tests::events::id_at(created);
     // As the recorder fills it (FaceEventRow::from_event): the age when a JSON number.
     let age = features.pointer("/age/name").and_then(Value::as_f64);
     FaceEventRow {
@@ -317,6 +317,59 @@ async fn the_recorder_stores_a_redelivered_face_once() {
     assert_eq!((announced(face.id), announced(marker.id)), (1, 1), "announcements: {seen:?}");
     bus.close().await;
     let _ = connection.close(200, "done".into()).await;
+    stack.stop().await.unwrap();
+    env.cleanup().await.unwrap();
+}
+
+/// Ingest's batch message: every face in it is stored and announced once, a face in it that a
+/// single message already stored is not stored twice, and the message is acked (the queue drains).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_recorder_stores_every_face_of_a_batch_message_once() {
+    crate::init_logs();
+    let mut env = TestEnv::new().await.unwrap();
+    let stack = Stack::start(&mut env).await.unwrap();
+    let mut live = LiveClient::connect(&stack.gateway.addr.to_string(), &stack.token, "").await.unwrap();
+    ffsec_tests::wait_until("a live client", Duration::from_secs(10), || async {
+        (metric(&stack.gateway, "ffsec_websocket_clients").await? == 1.0).then_some(())
+    })
+    .await
+    .unwrap();
+    let bus = EventBus::connect(&env.config.rabbitmq.url, &env.names()).await.unwrap();
+    let early = ffsec_tests::events::event(1, None);
+    bus.publish_detected(std::slice::from_ref(&early)).await.unwrap();
+    let batch = vec![ffsec_tests::events::event(2, None), early.clone(), ffsec_tests::events::event(3, Some(4))];
+    bus.publish_detected_together(&batch).await.unwrap();
+    let want: Vec<String> = batch.iter().map(|e| e.id.to_string()).collect();
+    let mut seen = Vec::new();
+    while !want.iter().filter(|id| **id != early.id.to_string()).all(|id| seen.contains(id)) {
+        let frame = live.next_frame(Duration::from_secs(10)).await.unwrap();
+        if frame["type"] == "event_created" {
+            seen.push(frame["data"]["id"].as_str().unwrap().to_string());
+        }
+    }
+    let page = stack.get("/events/faces/").await.unwrap();
+    assert_eq!(page["count"], 3, "three faces, one of them sent twice: {page}");
+    let matched = stack.get(&format!("/events/faces/{}/", batch[2].id)).await.unwrap();
+    assert_eq!(matched["matched_dossier"], 4, "{matched}");
+    assert_eq!(seen.iter().filter(|id| **id == early.id.to_string()).count(), 1, "announcements: {seen:?}");
+    ffsec_tests::wait_until("the recorder queue drained (the batch acked)", Duration::from_secs(10), || async {
+        let connection =
+            lapin::Connection::connect(&env.config.rabbitmq.url, lapin::ConnectionProperties::default()).await.ok()?;
+        let channel = connection.create_channel().await.ok()?;
+        let queue = channel
+            .queue_declare(
+                env.names().recorder_queue().as_str().into(),
+                lapin::options::QueueDeclareOptions { passive: true, ..Default::default() },
+                lapin::types::FieldTable::default(),
+            )
+            .await
+            .ok()?;
+        let _ = connection.close(200, "done".into()).await;
+        (queue.message_count() == 0).then_some(())
+    })
+    .await
+    .unwrap();
+    bus.close().await;
     stack.stop().await.unwrap();
     env.cleanup().await.unwrap();
 }

@@ -4,14 +4,22 @@
 use domain::bus::Names;
 use domain::bus::topology::{ROUTE_EVENT_CREATED, ROUTE_FACE_DETECTED};
 use domain::event::{BBox, BsType, FaceEvent, Features, IdName};
-use domain::messages::{BusMessage, EventCreated, FaceDetected, encode};
+use domain::messages::{BusMessage, EventCreated, FaceDetected, FacesDetected, encode};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::{BasicProperties, Connection, ConnectionProperties};
 
+/// A fresh event id for an event created at `created`: its UUIDv7 time is `created`'s millisecond,
+/// as ingest mints ids (the event list turns time bounds into id bounds).
+pub fn id_at(created: chrono::DateTime<chrono::Utc>) -> uuid::Uuid {
+    let random: [u8; 10] = rand::random();
+    uuid::Builder::from_unix_timestamp_millis(domain::event::event_id_millis(created), &random).into_uuid()
+}
+
 pub fn event(camera: i64, matched_dossier: Option<i64>) -> FaceEvent {
+    let created_date = chrono::Utc::now();
     FaceEvent {
-        id: uuid::Uuid::now_v7(),
-        created_date: chrono::Utc::now(),
+        id: id_at(created_date),
+        created_date,
         camera: IdName { id: camera, name: format!("camera {camera}") },
         camera_group: IdName { id: 1, name: "Default".into() },
         bs_type: BsType::Overall,
@@ -72,6 +80,25 @@ impl EventBus {
     /// Hands accepted faces to the recorder, as ingest does: the recorder stores and announces them.
     pub async fn publish_detected(&self, events: &[FaceEvent]) -> anyhow::Result<()> {
         self.publish_batches(&self.faces_exchange, ROUTE_FACE_DETECTED, events, |e| FaceDetected(e.clone())).await
+    }
+
+    /// Hands several accepted faces to the recorder in one `faces.detected` message, as ingest's
+    /// publish batching does.
+    pub async fn publish_detected_together(&self, events: &[FaceEvent]) -> anyhow::Result<()> {
+        let payload = encode(&FacesDetected(events.to_vec()))?;
+        let confirm = self
+            .channel
+            .basic_publish(
+                self.faces_exchange.as_str().into(),
+                ROUTE_FACE_DETECTED.into(),
+                BasicPublishOptions::default(),
+                &payload,
+                BasicProperties::default().with_delivery_mode(2),
+            )
+            .await?
+            .await?;
+        anyhow::ensure!(confirm.is_ack(), "broker refused the faces");
+        Ok(())
     }
 
     async fn publish_batches<M: BusMessage>(

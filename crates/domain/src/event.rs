@@ -174,3 +174,21 @@ pub fn json_f32(value: f32) -> serde_json::Value {
         .and_then(serde_json::Number::from_f64)
         .map_or(serde_json::Value::Null, serde_json::Value::Number)
 }
+
+/// The 48-bit UUIDv7 time of the id of an event created at `at`: its millisecond (floored),
+/// clamped to what 48 bits hold (1970 to the year 10889). Ingest mints every event id with this
+/// time, so id order is time order and a `created_date` bound is also an id bound
+/// ([`event_id_floor`], [`event_id_ceiling`]).
+pub fn event_id_millis(at: DateTime<Utc>) -> u64 {
+    u64::try_from(at.timestamp_millis()).unwrap_or(0).min((1 << 48) - 1)
+}
+
+/// The smallest id an event created at or after `at` can have.
+pub fn event_id_floor(at: DateTime<Utc>) -> Uuid {
+    uuid::Builder::from_unix_timestamp_millis(event_id_millis(at), &[0; 10]).into_uuid()
+}
+
+/// The largest id an event created at or before `at` can have.
+pub fn event_id_ceiling(at: DateTime<Utc>) -> Uuid {
+    uuid::Builder::from_unix_timestamp_millis(event_id_millis(at), &[0xff; 10]).into_uuid()
+}

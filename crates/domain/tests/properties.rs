@@ -106,14 +106,16 @@ proptest! {
         let _ = messages::decode::<EventsAcknowledged>(&bytes);
         let _ = messages::decode::<GalleryChanged>(&bytes);
         let _ = messages::decode::<DeliveryRetry>(&bytes);
+        let _ = messages::decode_faces(&bytes);
     }
 
     #[test]
-    fn bus_decoders_survive_envelopes_with_any_data(kind in "(face.detected|event.created|event.updated|gallery.changed|[a-z.]{0,12})",
+    fn bus_decoders_survive_envelopes_with_any_data(kind in "(face.detected|faces.detected|event.created|event.updated|gallery.changed|[a-z.]{0,12})",
                                                      version in 0_u32..4, data in json()) {
         let bytes = serde_json::to_vec(&serde_json::json!({"type": kind, "version": version, "data": data}))
             .map_err(|e| TestCaseError::fail(e.to_string()))?;
         let _ = messages::decode::<FaceDetected>(&bytes);
+        let _ = messages::decode_faces(&bytes);
         let _ = messages::decode::<EventCreated>(&bytes);
         let _ = messages::decode::<GalleryChanged>(&bytes);
         let _ = messages::decode::<DeliveryRetry>(&bytes);

@@ -17,6 +17,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::gallery::CameraEntry;
+use crate::publish_batcher::Unpublished;
 use crate::recognition::Probe;
 use crate::search_batcher::SearchError;
 use crate::state::AppState;
@@ -159,7 +160,24 @@ fn search_failure(error: SearchError) -> Failure {
 }
 
 async fn publish(state: &AppState, event: FaceEvent) -> Result<(), Failure> {
-    let id = event.id.to_string();
+    let id = event.id;
+    let unconfirmed = || {
+        let error = ApiError::unavailable("message bus did not confirm the event; retry shortly");
+        Failure::new(error, "bus_unconfirmed")
+    };
+    if let Some(publisher) = &state.publisher {
+        // Encoded here, on the request's thread: the publishing task only splices events together.
+        let encoded = serde_json::to_vec(&event).map_err(|e| Failure::from(ApiError::internal(e)))?;
+        // The publisher logs a failed message once, for all of its faces.
+        return match publisher.publish(id, encoded).await {
+            Ok(()) => Ok(()),
+            Err(Unpublished::Down(_)) => {
+                Err(Failure::new(ApiError::unavailable("message bus unavailable; retry shortly"), "bus_down"))
+            }
+            Err(_) => Err(unconfirmed()),
+        };
+    }
+    let id = id.to_string();
     let exchange = state.bus.names().faces_exchange();
     match state.bus.publish(&exchange, ROUTE_FACE_DETECTED, &FaceDetected(event), &id).await {
         Ok(()) => {
@@ -170,8 +188,7 @@ async fn publish(state: &AppState, event: FaceEvent) -> Result<(), Failure> {
         Err(e) => {
             // Outcome unknown: the worker retries and the recorder's idempotent insert absorbs a duplicate.
             tracing::warn!(event.id = %id, error = %e, "face {id} not confirmed by the broker: {e}");
-            let error = ApiError::unavailable("message bus did not confirm the event; retry shortly");
-            Err(Failure::new(error, "bus_unconfirmed"))
+            Err(unconfirmed())
         }
     }
 }

@@ -32,8 +32,9 @@ pub fn event_id(input: &FaceInput) -> Uuid {
     let digest = hash.finalize();
     let mut tail = [0_u8; 10];
     tail.copy_from_slice(&digest[..10]);
-    // Times before 1970 or after the 48-bit range (year 10889) are clamped, never wrapped.
-    let millis = u64::try_from(input.created_date.timestamp_millis()).unwrap_or(0).min((1 << 48) - 1);
+    // Times before 1970 or after the 48-bit range (year 10889) are clamped, never wrapped. The
+    // event list relies on this time being `created_date`'s (domain::event::event_id_floor).
+    let millis = domain::event::event_id_millis(input.created_date);
     uuid::Builder::from_unix_timestamp_millis(millis, &tail).into_uuid()
 }
 

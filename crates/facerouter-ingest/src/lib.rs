@@ -25,6 +25,7 @@ mod gallery_sync;
 pub mod in_flight;
 mod kmeans;
 pub mod metrics;
+pub mod publish_batcher;
 pub mod recognition;
 // The scan kernels live in domain, shared with gateway-api's event search.
 pub use domain::scan_kernels;
@@ -85,7 +86,13 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
     let updater_task = tokio::spawn(updater.run(changes_rx, background.clone()));
     let listener_task = tokio::spawn(gallery_sync::listen(bus.clone(), replica, changes_tx, background.clone()));
 
+    let publisher = (config.facerouter.publish_batch > 1).then(|| {
+        let settings = &config.facerouter;
+        let sizes = metrics.publish_batch.clone();
+        publish_batcher::PublishBatcher::start(bus.clone(), settings.publish_batch, settings.publish_pipeline, sizes)
+    });
     let state = web::Data::new(AppState {
+        publisher,
         media,
         recognizer,
         faces,

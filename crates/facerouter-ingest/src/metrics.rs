@@ -18,6 +18,8 @@ pub struct IngestMetrics {
     pub in_flight: IntGauge,
     /// Faces answered per pass over the gallery (1 when they arrive slower than passes end).
     pub search_batch: Histogram,
+    /// Faces per `faces.detected` message (1 when they arrive slower than confirms come back).
+    pub publish_batch: Histogram,
     pub gallery_faces: IntGauge,
     pub gallery_cameras: IntGauge,
     /// Full re-reads of the gallery (start, reconnect, resync, list changes).
@@ -50,8 +52,13 @@ impl IngestMetrics {
             HistogramOpts::new("ffsec_ingest_search_batch_size", "Faces answered by one pass over the gallery")
                 .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0]),
         )?;
+        let publish_batch = Histogram::with_opts(
+            HistogramOpts::new("ffsec_ingest_publish_batch_size", "Faces published in one bus message")
+                .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0]),
+        )?;
         Ok(Self {
             search_batch: register(&registry, search_batch)?,
+            publish_batch: register(&registry, publish_batch)?,
             frames: register(&registry, frames)?,
             accept_seconds: register(&registry, accept_seconds)?,
             stage_seconds: register(&registry, stage_seconds)?,

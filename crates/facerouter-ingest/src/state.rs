@@ -13,6 +13,7 @@ use crate::accept::Failure;
 use crate::gallery::Gallery;
 use crate::in_flight::InFlight;
 use crate::metrics::IngestMetrics;
+use crate::publish_batcher::PublishBatcher;
 use crate::recognition::Recognizer;
 
 pub struct AppState {
@@ -25,6 +26,9 @@ pub struct AppState {
     /// `/events/faces/add/` are detected here.
     pub faces: Option<Arc<domain::recognizer::pool::Pool>>,
     pub metrics: IngestMetrics,
+    /// Publishes accepted faces several per message (FACEROUTER.PUBLISH_BATCH > 1); `None`: each
+    /// request publishes its own `face.detected`.
+    pub publisher: Option<PublishBatcher>,
     pub in_flight: InFlight,
     /// Set once the gallery has been loaded; until then frames get 503 rather than "unknown camera".
     pub gallery_loaded: Arc<AtomicBool>,

@@ -1,6 +1,8 @@
 //! The recorder: consumes accepted faces, inserts them in multi-row batches (the event id makes the
 //! insert idempotent, so redelivery is harmless), then announces each stored event on the events
-//! exchange and only then acks. A failure leaves the message to come again.
+//! exchange and only then acks. A failure leaves the message to come again. A message carries one
+//! face (`face.detected`) or several (`faces.detected`, ingest's publish batching): it is acked
+//! once every event in it is announced, and handed back whole if any is not.
 //!
 //! Batches are pipelined: while one batch's announcements wait for their publish confirms, the
 //! next batch is taken and inserted. A batch is whatever has arrived when the previous insert is
@@ -13,7 +15,7 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 use domain::bus::topology::ROUTE_EVENT_CREATED;
 use domain::bus::{Source, ack, reject_poison, run_consumer};
 use domain::event::FaceEvent;
-use domain::messages::{EventCreated, FaceDetected, decode};
+use domain::messages::{EventCreated, decode_faces};
 use domain::models::{EventVectorRow, FaceEventRow};
 use domain::schema::{event_vectors, face_events};
 use futures_util::{FutureExt, StreamExt};
@@ -27,8 +29,9 @@ use crate::state::AppState;
 
 /// Pause after a database failure before the batch is handed back, so an outage is not a hot loop.
 const FAILURE_PAUSE: std::time::Duration = std::time::Duration::from_secs(1);
-/// Rows per insert at most: 1 000 events × ~25 columns stays well under PostgreSQL's 65 535 bind
-/// parameters per statement.
+/// Rows per insert, about: messages are taken until this many events are in hand, so a batch can
+/// pass it by one message (ingest's FACEROUTER.PUBLISH_BATCH, at most 1 000 faces). 2 000 events ×
+/// ~25 columns still stays under PostgreSQL's 65 535 bind parameters per statement.
 const MAX_BATCH: usize = 1000;
 /// Stored batches whose announcements may be awaiting confirms at once. More would only let unacked
 /// messages pile up (they count against the prefetch) without storing anything sooner.
@@ -36,7 +39,8 @@ const ANNOUNCING: usize = 2;
 
 /// A stored batch, waiting to be announced and acked.
 struct Stored {
-    events: Vec<(Delivery, FaceEvent)>,
+    /// Each message with its events.
+    messages: Vec<(Delivery, Vec<FaceEvent>)>,
     /// The events this batch stored; the others were stored before.
     inserted: HashSet<Uuid>,
     started: Instant,
@@ -45,7 +49,7 @@ struct Stored {
 pub async fn run(state: actix_web::web::Data<AppState>, cancel: CancellationToken) {
     let bus = state.bus.clone();
     let prefetch = state.config.rabbitmq.recorder_prefetch;
-    let max_batch = usize::from(prefetch).min(MAX_BATCH);
+    let max_messages = usize::from(prefetch);
     let source = Source::Shared(bus.names().recorder_queue());
     run_consumer(&bus, source, prefetch, &cancel, |mut consumer, _generation| {
         let state = state.clone();
@@ -61,11 +65,12 @@ pub async fn run(state: actix_web::web::Data<AppState>, cancel: CancellationToke
                     },
                 };
                 // What has already arrived joins the batch; nothing waits for more.
-                let mut batch = vec![first];
+                let mut batch = Batch::default();
+                batch.take(&state, first).await;
                 let mut ended = false;
-                while batch.len() < max_batch {
+                while batch.messages.len() < max_messages && batch.events < MAX_BATCH {
                     match consumer.next().now_or_never() {
-                        Some(Some(Ok(delivery))) => batch.push(delivery),
+                        Some(Some(Ok(delivery))) => batch.take(&state, delivery).await,
                         Some(_) => {
                             ended = true;
                             break;
@@ -90,35 +95,53 @@ pub async fn run(state: actix_web::web::Data<AppState>, cancel: CancellationToke
     .await;
 }
 
-/// Decodes and inserts a batch. Returns what is to be announced, or `None` when nothing is (every
-/// message unreadable, or the insert failed and the batch went back to the queue).
-async fn store_batch(state: &AppState, batch: Vec<Delivery>) -> Option<Stored> {
-    let started = Instant::now();
-    let mut readable: Vec<(Delivery, FaceEvent)> = Vec::with_capacity(batch.len());
-    for delivery in batch {
-        match decode::<FaceDetected>(&delivery.data) {
-            Ok(FaceDetected(event)) => readable.push((delivery, event)),
+/// The messages taken for one insert, decoded.
+#[derive(Default)]
+struct Batch {
+    messages: Vec<(Delivery, Vec<FaceEvent>)>,
+    events: usize,
+}
+
+impl Batch {
+    /// Decodes `delivery` into the batch; one that cannot be read is dead-lettered at once.
+    async fn take(&mut self, state: &AppState, delivery: Delivery) {
+        match decode_faces(&delivery.data) {
+            Ok(events) => {
+                self.events += events.len();
+                self.messages.push((delivery, events));
+            }
             Err(e) => {
                 state.metrics.recorded.with_label_values(&["dead_lettered"]).inc();
                 reject_poison(&delivery, &e.to_string()).await;
             }
         }
     }
-    if readable.is_empty() {
+}
+
+/// Inserts a batch. Returns what is to be announced, or `None` when nothing is (no message held an
+/// event, or the insert failed and the batch went back to the queue).
+async fn store_batch(state: &AppState, batch: Batch) -> Option<Stored> {
+    let started = Instant::now();
+    let mut readable = batch.messages;
+    if batch.events == 0 {
+        // Nothing to insert (an empty batch message): done with at once.
+        for (delivery, _) in &readable {
+            ack(delivery).await;
+        }
         return None;
     }
     let keep = state.config.event_search.keep_vectors;
-    for (_, event) in &mut readable {
+    for event in readable.iter_mut().flat_map(|(_, events)| events.iter_mut()) {
         // A vector not kept is not announced either: every replica's event index holds exactly
         // what `event_vectors` holds.
         if !keep.keeps(event.matched) {
             event.facen = None;
         }
     }
-    let rows: Vec<FaceEventRow> = readable.iter().map(|(_, e)| FaceEventRow::from_event(e)).collect();
-    let vectors: Vec<EventVectorRow> = readable
-        .iter()
-        .filter_map(|(_, e)| {
+    let events = || readable.iter().flat_map(|(_, events)| events.iter());
+    let rows: Vec<FaceEventRow> = events().map(FaceEventRow::from_event).collect();
+    let vectors: Vec<EventVectorRow> = events()
+        .filter_map(|e| {
             let embedding = e.facen.clone()?;
             Some(EventVectorRow { event_id: e.id, created_date: e.created_date, matched: e.matched, embedding })
         })
@@ -137,39 +160,43 @@ async fn store_batch(state: &AppState, batch: Vec<Delivery>) -> Option<Stored> {
         }
     };
     state.metrics.recorded.with_label_values(&["stored"]).inc_by(inserted.len() as u64);
-    observe_age(state, "stored", readable.iter().filter(|(_, e)| inserted.contains(&e.id)).map(|(_, e)| e));
+    observe_age(state, "stored", events().filter(|e| inserted.contains(&e.id)));
     state.metrics.recorded.with_label_values(&["duplicate"]).inc_by((count - inserted.len()) as u64);
-    Some(Stored { events: readable, inserted, started })
+    Some(Stored { messages: readable, inserted, started })
 }
 
 /// Publishes `event.created` for the events of a stored batch that need it and acks each message
-/// once its own announcement is confirmed.
+/// once all of its own announcements are confirmed (a message that cannot be is handed back whole).
 async fn announce(state: actix_web::web::Data<AppState>, stored: Stored) {
     let exchange = state.bus.names().events_exchange();
     let mut inserted = stored.inserted;
-    let announcements = stored.events.into_iter().map(|(delivery, event)| {
+    let announcements = stored.messages.into_iter().map(|(delivery, events)| {
         // A row this batch stored is announced once (by the first of its copies). A row stored
         // before is announced again only when the broker redelivers the message: the attempt that
         // stored it may have died before announcing it. A copy that is not a redelivery (the same
         // face published twice) was or will be announced by the delivery of the first copy.
-        let wanted = inserted.remove(&event.id) || delivery.redelivered;
+        let wanted: Vec<FaceEvent> =
+            events.into_iter().filter(|event| inserted.remove(&event.id) || delivery.redelivered).collect();
         let (state, exchange) = (&state, &exchange);
         async move {
-            if !wanted {
+            let published = wanted.into_iter().map(|event| async move {
+                let id = event.id.to_string();
+                let created = event.created_date;
+                match state.bus.publish(exchange, ROUTE_EVENT_CREATED, &EventCreated(event), &id).await {
+                    Ok(()) => {
+                        observe_age_of(state, "announced", created);
+                        true
+                    }
+                    Err(e) => {
+                        tracing::warn!(event.id = %id, error = %e, "cannot announce event {id}, will retry: {e}");
+                        false
+                    }
+                }
+            });
+            if futures_util::future::join_all(published).await.into_iter().all(|done| done) {
                 ack(&delivery).await;
-                return;
-            }
-            let id = event.id.to_string();
-            let created = event.created_date;
-            match state.bus.publish(exchange, ROUTE_EVENT_CREATED, &EventCreated(event), &id).await {
-                Ok(()) => {
-                    observe_age_of(state, "announced", created);
-                    ack(&delivery).await;
-                }
-                Err(e) => {
-                    tracing::warn!(event.id = %id, error = %e, "cannot announce event {id}, will retry: {e}");
-                    let _ = delivery.acker.nack(BasicNackOptions { requeue: true, multiple: false }).await;
-                }
+            } else {
+                let _ = delivery.acker.nack(BasicNackOptions { requeue: true, multiple: false }).await;
             }
         }
     });

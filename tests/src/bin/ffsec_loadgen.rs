@@ -94,6 +94,9 @@ enum Command {
         url: String,
         #[arg(long, default_value_t = 100_000)]
         count: usize,
+        /// Payload bytes per message: 64 is the anchor's; a `face.detected` is ~2-3 KiB.
+        #[arg(long, default_value_t = 64)]
+        size: usize,
     },
     /// Writes `count` face events straight into PostgreSQL (one generate_series insert).
     SeedEvents {
@@ -276,7 +279,7 @@ async fn main() -> anyhow::Result<()> {
             let load = Load { url, token, cameras, gallery, match_ratio, dim, crop_bytes, reqwest_form };
             run(Arc::new(load), rate, Duration::from_secs(seconds), concurrency).await
         }
-        Command::Broker { url, count } => broker(&url, count).await,
+        Command::Broker { url, count, size } => broker(&url, count, size).await,
         Command::SeedEvents { database_url, count, days, cameras } => {
             event_bench::seed_events(&database_url, count, days, cameras).await
         }
@@ -483,7 +486,7 @@ async fn run(load: Arc<Load>, rate: f64, duration: Duration, concurrency: usize)
     Ok(())
 }
 
-async fn broker(url: &str, count: usize) -> anyhow::Result<()> {
+async fn broker(url: &str, count: usize, size: usize) -> anyhow::Result<()> {
     use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions, QueueDeleteOptions};
     use lapin::types::FieldTable;
     use lapin::{BasicProperties, Connection, ConnectionProperties};
@@ -493,7 +496,7 @@ async fn broker(url: &str, count: usize) -> anyhow::Result<()> {
     let durable = QueueDeclareOptions { durable: true, ..QueueDeclareOptions::default() };
     channel.queue_declare(queue.as_str().into(), durable, FieldTable::default()).await?;
     channel.confirm_select(ConfirmSelectOptions::default()).await?;
-    let payload = [7_u8; 64];
+    let payload = vec![7_u8; size];
     let started = Instant::now();
     let mut pending = Vec::with_capacity(1000);
     for _ in 0..count {
@@ -511,7 +514,7 @@ async fn broker(url: &str, count: usize) -> anyhow::Result<()> {
     }
     let elapsed = started.elapsed();
     println!(
-        "broker: {count} persistent 64-byte publishes in {elapsed:.2?}: {:.0} msg/s",
+        "broker: {count} persistent {size}-byte publishes in {elapsed:.2?}: {:.0} msg/s",
         count as f64 / elapsed.as_secs_f64()
     );
     channel.queue_delete(queue.as_str().into(), QueueDeleteOptions::default()).await?;

@@ -8,7 +8,7 @@ INSERT INTO face_events (
     frame_coords_right, frame_coords_bottom, detector_params, features, acknowledged,
     acknowledged_date, acknowledged_by_id, age)
 SELECT
-    (lpad(to_hex((extract(epoch FROM ts) * 1000)::bigint), 12, '0') || '7'
+    (lpad(to_hex(floor(extract(epoch FROM ts) * 1000)::bigint), 12, '0') || '7'
         || lpad(to_hex(i % 4096), 3, '0') || '8' || lpad(to_hex(i), 15, '0'))::uuid,
     ts, camera, 1 + camera % 4, 'overall', 'events/seed/' || i || '_face.jpg', '', matched,
     CASE WHEN matched THEN dossier END,

@@ -70,6 +70,17 @@ pub struct Facerouter {
     /// Faces waiting for a search thread; past it a face gets 503 + Retry-After.
     #[serde(rename = "SEARCH_QUEUE")]
     pub search_queue: usize,
+    /// Most faces published in one bus message (`faces.detected`, one broker write and one
+    /// confirm for all). Faces are put together only while earlier messages await their confirms,
+    /// so a lone face is never held back. 1 = one `face.detected` message per face, published by
+    /// its own request (what recorders older than `faces.detected` read).
+    #[serde(rename = "PUBLISH_BATCH")]
+    pub publish_batch: usize,
+    /// Messages of PUBLISH_BATCH > 1 that may await their confirms at once; the faces arriving
+    /// meanwhile wait for the next message. Fewer makes bigger batches (less broker work per
+    /// face), more lowers the wait when confirms are slow.
+    #[serde(rename = "PUBLISH_PIPELINE")]
+    pub publish_pipeline: usize,
     /// Full gallery re-read period, catching notices lost while gateway-api's bus link was down.
     #[serde(rename = "GALLERY_RESYNC_SECONDS")]
     pub gallery_resync_seconds: u64,
@@ -111,6 +122,8 @@ impl Default for Facerouter {
             search_threads: 0,
             search_batch: 32,
             search_queue: 1024,
+            publish_batch: 64,
+            publish_pipeline: 2,
             media_url: String::new(),
             recognition_backend: RecognitionBackend::Worker,
             sfapi_timeout_ms: 1_000,
@@ -144,6 +157,12 @@ impl Facerouter {
         }
         if self.search_queue == 0 {
             return Err(("FACEROUTER.SEARCH_QUEUE", "must be at least 1"));
+        }
+        if !(1..=1000).contains(&self.publish_batch) {
+            return Err(("FACEROUTER.PUBLISH_BATCH", "must be between 1 and 1000"));
+        }
+        if self.publish_pipeline == 0 {
+            return Err(("FACEROUTER.PUBLISH_PIPELINE", "must be at least 1"));
         }
         if self.gallery_resync_seconds == 0 {
             return Err(("FACEROUTER.GALLERY_RESYNC_SECONDS", "must be at least 1"));

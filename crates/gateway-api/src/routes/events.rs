@@ -11,6 +11,7 @@ use diesel::sql_types::{Array, Bool, Text};
 use diesel_async::RunQueryDsl;
 use domain::ApiError;
 use domain::bus::topology::{ROUTE_EVENT_UPDATED, ROUTE_EVENTS_ACKNOWLEDGED};
+use domain::event::{event_id_ceiling, event_id_floor};
 use domain::list_filters::EventListFilters;
 use domain::messages::{EventUpdated, EventsAcknowledged};
 use domain::models::FaceEventRow;
@@ -69,11 +70,16 @@ impl EventQuery {
         if let Some(a) = f.acknowledged {
             q = q.filter(face_events::acknowledged.eq(a));
         }
+        // An event's id carries its creation millisecond (ingest mints it so), so a time bound is
+        // also an id bound: with it the (camera_id, id), (camera_group_id, id) and the matched
+        // indexes answer "these cameras in this period" by a range, instead of reading every
+        // event of the period to keep the camera's. The exact time bound stays: ids only see
+        // whole milliseconds.
         if let Some(d) = f.created_gte {
-            q = q.filter(face_events::created_date.ge(d));
+            q = q.filter(face_events::created_date.ge(d)).filter(face_events::id.ge(event_id_floor(d)));
         }
         if let Some(d) = f.created_lte {
-            q = q.filter(face_events::created_date.le(d));
+            q = q.filter(face_events::created_date.le(d)).filter(face_events::id.le(event_id_ceiling(d)));
         }
         if let Some(id) = f.id_lt {
             q = q.filter(face_events::id.lt(id));
