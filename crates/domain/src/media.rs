@@ -1,12 +1,17 @@
 //! Where images go. [`MediaStore`] is the one interface every service writes, reads and deletes
 //! through; [`LocalMedia`] is the MEDIA_ROOT back end and [`crate::media_s3::S3Media`] the
-//! S3-compatible one, picked by [`from_config`]. Local writes go to a temporary name, are
-//! fsync'd, renamed into place and the directory fsync'd, so a 2xx never points at a file a
-//! crash can lose or leave half-written. [`MediaStore::put_all`] writes one face's crop and frame
-//! in one blocking job with one directory fsync: on a disk without a journal every fsync is its own
-//! synchronous writes, so fewer of them is what saves CPU. (Sharing one directory fsync among
-//! *concurrent* faces, in user space, was tried and was slower: it serialised them; see
-//! docs/benchmarks.md.)
+//! S3-compatible one, picked by [`from_config`]. Local writes go to a temporary name and are
+//! renamed into place (nobody reads half a file), and are durable before `put_all` returns, so a
+//! 2xx never points at a file a crash can lose or leave half-written. How (FACEROUTER.MEDIA_SYNC):
+//! - "file": each file fsync'd before its rename, the directory fsync'd after: three fsyncs per
+//!   face ([`MediaStore::put_all`] writes a face's crop and frame in one blocking job with one
+//!   directory fsync). On a disk without a journal every fsync is its own synchronous writes.
+//! - "filesystem": no fsync per face; concurrent faces share one `syncfs(2)` of the filesystem
+//!   (`media_group_commit`). A group commit of *directory fsyncs* in user space was tried before
+//!   and was slower (it serialised fsyncs the disk would have overlapped); one `syncfs` instead
+//!   replaces all of a round's fsyncs with one pass of writeback, and cost less CPU per face
+//!   (docs/benchmarks.md, P1). It flushes other programs' data on that filesystem too, so it
+//!   suits a volume of MEDIA_ROOT's own.
 
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
@@ -16,10 +21,10 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
 
+use crate::Config;
 use crate::config::MediaSync;
 use crate::media_group_commit::{Answer, GroupCommit, committed};
 use crate::media_s3::S3Media;
-use crate::Config;
 
 /// A stored image read back, with what HTTP caching needs.
 #[derive(Debug, Clone)]
@@ -345,7 +350,9 @@ mod tests {
             let store = store.clone();
             writes.spawn(async move {
                 let bytes = Bytes::from(format!("face {n}"));
-                store.put_all(vec![(format!("day/{n}_face.jpg"), bytes.clone()), (format!("day/{n}_frame.jpg"), bytes)]).await
+                store
+                    .put_all(vec![(format!("day/{n}_face.jpg"), bytes.clone()), (format!("day/{n}_frame.jpg"), bytes)])
+                    .await
             });
         }
         let mut answered = 0;
@@ -369,11 +376,16 @@ mod tests {
         // A directory where the file should go: the rename fails, nothing is committed.
         std::fs::create_dir_all(root.join("e/x/2_face.jpg")).unwrap();
         let failed = store
-            .put_all(vec![("e/x/2_frame.jpg".into(), Bytes::from_static(b"f")), ("e/x/2_face.jpg".into(), Bytes::from_static(b"c"))])
+            .put_all(vec![
+                ("e/x/2_frame.jpg".into(), Bytes::from_static(b"f")),
+                ("e/x/2_face.jpg".into(), Bytes::from_static(b"c")),
+            ])
             .await;
         assert!(failed.is_err());
-        let mut left: Vec<String> =
-            std::fs::read_dir(root.join("e/x")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        let mut left: Vec<String> = std::fs::read_dir(root.join("e/x"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
         left.sort();
         // The frame renamed before the failure stays (unreferenced, as after a crash); no
         // temporary file does.

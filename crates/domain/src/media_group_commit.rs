@@ -65,7 +65,9 @@ impl GroupCommit {
 pub(crate) async fn committed(answer: Answer) -> std::io::Result<()> {
     match answer.await {
         Ok(Ok(())) => Ok(()),
-        Ok(Err((kind, message))) => Err(std::io::Error::new(kind, format!("syncfs of the media filesystem: {message}"))),
+        Ok(Err((kind, message))) => {
+            Err(std::io::Error::new(kind, format!("syncfs of the media filesystem: {message}")))
+        }
         Err(_) => Err(std::io::Error::other("the media syncfs thread stopped before answering")),
     }
 }
@@ -117,8 +119,7 @@ fn syncfs_reports_errors() -> bool {
 
 /// Whether a kernel release string ("6.18.44-fc-v595") is at least `(major, minor)`.
 fn kernel_at_least(release: &str, wanted: (u32, u32)) -> bool {
-    let mut numbers =
-        release.split(|c: char| !c.is_ascii_digit()).map(|n| n.parse::<u32>().ok());
+    let mut numbers = release.split(|c: char| !c.is_ascii_digit()).map(|n| n.parse::<u32>().ok());
     match (numbers.next().flatten(), numbers.next().flatten()) {
         (Some(major), Some(minor)) => (major, minor) >= wanted,
         _ => false,

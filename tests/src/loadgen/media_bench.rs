@@ -61,10 +61,8 @@ pub async fn media(
                     })
                     .await??;
                 } else if way == "fdatasync" {
-                    tokio::task::spawn_blocking(move || {
-                        write_pair_fdatasync(&dir, [(face, &crop), (full, &frame)])
-                    })
-                    .await??;
+                    tokio::task::spawn_blocking(move || write_pair_fdatasync(&dir, [(face, &crop), (full, &frame)]))
+                        .await??;
                 } else if way == "side-by-side" {
                     futures_util::try_join!(store.put(face, crop), store.put(full, frame))?;
                 } else {
