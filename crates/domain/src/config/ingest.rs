@@ -37,11 +37,11 @@ pub enum GalleryIndex {
 #[serde(rename_all = "lowercase")]
 pub enum MediaSync {
     /// Each face's own files and directory are fsync'd (three fsyncs per face). Touches nothing
-    /// but ffsec's files: right on a volume shared with other busy programs.
+    /// but ffsec's files: for a filesystem where another program leaves much unsynced data.
     File,
     /// Concurrent faces share one `syncfs(2)` of MEDIA_ROOT's filesystem (a group commit). Far
     /// fewer synchronous writes per face, but each one also flushes every other program's dirty
-    /// data on that filesystem: right on a volume of its own. Needs Linux 5.8 or later (syncfs
+    /// data on that filesystem: best on a volume of its own. Needs Linux 5.8 or later (syncfs
     /// reports write errors from then on); elsewhere it falls back to "file".
     #[default]
     Filesystem,
