@@ -15,6 +15,7 @@ pub mod image;
 pub mod image_header;
 pub mod list_filters;
 pub mod media;
+mod media_group_commit;
 pub mod media_link;
 pub mod media_s3;
 pub mod messages;

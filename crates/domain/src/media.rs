@@ -1,22 +1,29 @@
 //! Where images go. [`MediaStore`] is the one interface every service writes, reads and deletes
 //! through; [`LocalMedia`] is the MEDIA_ROOT back end and [`crate::media_s3::S3Media`] the
-//! S3-compatible one, picked by [`from_config`]. Local writes go to a temporary name, are
-//! fsync'd, renamed into place and the directory fsync'd, so a 2xx never points at a file a
-//! crash can lose or leave half-written. [`MediaStore::put_all`] writes one face's crop and frame
-//! in one blocking job with one directory fsync: on a disk without a journal every fsync is its own
-//! synchronous writes, so fewer of them is what saves CPU. (Sharing one directory fsync among
-//! *concurrent* faces, in user space, was tried and was slower: it serialised them; see
-//! docs/benchmarks.md.)
+//! S3-compatible one, picked by [`from_config`]. Local writes go to a temporary name and are
+//! renamed into place (nobody reads half a file), and are durable before `put_all` returns, so a
+//! 2xx never points at a file a crash can lose or leave half-written. How (FACEROUTER.MEDIA_SYNC):
+//! - "file": each file fsync'd before its rename, the directory fsync'd after: three fsyncs per
+//!   face ([`MediaStore::put_all`] writes a face's crop and frame in one blocking job with one
+//!   directory fsync). On a disk without a journal every fsync is its own synchronous writes.
+//! - "filesystem": no fsync per face; concurrent faces share one `syncfs(2)` of the filesystem
+//!   (`media_group_commit`). A group commit of *directory fsyncs* in user space was tried before
+//!   and was slower (it serialised fsyncs the disk would have overlapped); one `syncfs` instead
+//!   replaces all of a round's fsyncs with one pass of writeback, and cost less CPU per face
+//!   (docs/benchmarks.md, P1). It flushes other programs' data on that filesystem too, so it
+//!   suits a volume of MEDIA_ROOT's own.
 
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
 
 use crate::Config;
+use crate::config::MediaSync;
+use crate::media_group_commit::{Answer, GroupCommit, committed};
 use crate::media_s3::S3Media;
 
 /// A stored image read back, with what HTTP caching needs.
@@ -54,10 +61,10 @@ pub trait MediaStore: Send + Sync {
 pub fn from_config(config: &Config) -> anyhow::Result<Arc<dyn MediaStore>> {
     let url = config.facerouter.media_url.trim();
     if url.is_empty() {
-        return Ok(Arc::new(LocalMedia::new(&config.media_root)));
+        return Ok(Arc::new(LocalMedia::with_sync(&config.media_root, config.facerouter.media_sync)));
     }
     if let Some(path) = url.strip_prefix("file://") {
-        return Ok(Arc::new(LocalMedia::new(path)));
+        return Ok(Arc::new(LocalMedia::with_sync(path, config.facerouter.media_sync)));
     }
     Ok(Arc::new(S3Media::from_url(url)?))
 }
@@ -91,11 +98,21 @@ impl MediaStore for LocalMedia {
 #[derive(Debug, Clone)]
 pub struct LocalMedia {
     root: PathBuf,
+    sync: MediaSync,
+    /// The "filesystem" group commit, started by the first write (`None` inside: not available
+    /// on this kernel, so every write fsyncs its own files).
+    group: Arc<OnceLock<Option<GroupCommit>>>,
 }
 
 impl LocalMedia {
+    /// A store whose writes fsync their own files ("file"); see [`LocalMedia::with_sync`].
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
+        Self::with_sync(root, MediaSync::File)
+    }
+
+    /// A store that makes writes durable as `sync` says (FACEROUTER.MEDIA_SYNC).
+    pub fn with_sync(root: impl Into<PathBuf>, sync: MediaSync) -> Self {
+        Self { root: root.into(), sync, group: Arc::default() }
     }
 
     /// Stores `bytes` at `relative` (forward slashes, no `..`) and returns the same relative path.
@@ -104,9 +121,11 @@ impl LocalMedia {
         stored.pop().ok_or_else(|| std::io::Error::other("media store returned no path"))
     }
 
-    /// Stores every object in one blocking job: all written and fsync'd, then renamed into
-    /// place, then each directory fsync'd once. A face's crop and frame share a directory, so this
-    /// is one thread hop and one directory fsync per face instead of two of each.
+    /// Stores every object in one blocking job: all written, renamed into place, then made
+    /// durable. "file": each file fsync'd before its rename and each directory fsync'd once after
+    /// (a face's crop and frame share a directory: one thread hop and three fsyncs per face).
+    /// "filesystem": no fsync here; the face then joins the next shared `syncfs`
+    /// ([`GroupCommit`]), and returns once it has completed.
     pub async fn put_all(&self, objects: Vec<(String, Bytes)>) -> std::io::Result<Vec<String>> {
         let root = self.root.clone();
         let (relatives, targets): (Vec<String>, Vec<(PathBuf, Bytes)>) = objects
@@ -116,9 +135,13 @@ impl LocalMedia {
                 (relative, (target, bytes))
             })
             .unzip();
-        tokio::task::spawn_blocking(move || write_all_durably(&root, &targets))
+        let group = (self.sync == MediaSync::Filesystem).then(|| self.group.clone());
+        let pending = tokio::task::spawn_blocking(move || write_all_durably(&root, &targets, group.as_deref()))
             .await
             .map_err(std::io::Error::other)??;
+        if let Some(answer) = pending {
+            committed(answer).await?;
+        }
         Ok(relatives)
     }
 
@@ -165,16 +188,38 @@ impl LocalMedia {
     }
 }
 
-/// Writes each file to a temporary name, fsyncs it, renames it into place, then fsyncs each
-/// distinct directory once, after every file is in place. A temporary file left by an error is
-/// removed.
-fn write_all_durably(root: &Path, targets: &[(PathBuf, Bytes)]) -> std::io::Result<()> {
-    let mut dirs: Vec<&Path> = Vec::with_capacity(1);
+/// Writes each file to a temporary name, renames it into place and makes it durable: with no
+/// `group`, or one that does not cover a directory written to, each file is fsync'd before its
+/// rename and each distinct directory once after every file is in place (and so is the parent of
+/// a directory created, so a new day directory survives a crash too). With a `group` that covers
+/// them, no fsync here: the answer is the `syncfs` round the caller must wait for before the
+/// files count as stored. A temporary file left by an error is removed.
+///
+/// In the group commit a renamed file can be read (served) before it is durable, and a crash
+/// before the `syncfs` completes can lose it or leave it empty. That is harmless: nothing refers
+/// to it until ingest publishes the face's event, which it does only after the `syncfs`; the
+/// face is answered 503 (or not at all) and the worker sends it again, which rewrites it.
+fn write_all_durably(
+    root: &Path,
+    targets: &[(PathBuf, Bytes)],
+    group: Option<&OnceLock<Option<GroupCommit>>>,
+) -> std::io::Result<Option<Answer>> {
+    let mut dirs: Vec<(&Path, std::fs::Metadata)> = Vec::with_capacity(1);
+    let mut created: Vec<PathBuf> = Vec::new();
     for (target, _) in targets {
         let dir = target.parent().ok_or_else(|| std::io::Error::other("media path has no parent"))?;
-        if !dirs.contains(&dir) {
-            create_dirs_durably(root, dir)?;
-            dirs.push(dir);
+        if !dirs.iter().any(|(d, _)| *d == dir) {
+            dirs.push((dir, create_dirs(root, dir, &mut created)?));
+        }
+    }
+    let group = match group {
+        Some(group) => group_commit(group, root)?,
+        None => None,
+    };
+    let group = group.filter(|g| dirs.iter().all(|(_, metadata)| g.covers(metadata)));
+    if group.is_none() {
+        for dir in &created {
+            dir.parent().map_or(Ok(()), sync_dir)?;
         }
     }
     let temporaries: Vec<PathBuf> = targets
@@ -185,12 +230,17 @@ fn write_all_durably(root: &Path, targets: &[(PathBuf, Bytes)]) -> std::io::Resu
         for ((_, bytes), tmp) in targets.iter().zip(&temporaries) {
             let mut file = std::fs::File::create(tmp)?;
             file.write_all(bytes)?;
-            file.sync_all()?;
+            if group.is_none() {
+                file.sync_all()?;
+            }
         }
         for ((target, _), tmp) in targets.iter().zip(&temporaries) {
             std::fs::rename(tmp, target)?;
         }
-        dirs.iter().try_for_each(|dir| sync_dir(dir))
+        match group {
+            Some(group) => group.join().map(Some),
+            None => dirs.iter().try_for_each(|(dir, _)| sync_dir(dir)).map(|()| None),
+        }
     })();
     if result.is_err() {
         for tmp in &temporaries {
@@ -200,21 +250,33 @@ fn write_all_durably(root: &Path, targets: &[(PathBuf, Bytes)]) -> std::io::Resu
     result
 }
 
-/// Creates `dir` and any missing parents below `root`, and fsyncs the parent of each directory it
-/// created: a new day directory must itself survive a crash, not only the files in it. Once a
-/// day, so the common case is one `metadata` call.
-fn create_dirs_durably(root: &Path, dir: &Path) -> std::io::Result<()> {
-    if dir.is_dir() {
-        return Ok(());
+/// The store's group commit, started on first use (it needs the root to exist); `None` where the
+/// kernel cannot do it. A failed start is not remembered: the next write tries again.
+fn group_commit<'a>(group: &'a OnceLock<Option<GroupCommit>>, root: &Path) -> std::io::Result<Option<&'a GroupCommit>> {
+    if let Some(started) = group.get() {
+        return Ok(started.as_ref());
+    }
+    let started = GroupCommit::start(root)?;
+    if started.is_none() {
+        tracing::warn!("FACEROUTER.MEDIA_SYNC = \"filesystem\" needs Linux 5.8 or later; fsyncing each file instead");
+    }
+    // Two first writes at once may both start one: the loser's thread ends with its handle.
+    Ok(group.get_or_init(|| started).as_ref())
+}
+
+/// Creates `dir` and any missing parents below `root`, noting each directory it created (their
+/// parents must be made durable too: a new day directory must survive a crash, not only the files
+/// in it), and returns `dir`'s metadata. Once a day, so the common case is one `metadata` call.
+fn create_dirs(root: &Path, dir: &Path, created: &mut Vec<PathBuf>) -> std::io::Result<std::fs::Metadata> {
+    if let Ok(metadata) = std::fs::metadata(dir)
+        && metadata.is_dir()
+    {
+        return Ok(metadata);
     }
     let missing: Vec<&Path> = dir.ancestors().take_while(|d| *d != root && !d.is_dir()).collect();
     std::fs::create_dir_all(dir)?;
-    for created in missing.iter().rev() {
-        if let Some(parent) = created.parent() {
-            sync_dir(parent)?;
-        }
-    }
-    Ok(())
+    created.extend(missing.iter().rev().map(|d| d.to_path_buf()));
+    std::fs::metadata(dir)
 }
 
 fn sync_dir(dir: &Path) -> std::io::Result<()> {
@@ -259,6 +321,79 @@ mod tests {
         let failed = store.put_all(vec![("e/x/3_face.jpg".into(), Bytes::from_static(b"c"))]).await;
         assert!(failed.is_err());
         assert_eq!(std::fs::read_dir(root.join("e/x")).unwrap().count(), 1, "only the blocking directory");
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[tokio::test]
+    async fn group_commit_stores_complete_files_and_leaves_no_temporary_file() {
+        let root = scratch();
+        let store: Arc<dyn MediaStore> = Arc::new(LocalMedia::with_sync(&root, MediaSync::Filesystem));
+        let objects = vec![
+            ("e/2026/11/27/1_face.jpg".to_string(), Bytes::from(vec![7u8; 3000])),
+            ("e/2026/11/27/1_frame.jpg".to_string(), Bytes::from(vec![9u8; 12_000])),
+        ];
+        let stored = store.put_all(objects.clone()).await.unwrap();
+        assert_eq!(stored, objects.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>());
+        for (path, bytes) in &objects {
+            assert_eq!(std::fs::read(root.join(path)).unwrap(), &bytes[..], "{path}");
+        }
+        assert_eq!(std::fs::read_dir(root.join("e/2026/11/27")).unwrap().count(), 2, "no temporary file left");
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn group_commit_answers_every_concurrent_write() {
+        let root = scratch();
+        let store: Arc<dyn MediaStore> = Arc::new(LocalMedia::with_sync(&root, MediaSync::Filesystem));
+        let mut writes = tokio::task::JoinSet::new();
+        for n in 0..200 {
+            let store = store.clone();
+            writes.spawn(async move {
+                let bytes = Bytes::from(format!("face {n}"));
+                store
+                    .put_all(vec![(format!("day/{n}_face.jpg"), bytes.clone()), (format!("day/{n}_frame.jpg"), bytes)])
+                    .await
+            });
+        }
+        let mut answered = 0;
+        while let Some(done) = writes.join_next().await {
+            assert_eq!(done.unwrap().unwrap().len(), 2);
+            answered += 1;
+        }
+        assert_eq!(answered, 200);
+        for n in 0..200 {
+            assert_eq!(std::fs::read(root.join(format!("day/{n}_frame.jpg"))).unwrap(), format!("face {n}").as_bytes());
+        }
+        assert_eq!(std::fs::read_dir(root.join("day")).unwrap().count(), 400, "no temporary file left");
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[tokio::test]
+    async fn group_commit_reports_a_failed_write_and_cleans_up() {
+        let root = scratch();
+        let store = LocalMedia::with_sync(&root, MediaSync::Filesystem);
+        store.put("e/x/1_face.jpg".into(), Bytes::from_static(b"ok")).await.unwrap();
+        // A directory where the file should go: the rename fails, nothing is committed.
+        std::fs::create_dir_all(root.join("e/x/2_face.jpg")).unwrap();
+        let failed = store
+            .put_all(vec![
+                ("e/x/2_frame.jpg".into(), Bytes::from_static(b"f")),
+                ("e/x/2_face.jpg".into(), Bytes::from_static(b"c")),
+            ])
+            .await;
+        assert!(failed.is_err());
+        let mut left: Vec<String> = std::fs::read_dir(root.join("e/x"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        // The frame renamed before the failure stays (unreferenced, as after a crash); no
+        // temporary file does.
+        assert_eq!(left, ["1_face.jpg", "2_face.jpg", "2_frame.jpg"]);
+        // The root removed under a running store: the next write recreates it and is committed.
+        std::fs::remove_dir_all(&root).unwrap();
+        store.put("e/y/3_face.jpg".into(), Bytes::from_static(b"again")).await.unwrap();
+        assert_eq!(std::fs::read(root.join("e/y/3_face.jpg")).unwrap(), b"again");
         std::fs::remove_dir_all(root).unwrap();
     }
 

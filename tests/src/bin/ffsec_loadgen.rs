@@ -218,7 +218,8 @@ enum Command {
         concurrency: usize,
         #[arg(long, default_value_t = 2048)]
         crop_bytes: usize,
-        /// Only `per-write`, `side-by-side` or `LocalMedia` (to count one way's syscalls with `strace -c`).
+        /// Only `per-write`, `side-by-side`, `LocalMedia`, `fdatasync` or `syncfs` (to count one way's
+        /// syscalls with `strace -c`).
         #[arg(long)]
         only: Option<String>,
     },

@@ -32,6 +32,21 @@ pub enum GalleryIndex {
     Ivf,
 }
 
+/// How a local image write (MEDIA_ROOT or `file://`) is made durable before ingest answers.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MediaSync {
+    /// Each face's own files and directory are fsync'd (three fsyncs per face). Touches nothing
+    /// but ffsec's files: for a filesystem where another program leaves much unsynced data.
+    File,
+    /// Concurrent faces share one `syncfs(2)` of MEDIA_ROOT's filesystem (a group commit). Far
+    /// fewer synchronous writes per face, but each one also flushes every other program's dirty
+    /// data on that filesystem: best on a volume of its own. Needs Linux 5.8 or later (syncfs
+    /// reports write errors from then on); elsewhere it falls back to "file".
+    #[default]
+    Filesystem,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Facerouter {
@@ -89,6 +104,12 @@ pub struct Facerouter {
     /// and purges through the same store.
     #[serde(rename = "MEDIA_URL")]
     pub media_url: String,
+    /// Local store only: how an image is made durable before the face is answered. "file":
+    /// fsync each face's files and directory; "filesystem": concurrent faces share one
+    /// `syncfs(2)` of the whole filesystem (a group commit; it flushes other programs' data on
+    /// that filesystem too, so give MEDIA_ROOT a volume of its own). Ignored for S3.
+    #[serde(rename = "MEDIA_SYNC")]
+    pub media_sync: MediaSync,
     /// Who fills in feature vectors: "worker" (the worker posts them), "sfapi" (ingest asks
     /// the recognition service at FFSECURITY.SF_API_ADDRESS) or "builtin" (ffsec's own
     /// recognizer, `[RECOGNIZER]`; gateway-api then also turns dossier photos into vectors).
@@ -125,6 +146,7 @@ impl Default for Facerouter {
             publish_batch: 64,
             publish_pipeline: 2,
             media_url: String::new(),
+            media_sync: MediaSync::default(),
             recognition_backend: RecognitionBackend::Worker,
             sfapi_timeout_ms: 1_000,
             sfapi_retries: 1,
