@@ -1031,7 +1031,7 @@ mod tests {
                 let below = table.partition_point(|&c| c <= v64).saturating_sub(1);
                 let (lo, hi) = (table[below], table.get(below + 1).copied().unwrap_or(65536.0));
                 let below = below as u16;
-                if v64 - lo < hi - v64 || (v64 - lo == hi - v64 && below % 2 == 0) { below } else { below + 1 }
+                if v64 - lo < hi - v64 || (v64 - lo == hi - v64 && below.is_multiple_of(2)) { below } else { below + 1 }
             };
             assert_eq!(h & 0x7fff, want, "{v:e}");
             assert_eq!(h & 0x8000 != 0, v.is_sign_negative(), "{v:e}");
