@@ -144,6 +144,98 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     out[0]
 }
 
+/// `src` in half precision (IEEE 754 binary16, as raw bits), rounded to nearest, ties to even,
+/// into `out` (as long as `src`). The int8 and ivf gallery indexes keep each face's rescoring copy
+/// so: 2 bytes a dimension instead of 4, and for a unit vector a score off by at most
+/// [`F16_SCORE_ERROR`]. Subnormals are kept; beyond ±65504 a value becomes ±inf, NaN stays NaN
+/// (never met: vectors are finite and normalised). Every path gives the same bits for every
+/// non-NaN value.
+///
+/// Written here rather than taken from the `half` crate: the conversion is a few lines each way,
+/// the x86 path is the same run-time-dispatched intrinsics pattern as the kernels above (F16C,
+/// 8 lanes an instruction), and the workspace's one `unsafe` module stays the only place that
+/// vouches for SIMD code, without a new dependency.
+pub fn f16_from_f32(src: &[f32], out: &mut [u16]) {
+    assert!(src.len() == out.len(), "f16 conversion out of bounds");
+    #[cfg(target_arch = "x86_64")]
+    if f16c() {
+        // SAFETY: AVX and F16C are present (checked just above); the lengths are equal.
+        unsafe { x86::f16_from_f32(src, out) };
+        return;
+    }
+    for (h, &x) in out.iter_mut().zip(src) {
+        *h = f16_bits(x);
+    }
+}
+
+/// `src` (binary16 bits, see [`f16_from_f32`]) widened to f32 into `out`, exactly.
+pub fn f32_from_f16(src: &[u16], out: &mut [f32]) {
+    assert!(src.len() == out.len(), "f16 conversion out of bounds");
+    #[cfg(target_arch = "x86_64")]
+    if f16c() {
+        // SAFETY: AVX and F16C are present (checked just above); the lengths are equal.
+        unsafe { x86::f32_from_f16(src, out) };
+        return;
+    }
+    for (x, &h) in out.iter_mut().zip(src) {
+        *x = f32_of_f16(h);
+    }
+}
+
+/// The most a dot product of two unit vectors can change when one of them is rounded to half
+/// precision (any dimension up to 4096): each normal component moves by at most 2^-11 of itself,
+/// so Σ|q_i·δ_i| <= 2^-11·Σ|q_i·x_i| <= 2^-11 (Cauchy-Schwarz, |q| = |x| = 1); a subnormal one
+/// (|x_i| < 2^-14) by at most 2^-25, and Σ|q_i| <= sqrt(4096) adds 64·2^-25. Plus 2^-16 for the
+/// f32 arithmetic of the two dot products being compared (each off by ~dim·2^-24·Σ|q_i·x_i| at
+/// worst; a few 1e-6 at 128 dimensions). Typical errors are ~20× smaller (the δ_i are
+/// independent, so they mostly cancel): the max over 2M rescored scores at 1M × 128 is in
+/// docs/benchmarks.md (P4).
+pub const F16_SCORE_ERROR: f32 = 1.0 / 2048.0 + 64.0 / 33_554_432.0 + 1.0 / 65_536.0;
+
+/// Portable binary16 rounding of one f32 (round to nearest even, as F16C's `vcvtps2ph` with
+/// imm 0): F. Giesen's `float_to_half_fast3_rtne`.
+fn f16_bits(x: f32) -> u16 {
+    let bits = x.to_bits();
+    let sign = ((bits >> 16) & 0x8000) as u16;
+    let abs = bits & 0x7fff_ffff;
+    let half = if abs >= 0x4780_0000 {
+        // |x| >= 65536 (or inf / NaN): inf, NaN stays NaN (quiet).
+        if abs > 0x7f80_0000 { 0x7e00 } else { 0x7c00 }
+    } else if abs < 0x3880_0000 {
+        // |x| < 2^-14: a subnormal half (or zero). Adding 0.5 puts the value's 2^-24 steps in the
+        // low mantissa bits of the sum, rounded to nearest even by the FPU itself.
+        let sum = f32::from_bits(abs) + 0.5;
+        (sum.to_bits() - 0x3f00_0000) as u16
+    } else {
+        // Normal: rebias the exponent (127 -> 15) and round the 13 dropped bits to nearest even; a
+        // carry out of the mantissa bumps the exponent (65520 and up become inf, as they should).
+        let odd = (abs >> 13) & 1;
+        ((abs - (112 << 23) + 0xfff + odd) >> 13) as u16
+    };
+    sign | half
+}
+
+/// Portable widening of one binary16 value (exact).
+fn f32_of_f16(h: u16) -> f32 {
+    let sign = u32::from(h & 0x8000) << 16;
+    let exp = u32::from(h >> 10) & 0x1f;
+    let man = u32::from(h & 0x3ff);
+    let bits = match exp {
+        // Zero or subnormal: man · 2^-24, exact in f32.
+        0 => (man as f32 / 16_777_216.0).to_bits(),
+        // Inf or NaN (made quiet, as `vcvtph2ps` does).
+        0x1f => 0x7f80_0000 | if man == 0 { 0 } else { 0x0040_0000 | (man << 13) },
+        _ => ((exp + 112) << 23) | (man << 13),
+    };
+    f32::from_bits(sign | bits)
+}
+
+/// The F16C conversions (8 lanes an instruction; F16C implies AVX, both are checked).
+#[cfg(target_arch = "x86_64")]
+fn f16c() -> bool {
+    std::arch::is_x86_feature_detected!("avx") && std::arch::is_x86_feature_detected!("f16c")
+}
+
 /// The kernels one CPU can run, best first: a process uses one path for all its scores, so an f32
 /// score does not depend on which call computed it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -407,6 +499,44 @@ mod x86 {
             }
         }
         best
+    }
+
+    /// # Safety
+    /// AVX and F16C must be present; `src.len() == out.len()`.
+    #[target_feature(enable = "avx,f16c")]
+    pub unsafe fn f16_from_f32(src: &[f32], out: &mut [u16]) {
+        let n = src.len().min(out.len());
+        let mut i = 0;
+        while i + 8 <= n {
+            // SAFETY: i + 8 <= n: eight f32 read from `src`, eight u16 written to `out`.
+            unsafe {
+                let halves = _mm256_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(_mm256_loadu_ps(src.as_ptr().add(i)));
+                _mm_storeu_si128(out.as_mut_ptr().add(i).cast(), halves);
+            }
+            i += 8;
+        }
+        for (h, &x) in out[i..n].iter_mut().zip(&src[i..n]) {
+            *h = super::f16_bits(x);
+        }
+    }
+
+    /// # Safety
+    /// AVX and F16C must be present; `src.len() == out.len()`.
+    #[target_feature(enable = "avx,f16c")]
+    pub unsafe fn f32_from_f16(src: &[u16], out: &mut [f32]) {
+        let n = src.len().min(out.len());
+        let mut i = 0;
+        while i + 8 <= n {
+            // SAFETY: i + 8 <= n: eight u16 read from `src`, eight f32 written to `out`.
+            unsafe {
+                let wide = _mm256_cvtph_ps(_mm_loadu_si128(src.as_ptr().add(i).cast()));
+                _mm256_storeu_ps(out.as_mut_ptr().add(i), wide);
+            }
+            i += 8;
+        }
+        for (x, &h) in out[i..n].iter_mut().zip(&src[i..n]) {
+            *x = super::f32_of_f16(h);
+        }
     }
 
     /// x · y for 32 i8 lanes, accumulated into eight i32 lanes: |x| (as u8) times y with x's sign,
@@ -836,6 +966,76 @@ mod tests {
             assert_eq!(max_scaled_i32(&raw, &scales), want, "n {n}");
         }
         assert_eq!(max_f32(&[f32::NAN, 1.0, f32::NAN, -2.0, 0.5, 0.1, 0.2, 0.3, f32::NAN]), 1.0);
+    }
+
+    /// Every binary16 value widens the same way on every path, and rounds back to itself.
+    #[test]
+    fn every_half_widens_exactly_and_round_trips() {
+        let all: Vec<u16> = (0..=u16::MAX).collect();
+        let mut wide = vec![0.0_f32; all.len()];
+        f32_from_f16(&all, &mut wide);
+        let mut back = vec![0_u16; all.len()];
+        f16_from_f32(&wide, &mut back);
+        for ((&h, &x), &b) in all.iter().zip(&wide).zip(&back) {
+            let portable = f32_of_f16(h);
+            if portable.is_nan() {
+                assert!(x.is_nan() && f16_bits(x) & 0x7c00 == 0x7c00 && b & 0x3ff != 0, "{h:#06x}");
+                continue;
+            }
+            assert_eq!(x.to_bits(), portable.to_bits(), "{h:#06x}");
+            assert_eq!(b, h, "{h:#06x} -> {x} -> {b:#06x}");
+            assert_eq!(f16_bits(x), h, "{h:#06x}");
+        }
+        // Spot values: 1, the largest half, the smallest normal and subnormal, -0.
+        assert_eq!(f32_of_f16(0x3c00), 1.0);
+        assert_eq!(f32_of_f16(0x7bff), 65504.0);
+        assert_eq!(f32_of_f16(0x0400), 2.0_f32.powi(-14));
+        assert_eq!(f32_of_f16(0x0001), 2.0_f32.powi(-24));
+        assert_eq!(f32_of_f16(0x8000).to_bits(), (-0.0_f32).to_bits());
+    }
+
+    /// Rounding f32 to half: the same bits on every path, to nearest with ties to even, checked
+    /// against an f64 reference over the whole range (normals, subnormals, overflow, ties).
+    #[test]
+    fn halves_round_to_nearest_even_on_every_path() {
+        let mut x = 0x2545_F491_4F6C_DD1D_u64;
+        let mut values: Vec<f32> = (0..200_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                // Exponents from 2^-30 to 2^17, both signs, random mantissas.
+                let bits = (x as u32 & 0x807f_ffff) | (((x >> 32) as u32 % 48 + 97) << 23);
+                f32::from_bits(bits)
+            })
+            .collect();
+        // Exact ties (half-way between two halves) and the overflow edge.
+        for h in [0x0000_u16, 0x0001, 0x0002, 0x03ff, 0x0400, 0x3555, 0x3c00, 0x3c01, 0x7bfe] {
+            let lo = f64::from(f32_of_f16(h));
+            let hi = f64::from(f32_of_f16(h + 1));
+            values.extend([((lo + hi) / 2.0) as f32, -((lo + hi) / 2.0) as f32]);
+        }
+        values.extend([65504.0, 65519.99, 65520.0, 1e9, f32::INFINITY, f32::NEG_INFINITY, 0.0, -0.0]);
+        let mut got = vec![0_u16; values.len()];
+        f16_from_f32(&values, &mut got);
+        // Every finite positive half, ascending.
+        let table: Vec<f64> = (0..0x7c00_u16).map(|c| f64::from(f32_of_f16(c))).collect();
+        for (&v, &h) in values.iter().zip(&got) {
+            assert_eq!(h, f16_bits(v), "{v:e}: path and portable differ");
+            // The reference: the nearest of the two halves around v, the even one on a tie.
+            let v64 = f64::from(v.abs());
+            let want = if v64 >= 65520.0 {
+                0x7c00
+            } else {
+                // 65504 <= v < 65520 rounds down to the largest half; the next step up would be 65536.
+                let below = table.partition_point(|&c| c <= v64).saturating_sub(1);
+                let (lo, hi) = (table[below], table.get(below + 1).copied().unwrap_or(65536.0));
+                let below = below as u16;
+                if v64 - lo < hi - v64 || (v64 - lo == hi - v64 && below.is_multiple_of(2)) { below } else { below + 1 }
+            };
+            assert_eq!(h & 0x7fff, want, "{v:e}");
+            assert_eq!(h & 0x8000 != 0, v.is_sign_negative(), "{v:e}");
+        }
     }
 
     #[test]

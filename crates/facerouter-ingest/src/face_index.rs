@@ -6,12 +6,15 @@
 //! holes.
 //!
 //! With [`GalleryIndex::Int8`] an 8-bit copy of every vector (one scale per row) is scanned
-//! instead, a quarter of the memory traffic; the best [`INT8_CANDIDATES`] are then rescored in f32,
-//! so the reported confidence is exact and the winner is the exact one unless more than that many
-//! faces score within the quantisation error of it.
+//! instead, a quarter of the memory traffic; the best [`INT8_CANDIDATES`] are then rescored in f32
+//! from a half-precision copy (the vectors are kept only as f16, 2 bytes a dimension: the
+//! `halves` column), so the reported confidence is within [`F16_SCORE_ERROR`] (~5e-4, typically ~2e-5)
+//! of the exact f32 one and the winner is the exact one unless more than that many faces score
+//! within the quantisation error of it (or two within the f16 error of each other).
 //!
 //! With [`GalleryIndex::Ivf`] an inverted file (`ivf_index`) follows the faces and answers queries
-//! by scanning only a few lists, once trained; until then (and for small galleries) the f32 scan.
+//! by scanning only a few lists, once trained; until then (and for small galleries) a scan of
+//! every face's f16 copy, widened to f32 block by block.
 
 use std::sync::Arc;
 
@@ -22,7 +25,10 @@ mod ivf_index;
 
 pub use ivf_index::{IvfPlan, IvfSettings, MIN_TRAIN_FACES, RETRAIN_FACTOR, lists_for};
 
-use crate::scan_kernels::{dot, max_f32, max_scaled_i32, quantise_into, scores_f32_batch, scores_i8_batch};
+pub use crate::scan_kernels::F16_SCORE_ERROR;
+use crate::scan_kernels::{
+    f16_from_f32, f32_from_f16, max_f32, max_scaled_i32, quantise_into, scores_f32_batch, scores_i8_batch,
+};
 use crate::slot_table::SlotTable;
 use crate::str_arena::{Span, StrArena};
 
@@ -45,6 +51,18 @@ pub const INT8_CANDIDATES: usize = 16;
 /// Bound on the error of an 8-bit score for unit vectors of up to 4096 dimensions (each code is
 /// off by at most half a step of max|x| / 127; the worst case at 128–512 dimensions is ~0.025):
 /// a face is kept as a candidate when its 8-bit score is within this of its threshold.
+///
+/// The codes are quantised from the kept f16 copy, and the candidates' scores (the threshold
+/// decision and the reported confidence) are computed from that same copy, so the margin only
+/// has to cover the 8-bit error against the f16 score: a face whose f16 score reaches its
+/// threshold always has an 8-bit score over threshold - 0.025 and is a candidate. What f16
+/// changes is the decision itself, against exact f32: the f16 score is within
+/// [`F16_SCORE_ERROR`] (4.9e-4 + 1.5e-5 of f32 arithmetic) of the exact one, so a face whose exact
+/// f32 score is more than that above (below) its threshold matches (does not) exactly as with
+/// `Flat`; one closer than that may be decided either way. Typical errors are ~2e-5 (the
+/// rounding errors of the components mostly cancel); measured maxima in docs/benchmarks.md (P4).
+/// Nothing is shifted to favour either side: a match by f16 is not a match by f32 only when the
+/// exact score is under the threshold by less than the error, and the reverse.
 const INT8_MARGIN: f32 = 0.05;
 
 /// A watch list a dossier is on, with its own threshold when it has one.
@@ -109,7 +127,14 @@ struct Dossier {
 pub struct FaceIndex {
     dim: usize,
     kind: GalleryIndex,
+    /// Flat only: `dim` f32 per slot, the vectors as given (exact scores).
     vectors: Vec<f32>,
+    /// Int8 and Ivf only: `dim` half-precision values (binary16 bits) per slot, the vectors as
+    /// kept: rescoring, the ivf's exact scan before training, its training and re-training read
+    /// them (widened to f32). Half the memory of `vectors` for a score within
+    /// [`F16_SCORE_ERROR`] of the exact one; the 8-bit codes and the ivf lists are derived from
+    /// them too, so every part of the index agrees on what a face's vector is.
+    halves: Vec<u16>,
     /// Int8 only: `dim` codes per slot in -127..=127, and the factor turning a code back into f32.
     codes: Vec<i8>,
     code_scales: Vec<f32>,
@@ -240,9 +265,26 @@ impl FaceIndex {
         dossiers.get(slot as usize).and_then(Option::as_ref).map_or(i64::MIN, |d| d.id)
     }
 
+    /// Whether the vectors are kept in half precision (`halves`) rather than f32 (`vectors`).
+    fn keeps_halves(&self) -> bool {
+        self.kind != GalleryIndex::Flat
+    }
+
     /// Adds or replaces a face. `vector` must have this index's dimension and be L2-normalised.
     pub fn upsert(&mut self, meta: FaceMeta, vector: &[f32]) {
         debug_assert_eq!(vector.len(), self.dim);
+        // Int8 and ivf keep the vector's f16 rounding; the codes and the ivf's list are derived
+        // from that (widened back to f32), as re-training derives them, so they never disagree.
+        let (half, held) = if self.keeps_halves() {
+            let mut half = vec![0_u16; self.dim];
+            f16_from_f32(vector, &mut half);
+            let mut held = vec![0.0_f32; self.dim];
+            f32_from_f16(&half, &mut held);
+            (half, held)
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        let vector = if self.keeps_halves() { &held[..] } else { vector };
         // Take the new dossier first, so a face staying in its dossier never frees the record.
         let owner = self.acquire(&meta);
         let photo = self.photo_paths.push(&meta.photo);
@@ -250,7 +292,11 @@ impl FaceIndex {
         let Some(slot) = self.slot_of.get(meta.face_id, |s| self.face_ids[s as usize]) else {
             self.face_ids.push(meta.face_id);
             self.slot_of.insert(meta.face_id, (self.face_ids.len() - 1) as u32, |s| self.face_ids[s as usize]);
-            self.vectors.extend_from_slice(vector);
+            if self.keeps_halves() {
+                self.halves.extend_from_slice(&half);
+            } else {
+                self.vectors.extend_from_slice(vector);
+            }
             if self.kind == GalleryIndex::Int8 {
                 let start = self.codes.len();
                 self.codes.resize(start + self.dim, 0);
@@ -270,7 +316,11 @@ impl FaceIndex {
         let old = std::mem::replace(&mut self.photos[slot], photo);
         self.free_photo(old);
         let range = slot * self.dim..(slot + 1) * self.dim;
-        self.vectors[range.clone()].copy_from_slice(vector);
+        if self.keeps_halves() {
+            self.halves[range.clone()].copy_from_slice(&half);
+        } else {
+            self.vectors[range.clone()].copy_from_slice(vector);
+        }
         if self.kind == GalleryIndex::Int8 {
             self.code_scales[slot] = quantise_into(vector, &mut self.codes[range]);
         }
@@ -290,13 +340,18 @@ impl FaceIndex {
         }
         let dim = self.dim;
         if slot != last {
-            self.vectors.copy_within(last * dim..(last + 1) * dim, slot * dim);
+            if self.keeps_halves() {
+                self.halves.copy_within(last * dim..(last + 1) * dim, slot * dim);
+            } else {
+                self.vectors.copy_within(last * dim..(last + 1) * dim, slot * dim);
+            }
             if self.kind == GalleryIndex::Int8 {
                 self.codes.copy_within(last * dim..(last + 1) * dim, slot * dim);
             }
             self.slot_of.set(self.face_ids[last], slot as u32, |s| self.face_ids[s as usize]);
         }
         self.vectors.truncate(last * dim);
+        self.halves.truncate(last * dim);
         if self.kind == GalleryIndex::Int8 {
             self.codes.truncate(last * dim);
             self.code_scales.swap_remove(slot);
@@ -320,6 +375,7 @@ impl FaceIndex {
     /// Returns the spare capacity of the columns (after a bulk load).
     pub fn shrink_to_fit(&mut self) {
         self.vectors.shrink_to_fit();
+        self.halves.shrink_to_fit();
         self.codes.shrink_to_fit();
         self.code_scales.shrink_to_fit();
         self.face_ids.shrink_to_fit();
@@ -333,6 +389,49 @@ impl FaceIndex {
         if let Some(ivf) = &mut self.ivf {
             ivf.shrink_to_fit();
         }
+    }
+
+    /// Heap bytes by what they hold, counted by capacity (spare room included; a list set shared
+    /// by several dossiers once): every per-face column, the maps, the dossier records and, for
+    /// ivf, the lists. What `ffsec-loadgen search` reports per face beside the resident growth.
+    pub fn heap_bytes(&self) -> Vec<(&'static str, usize)> {
+        use std::mem::size_of;
+        let mut seen = std::collections::HashSet::new();
+        let lists: usize = self
+            .dossiers
+            .iter()
+            .flatten()
+            .filter(|d| seen.insert(Arc::as_ptr(&d.lists).cast::<ListEntry>().addr()))
+            .map(|d| {
+                2 * size_of::<usize>()
+                    + d.lists.iter().map(|l| size_of::<ListEntry>() + l.name.capacity()).sum::<usize>()
+            })
+            .sum();
+        let mut out = vec![
+            ("vectors (f32)", self.vectors.capacity() * size_of::<f32>()),
+            ("vectors (f16)", self.halves.capacity() * size_of::<u16>()),
+            ("8-bit codes and scales", self.codes.capacity() + self.code_scales.capacity() * size_of::<f32>()),
+            (
+                "face ids, dossier handles, photo spans",
+                self.face_ids.capacity() * size_of::<i64>()
+                    + self.owners.capacity() * size_of::<u32>()
+                    + self.photos.capacity() * size_of::<Span>(),
+            ),
+            ("face id -> slot map", self.slot_of.heap_bytes()),
+            ("photo paths", self.photo_paths.heap_bytes()),
+            (
+                "dossiers: records, id map, names, lists",
+                self.dossiers.capacity() * size_of::<Option<Dossier>>()
+                    + self.free.capacity() * size_of::<u32>()
+                    + self.dossier_slot.heap_bytes()
+                    + self.names.heap_bytes()
+                    + lists,
+            ),
+        ];
+        if let Some(ivf) = &self.ivf {
+            out.extend(ivf.heap_bytes());
+        }
+        out
     }
 
     fn free_photo(&mut self, photo: Span) {
@@ -470,6 +569,19 @@ impl FaceIndex {
         Some(Match { face, confidence, lists })
     }
 
+    /// Rows `first..first + n` as f32: a slice of `vectors` (flat), or their f16 copies widened
+    /// into `scratch` (int8, ivf). Either way a row's score from the f32 kernel does not depend on
+    /// where it sits in a call, so rescoring a candidate gives the bits a scan of it gives.
+    fn rows_f32<'a>(&'a self, first: usize, n: usize, scratch: &'a mut Vec<f32>) -> &'a [f32] {
+        let range = first * self.dim..(first + n) * self.dim;
+        if !self.keeps_halves() {
+            return &self.vectors[range];
+        }
+        scratch.resize(range.len(), 0.0);
+        f32_from_f16(&self.halves[range], scratch);
+        scratch
+    }
+
     /// The best (slot, score) per query (`dim` values each in `queries`) reaching its threshold.
     fn scan_f32(&self, queries: &[f32], fallbacks: &[f32]) -> Vec<Option<(usize, f32)>> {
         let n_queries = fallbacks.len();
@@ -478,8 +590,10 @@ impl FaceIndex {
         let mut best_score = vec![f32::NEG_INFINITY; n_queries];
         let block_rows = block_rows(n_queries);
         let mut scores = vec![0.0_f32; block_rows * n_queries];
-        for (block, rows) in self.vectors.chunks(block_rows * self.dim).enumerate() {
-            let n = rows.len() / self.dim;
+        let mut widened = Vec::new();
+        for block in 0..self.len().div_ceil(block_rows) {
+            let n = block_rows.min(self.len() - block * block_rows);
+            let rows = self.rows_f32(block * block_rows, n, &mut widened);
             let out = &mut scores[..n * n_queries];
             scores_f32_batch(rows, self.dim, n, queries, out);
             for (q, out) in out.chunks_exact(n).enumerate() {
@@ -550,13 +664,25 @@ impl FaceIndex {
         }
     }
 
-    /// The best of `top`'s candidates by exact f32 score, over its threshold.
+    /// The best of `top`'s candidates by f32 score of their kept vectors (the f16 copies, within
+    /// [`F16_SCORE_ERROR`] of the exact score; see [`INT8_MARGIN`]), over its threshold.
     fn rescore(&self, query: &[f32], fallback: f32, top: &TopK) -> Option<(usize, f32)> {
+        let candidates = &top.items[..top.len];
+        if candidates.is_empty() {
+            return None;
+        }
+        let mut rows = vec![0.0_f32; candidates.len() * self.dim];
+        let mut one = Vec::new();
+        for (row, &(_, slot)) in rows.chunks_exact_mut(self.dim).zip(candidates) {
+            row.copy_from_slice(self.rows_f32(slot, 1, &mut one));
+        }
+        let mut scores = [0.0_f32; INT8_CANDIDATES];
+        let scores = &mut scores[..candidates.len()];
+        scores_f32_batch(&rows, self.dim, candidates.len(), query, scores);
         let mut best: Option<(usize, f32)> = None;
-        for &(_, slot) in &top.items[..top.len] {
-            let exact = dot(&self.vectors[slot * self.dim..(slot + 1) * self.dim], query);
-            if best.is_none_or(|(_, b)| exact > b) && exact >= self.threshold_of(slot, fallback) {
-                best = Some((slot, exact));
+        for (&(_, slot), &score) in candidates.iter().zip(scores.iter()) {
+            if best.is_none_or(|(_, b)| score > b) && score >= self.threshold_of(slot, fallback) {
+                best = Some((slot, score));
             }
         }
         best
@@ -591,8 +717,9 @@ mod tests {
             index.upsert(meta(2, &[None]), &[0.6, 0.8]);
             let hit = index.best_match(&[0.8, 0.6], 0.5).unwrap();
             assert_eq!((hit.face.face_id, hit.face.dossier.name.as_str(), hit.face.photo.as_str()), (2, "d2", "p2"));
-            // The confidence is the exact f32 one, whichever index found the face.
-            assert!((hit.confidence - 0.96).abs() < 1e-6, "{kind:?}");
+            // The confidence is the exact f32 one for flat, within the f16 bound for int8.
+            let tolerance = if kind == GalleryIndex::Flat { 1e-6 } else { F16_SCORE_ERROR };
+            assert!((hit.confidence - 0.96).abs() < tolerance, "{kind:?}: {}", hit.confidence);
             assert!(index.best_match(&[0.8, 0.6], 0.97).is_none());
             assert!(index.best_match(&[0.0, 0.0, 1.0], 0.1).is_none());
         }
@@ -628,7 +755,9 @@ mod tests {
             assert!(index.remove(0));
             assert!(!index.remove(0));
             assert_eq!(index.len(), 4);
-            assert_eq!(index.vectors.len(), 12);
+            // One column holds the vectors: f32 for flat, f16 for int8.
+            assert_eq!(index.vectors.len() + index.halves.len(), 12);
+            assert!(index.vectors.is_empty() || index.halves.is_empty());
             // Face 3 (axis 0) moved into slot 0 and is still found.
             assert_eq!(index.best_match(&[1.0, 0.0, 0.0], 0.5).unwrap().face.face_id, 3);
             assert_eq!(index.best_match(&[0.0, 1.0, 0.0], 0.5).unwrap().face.face_id, 4);
@@ -691,7 +820,7 @@ mod tests {
                 let want = flat.best_match(&probe, -1.0).unwrap();
                 let got = int8.best_match(&probe, -1.0).unwrap();
                 assert_eq!(got.face.face_id, want.face.face_id, "dim {dim} query {q}");
-                assert_eq!(got.confidence, want.confidence);
+                assert!((got.confidence - want.confidence).abs() <= F16_SCORE_ERROR, "dim {dim} query {q}");
             }
         }
     }
@@ -773,5 +902,170 @@ mod tests {
         }
         assert!(!index.contains(1));
         assert!(index.photo_paths.get(Span::default()).is_empty());
+    }
+
+    /// The most the f16 copy of `x` can move its score with `q` (see [`F16_SCORE_ERROR`]):
+    /// 2^-11 Σ|q_i x_i| for the normal components, 2^-25 Σ|q_i| for subnormal ones, plus the f32
+    /// arithmetic of the two dot products.
+    fn f16_bound(q: &[f32], x: &[f32]) -> f32 {
+        let relative: f32 = q.iter().zip(x).map(|(a, b)| (a * b).abs()).sum();
+        let absolute: f32 = q.iter().map(|a| a.abs()).sum();
+        relative / 2048.0 + absolute / 33_554_432.0 + 1.0 / 65_536.0
+    }
+
+    /// A unit vector at cosine `cosine` from unit `v` (`seed` picks the direction).
+    fn near(v: &[f32], cosine: f32, seed: u64) -> Vec<f32> {
+        let r = unit(seed, v.len());
+        let along: f32 = r.iter().zip(v).map(|(a, b)| a * b).sum();
+        let ortho =
+            domain::vector::normalise(r.iter().zip(v).map(|(a, b)| a - along * b).collect()).unwrap_or_default();
+        let sine = (1.0 - cosine * cosine).sqrt();
+        v.iter().zip(&ortho).map(|(a, o)| cosine * a + sine * o).collect()
+    }
+
+    /// Random galleries and probes (near faces and strangers), every dimension the service
+    /// meets: int8 and the untrained ivf (its scan of the widened f16 copies) report the face flat
+    /// reports, with a confidence within the per-face f16 bound of flat's exact one, and far
+    /// within it on average.
+    #[test]
+    fn f16_confidence_stays_within_its_bound_of_flat() {
+        for dim in [32, 100, 128, 512] {
+            let mut flat = FaceIndex::new(dim, GalleryIndex::Flat);
+            let mut int8 = FaceIndex::new(dim, GalleryIndex::Int8);
+            let mut ivf = FaceIndex::new(dim, GalleryIndex::Ivf);
+            let faces = 2_000;
+            for id in 0..faces {
+                let v = unit(id as u64 * 31 + dim as u64, dim);
+                for index in [&mut flat, &mut int8, &mut ivf] {
+                    index.upsert(meta(id, &[None]), &v);
+                }
+            }
+            let (mut max, mut sum, mut n, mut ties) = (0.0_f32, 0.0_f32, 0, 0);
+            for q in 0..200_u64 {
+                let probe = if q % 2 == 0 {
+                    near(&unit((q % faces as u64) * 31 + dim as u64, dim), 0.8, 9_000 + q)
+                } else {
+                    unit(7_000_000 + q, dim)
+                };
+                let want = flat.best_match(&probe, -1.0).unwrap();
+                for index in [&int8, &ivf] {
+                    let got = index.best_match(&probe, -1.0).unwrap();
+                    // Another face only in a near-tie: its exact score within the f16 errors of both.
+                    let x = unit(got.face.face_id as u64 * 31 + dim as u64, dim);
+                    let exact: f32 = x.iter().zip(&probe).map(|(a, b)| a * b).sum();
+                    if got.face.face_id != want.face.face_id {
+                        ties += 1;
+                        assert!(
+                            want.confidence - exact <= 2.0 * F16_SCORE_ERROR,
+                            "{:?} dim {dim} query {q}",
+                            index.kind
+                        );
+                    }
+                    let error = (got.confidence - exact).abs();
+                    assert!(error <= f16_bound(&probe, &x), "{:?} dim {dim} query {q}: {error:e}", index.kind);
+                    assert!(error <= F16_SCORE_ERROR);
+                    (max, sum, n) = (max.max(error), sum + error, n + 1);
+                }
+            }
+            let mean = sum / n as f32;
+            eprintln!(
+                "dim {dim}: f16 confidence error max {max:.2e}, mean {mean:.2e} over {n} answers; {ties} near-ties"
+            );
+            assert!(ties <= 2, "dim {dim}: {ties} answers name another face than flat");
+            assert!(mean < 1e-4, "dim {dim}: mean error {mean:e}");
+        }
+    }
+
+    /// A face 1e-4 (and 1e-5) above or below its threshold — a list's own, or the camera's
+    /// fallback — is decided as flat decides it whenever the f16 error of that face's score is
+    /// smaller than its distance to the threshold (the only guarantee there is; see INT8_MARGIN),
+    /// which at 1e-4 is every face here (the errors are ~2e-5 at 128 dimensions). A face whose
+    /// vector is exact in f16 scores the same bits as flat, so one exactly at its threshold
+    /// matches, as with flat.
+    #[test]
+    fn a_face_at_or_near_its_threshold_is_decided_as_flat_decides() {
+        let dim = 128;
+        for kind in [GalleryIndex::Int8, GalleryIndex::Ivf] {
+            let (mut agreed_at_1e4, mut cases_at_1e4) = (0, 0);
+            for target in 0..40_i64 {
+                let (mut flat, mut index) = (FaceIndex::new(dim, GalleryIndex::Flat), FaceIndex::new(dim, kind));
+                let mut face = unit(target as u64 + 50_000, dim);
+                if target % 4 == 0 {
+                    // Exactly representable in f16: both indexes hold the very same vector.
+                    let mut half = vec![0_u16; dim];
+                    f16_from_f32(&face, &mut half);
+                    f32_from_f16(&half, &mut face);
+                }
+                for id in 0..300 {
+                    let v = unit(id as u64 + 60_000, dim);
+                    flat.upsert(meta(id, &[Some(0.5)]), &v);
+                    index.upsert(meta(id, &[Some(0.5)]), &v);
+                }
+                let probe = near(&face, 0.8, target as u64 + 70_000);
+                let exact: f32 = {
+                    flat.upsert(meta(1_000, &[None]), &face);
+                    flat.best_match(&probe, -1.0).map(|m| m.confidence).unwrap()
+                };
+                let held = {
+                    index.upsert(meta(1_000, &[None]), &face);
+                    index.best_match(&probe, -1.0).map(|m| m.confidence).unwrap()
+                };
+                let error = (held - exact).abs();
+                if target % 4 == 0 {
+                    assert_eq!(held.to_bits(), exact.to_bits(), "{kind:?}: an f16-exact vector scores as flat");
+                }
+                for offset in [0.0, 1e-5, -1e-5, 1e-4, -1e-4] {
+                    let threshold = exact + offset;
+                    // The list's own threshold (a dossier replacement: same vector, new lists)…
+                    flat.upsert(meta(1_000, &[Some(threshold)]), &face);
+                    index.upsert(meta(1_000, &[Some(threshold)]), &face);
+                    let by_list = (flat.best_match(&probe, 0.99), index.best_match(&probe, 0.99));
+                    // …and the camera's fallback for a list without one.
+                    flat.upsert(meta(1_000, &[None, Some(0.99)]), &face);
+                    index.upsert(meta(1_000, &[None, Some(0.99)]), &face);
+                    let by_fallback = (flat.best_match(&probe, threshold), index.best_match(&probe, threshold));
+                    for (want, got) in [by_list, by_fallback] {
+                        let want = want.map(|m| (m.face.face_id, m.lists.len()));
+                        let got = got.map(|m| (m.face.face_id, m.lists.len()));
+                        assert_eq!(want.is_some(), offset <= 0.0, "flat decides by the exact score");
+                        if error < offset.abs() || (offset == 0.0 && target % 4 == 0) {
+                            assert_eq!(got, want, "{kind:?} target {target} offset {offset:e} error {error:e}");
+                        }
+                        if offset.abs() == 1e-4 {
+                            cases_at_1e4 += 1;
+                            agreed_at_1e4 += usize::from(got == want);
+                        }
+                    }
+                }
+            }
+            assert_eq!(agreed_at_1e4, cases_at_1e4, "{kind:?}: every face 1e-4 from its threshold decided as flat");
+        }
+    }
+
+    #[test]
+    fn memory_is_counted_by_capacity_in_the_column_kept() {
+        let dim = 128;
+        for kind in [GalleryIndex::Flat, GalleryIndex::Int8, GalleryIndex::Ivf] {
+            let mut index = FaceIndex::new(dim, kind);
+            for id in 0..1_000 {
+                index.upsert(meta(id, &[None]), &unit(id as u64, dim));
+            }
+            let column = |index: &FaceIndex, what: &str| {
+                index.heap_bytes().iter().find(|(w, _)| *w == what).map_or(0, |(_, b)| *b)
+            };
+            // Before shrinking, spare capacity counts.
+            let grown = column(&index, "vectors (f32)") + column(&index, "vectors (f16)");
+            index.shrink_to_fit();
+            let (f32s, f16s) = (column(&index, "vectors (f32)"), column(&index, "vectors (f16)"));
+            assert!(grown >= f32s + f16s);
+            if kind == GalleryIndex::Flat {
+                assert_eq!((f32s, f16s), (1_000 * dim * 4, 0));
+            } else {
+                assert_eq!((f32s, f16s), (0, 1_000 * dim * 2), "{kind:?}");
+            }
+            let total: usize = index.heap_bytes().iter().map(|(_, b)| b).sum();
+            let codes = if kind == GalleryIndex::Int8 { dim + 4 } else { 0 };
+            assert!(total >= 1_000 * (f32s / 1_000 + f16s / 1_000 + codes + 8 + 4 + 8), "{kind:?}: {total}");
+        }
     }
 }

@@ -100,6 +100,21 @@ impl GalleryData {
         self.indexes.get(&dim)?.ivf_trained()
     }
 
+    /// Heap bytes of the faces' indexes by what they hold (see [`FaceIndex::heap_bytes`]), summed
+    /// over the dimensions, in a fixed order.
+    pub fn heap_bytes(&self) -> Vec<(&'static str, usize)> {
+        let mut total: Vec<(&'static str, usize)> = Vec::new();
+        for index in self.indexes.values() {
+            for (what, bytes) in index.heap_bytes() {
+                match total.iter_mut().find(|(w, _)| *w == what) {
+                    Some((_, sum)) => *sum += bytes,
+                    None => total.push((what, bytes)),
+                }
+            }
+        }
+        total
+    }
+
     pub fn face_count(&self) -> usize {
         self.indexes.values().map(FaceIndex::len).sum()
     }

@@ -73,6 +73,11 @@ impl SlotTable {
         Some(slot)
     }
 
+    /// Heap bytes held (the buckets' capacity).
+    pub fn heap_bytes(&self) -> usize {
+        self.buckets.capacity() * std::mem::size_of::<u32>()
+    }
+
     /// Sheds spare buckets after a bulk load (keeping the load factor at most 7/8).
     pub fn shrink_to_fit(&mut self, key_of: impl Fn(u32) -> i64) {
         let wanted = Self::buckets_for(self.len);

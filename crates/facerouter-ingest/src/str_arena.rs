@@ -52,6 +52,11 @@ impl StrArena {
         *self = next;
     }
 
+    /// Heap bytes held (the buffer's capacity, garbage included).
+    pub fn heap_bytes(&self) -> usize {
+        self.bytes.capacity()
+    }
+
     pub fn shrink_to_fit(&mut self) {
         self.bytes.shrink_to_fit();
     }

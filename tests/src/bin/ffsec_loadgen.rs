@@ -545,9 +545,10 @@ fn search_gallery(faces: u64, dim: usize, settings: IndexSettings) -> GalleryDat
     gallery
 }
 
-/// Top-1 face id of every probe, whatever its similarity (so strangers are ranked too).
-fn top1(gallery: &GalleryData, probes: &[Vec<f32>]) -> Vec<Option<i64>> {
-    probes.iter().map(|p| gallery.best_match(p, -1.0).map(|m| m.face.face_id)).collect()
+/// Top-1 face id and confidence of every probe, whatever its similarity (so strangers are ranked
+/// too).
+fn top1(gallery: &GalleryData, probes: &[Vec<f32>]) -> Vec<Option<(i64, f32)>> {
+    probes.iter().map(|p| gallery.best_match(p, -1.0).map(|m| (m.face.face_id, m.confidence))).collect()
 }
 
 /// Answers `probes` `batch` at a time: per pass, the time (what each of its queries waits), and
@@ -616,6 +617,15 @@ fn search(faces: u64, dim: usize, queries: usize, settings: IndexSettings, batch
     gallery.train_if_due();
     let trained = started.elapsed();
     let per_face = (resident_bytes().saturating_sub(before)) as f64 / faces as f64;
+    // What the index holds by its own count (capacities, every column): resident growth can hide
+    // spare capacity never touched, or include the allocator's slack.
+    let held = gallery.heap_bytes();
+    let held_total: usize = held.iter().map(|(_, b)| b).sum();
+    let breakdown: Vec<String> = held
+        .iter()
+        .filter(|(_, b)| *b > 0)
+        .map(|(what, b)| format!("{what} {:.1}", *b as f64 / faces as f64))
+        .collect();
     match gallery.ivf_trained(dim) {
         Some((lists, on)) => println!(
             "ivf: {lists} lists trained on {on} faces in {trained:.2?} (gallery built in {built:.2?}), {} probes",
@@ -638,19 +648,39 @@ fn search(faces: u64, dim: usize, queries: usize, settings: IndexSettings, batch
     let pct = |p: f64| times[((times.len() as f64 - 1.0) * p).round() as usize];
     println!(
         "search: {faces} x {dim} {kind:?}, {queries} queries at cosine {near_cosine} / strangers ({found} matched at \
-         {THRESHOLD}): p50 {:.2?} p99 {:.2?}; {:.0} queries/s; {per_face:.0} bytes resident per face ({} of them f32 vector)",
+         {THRESHOLD}): p50 {:.2?} p99 {:.2?}; {:.0} queries/s; {per_face:.0} bytes resident per face, {:.0} held by \
+         the index's count (raw f32 vector {} B, goal <= 1.2x = {:.0} B)",
         pct(0.5),
         pct(0.99),
         queries as f64 / busy.as_secs_f64(),
-        dim * 4
+        held_total as f64 / faces as f64,
+        dim * 4,
+        dim as f64 * 4.0 * 1.2
     );
+    println!("held per face (B): {}", breakdown.join(", "));
     if batch > 1 {
         search_batched(&gallery, &probes, batch);
     }
-    let got = top1(&gallery, &probes);
+    let got_scored = top1(&gallery, &probes);
+    let got: Vec<Option<i64>> = got_scored.iter().map(|g| g.map(|(id, _)| id)).collect();
     drop(gallery);
     let exact = exact_top1(faces, dim, &probes);
     let want: Vec<Option<i64>> = exact.iter().map(|e| e.map(|(id, _)| id)).collect();
+    // The reported confidence against the exact f32 one, wherever both name the same face.
+    let errors: Vec<f32> = got_scored
+        .iter()
+        .zip(&exact)
+        .filter_map(|(g, e)| match (g, e) {
+            (Some((a, c)), Some((b, x))) if a == b => Some((c - x).abs()),
+            _ => None,
+        })
+        .collect();
+    let max_error = errors.iter().copied().fold(0.0_f32, f32::max);
+    let mean_error = errors.iter().sum::<f32>() / errors.len().max(1) as f32;
+    println!(
+        "confidence against exact f32 (same top-1 face, {} queries): max error {max_error:.2e}, mean {mean_error:.2e}",
+        errors.len()
+    );
     // Every bench face is on one list without a threshold: exact matches at THRESHOLD iff its top-1 does.
     let want_decided: Vec<Option<i64>> =
         exact.iter().map(|e| e.filter(|(_, c)| *c >= THRESHOLD).map(|(id, _)| id)).collect();

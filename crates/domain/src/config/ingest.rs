@@ -62,9 +62,10 @@ pub struct Facerouter {
     /// Dossier faces read per query when the gallery is loaded.
     #[serde(rename = "GALLERY_PAGE_SIZE")]
     pub gallery_page_size: i64,
-    /// The search index of the gallery: "flat" (exact f32), "int8" (8-bit scan, f32 rescoring)
-    /// or "ivf" (approximate: 8-bit scan of the IVF_PROBES lists nearest the query, f32
-    /// rescoring; galleries under 10,000 faces, or under 40 per list, are scanned exactly).
+    /// The search index of the gallery: "flat" (exact f32), "int8" (8-bit scan, rescoring from a
+    /// half-precision copy: confidence within 5e-4 of exact, 3 bytes per dimension instead of 4)
+    /// or "ivf" (approximate: 8-bit scan of the IVF_PROBES lists nearest the query, rescoring as
+    /// "int8"; galleries under 10,000 faces, or under 40 per list, are scanned in full).
     #[serde(rename = "GALLERY_INDEX")]
     pub gallery_index: GalleryIndex,
     /// "ivf" only: number of lists (k-means centroids); 0 = automatic, about sqrt(faces) (1,000 at
