@@ -251,6 +251,17 @@ async fn retention_deletes_old_events_and_their_images() {
     env.cleanup().await.unwrap();
 }
 
+/// An unfiltered live client, once the gateway counts it (so no announcement can precede it).
+async fn connected_live_client(stack: &Stack) -> LiveClient {
+    let live = LiveClient::connect(&stack.gateway.addr.to_string(), &stack.token, "").await.unwrap();
+    ffsec_tests::wait_until("a live client", Duration::from_secs(10), || async {
+        (metric(&stack.gateway, "ffsec_websocket_clients").await? == 1.0).then_some(())
+    })
+    .await
+    .unwrap();
+    live
+}
+
 /// The same accepted face twice (as when it is published twice), then a marker: one row and one
 /// `event.created` for the face.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -261,12 +272,7 @@ async fn the_recorder_stores_a_redelivered_face_once() {
     crate::init_logs();
     let mut env = TestEnv::new().await.unwrap();
     let stack = Stack::start(&mut env).await.unwrap();
-    let mut live = LiveClient::connect(&stack.gateway.addr.to_string(), &stack.token, "").await.unwrap();
-    ffsec_tests::wait_until("a live client", Duration::from_secs(10), || async {
-        (metric(&stack.gateway, "ffsec_websocket_clients").await? == 1.0).then_some(())
-    })
-    .await
-    .unwrap();
+    let mut live = connected_live_client(&stack).await;
     let face = ffsec_tests::events::event(1, None);
     let payload = encode(&FaceDetected(face.clone())).unwrap();
     let connection =
@@ -328,12 +334,7 @@ async fn the_recorder_stores_every_face_of_a_batch_message_once() {
     crate::init_logs();
     let mut env = TestEnv::new().await.unwrap();
     let stack = Stack::start(&mut env).await.unwrap();
-    let mut live = LiveClient::connect(&stack.gateway.addr.to_string(), &stack.token, "").await.unwrap();
-    ffsec_tests::wait_until("a live client", Duration::from_secs(10), || async {
-        (metric(&stack.gateway, "ffsec_websocket_clients").await? == 1.0).then_some(())
-    })
-    .await
-    .unwrap();
+    let mut live = connected_live_client(&stack).await;
     let bus = EventBus::connect(&env.config.rabbitmq.url, &env.names()).await.unwrap();
     let early = ffsec_tests::events::event(1, None);
     bus.publish_detected(std::slice::from_ref(&early)).await.unwrap();

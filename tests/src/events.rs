@@ -56,20 +56,7 @@ impl EventBus {
     }
 
     pub async fn publish(&self, event: &FaceEvent) -> anyhow::Result<()> {
-        let payload = encode(&EventCreated(event.clone()))?;
-        let confirm = self
-            .channel
-            .basic_publish(
-                self.exchange.as_str().into(),
-                ROUTE_EVENT_CREATED.into(),
-                BasicPublishOptions::default(),
-                &payload,
-                BasicProperties::default().with_delivery_mode(2),
-            )
-            .await?
-            .await?;
-        anyhow::ensure!(confirm.is_ack(), "broker refused the event");
-        Ok(())
+        self.publish_one(&self.exchange, ROUTE_EVENT_CREATED, &encode(&EventCreated(event.clone()))?).await
     }
 
     /// Publishes many, waiting for the broker's confirms in batches (as fast as the broker goes).
@@ -86,18 +73,23 @@ impl EventBus {
     /// publish batching does.
     pub async fn publish_detected_together(&self, events: &[FaceEvent]) -> anyhow::Result<()> {
         let payload = encode(&FacesDetected(events.to_vec()))?;
+        self.publish_one(&self.faces_exchange, ROUTE_FACE_DETECTED, &payload).await
+    }
+
+    /// One persistent message, waiting for its confirm.
+    async fn publish_one(&self, exchange: &str, route: &str, payload: &[u8]) -> anyhow::Result<()> {
         let confirm = self
             .channel
             .basic_publish(
-                self.faces_exchange.as_str().into(),
-                ROUTE_FACE_DETECTED.into(),
+                exchange.into(),
+                route.into(),
                 BasicPublishOptions::default(),
-                &payload,
+                payload,
                 BasicProperties::default().with_delivery_mode(2),
             )
             .await?
             .await?;
-        anyhow::ensure!(confirm.is_ack(), "broker refused the faces");
+        anyhow::ensure!(confirm.is_ack(), "broker refused the message");
         Ok(())
     }
 

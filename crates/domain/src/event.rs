@@ -192,3 +192,28 @@ pub fn event_id_floor(at: DateTime<Utc>) -> Uuid {
 pub fn event_id_ceiling(at: DateTime<Utc>) -> Uuid {
     uuid::Builder::from_unix_timestamp_millis(event_id_millis(at), &[0xff; 10]).into_uuid()
 }
+
+/// An event for unit tests: unmatched unless `matched` names a dossier, no images, no vector.
+#[cfg(test)]
+pub(crate) fn test_event(camera: i64, matched: Option<i64>) -> FaceEvent {
+    FaceEvent {
+        id: uuid::Uuid::now_v7(),
+        created_date: chrono::Utc::now(),
+        camera: IdName { id: camera, name: "c".into() },
+        camera_group: IdName { id: 1, name: "g".into() },
+        bs_type: BsType::Overall,
+        thumbnail: String::new(),
+        fullframe: String::new(),
+        matched: matched.is_some(),
+        matched_dossier: matched.map(|id| IdName { id, name: "d".into() }),
+        matched_face: None,
+        matched_face_photo: String::new(),
+        matched_lists: vec![],
+        confidence: 0.9,
+        quality: 0.0,
+        frame_coords: BBox { left: 0, top: 0, right: 1, bottom: 1 },
+        detector_params: serde_json::json!({}),
+        features: Features::default(),
+        facen: None,
+    }
+}

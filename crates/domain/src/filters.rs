@@ -76,29 +76,10 @@ impl EventFilters {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{BBox, BsType, Features, IdName};
+    use crate::event::{Features, IdName};
 
     fn event(camera: i64, matched: Option<i64>) -> FaceEvent {
-        FaceEvent {
-            id: uuid::Uuid::now_v7(),
-            created_date: chrono::Utc::now(),
-            camera: IdName { id: camera, name: "c".into() },
-            camera_group: IdName { id: 1, name: "g".into() },
-            bs_type: BsType::Overall,
-            thumbnail: String::new(),
-            fullframe: String::new(),
-            matched: matched.is_some(),
-            matched_dossier: matched.map(|id| IdName { id, name: "d".into() }),
-            matched_face: None,
-            matched_face_photo: String::new(),
-            matched_lists: vec![],
-            confidence: 0.9,
-            quality: 0.0,
-            frame_coords: BBox { left: 0, top: 0, right: 1, bottom: 1 },
-            detector_params: serde_json::json!({}),
-            features: Features::default(),
-            facen: None,
-        }
+        crate::event::test_event(camera, matched)
     }
 
     #[test]

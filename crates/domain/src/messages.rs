@@ -227,26 +227,14 @@ mod tests {
     }
 
     fn face(camera: i64) -> FaceEvent {
-        use crate::event::{BBox, BsType, IdName};
         FaceEvent {
-            id: uuid::Uuid::now_v7(),
-            created_date: chrono::Utc::now(),
-            camera: IdName { id: camera, name: "c".into() },
-            camera_group: IdName { id: 1, name: "g".into() },
-            bs_type: BsType::Overall,
             thumbnail: "events/a_face.jpg".into(),
             fullframe: "events/a_frame.jpg".into(),
-            matched: false,
-            matched_dossier: None,
-            matched_face: None,
-            matched_face_photo: String::new(),
-            matched_lists: vec![],
             confidence: 0.0,
             quality: 0.5,
-            frame_coords: BBox { left: 0, top: 0, right: 1, bottom: 1 },
             detector_params: serde_json::json!({"score": 0.5}),
-            features: Default::default(),
             facen: Some(vec![0.25, -0.5]),
+            ..crate::event::test_event(camera, None)
         }
     }
 
