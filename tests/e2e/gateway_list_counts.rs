@@ -8,11 +8,15 @@ use diesel::sql_types::BigInt;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use ffsec_tests::{Stack, TestEnv};
 use serde_json::Value;
+use tokio::sync::watch;
 
 /// Rows each writer adds: few enough that a whole list fits on one page of 1000.
 const WRITES: usize = 400;
 /// A list read while its writer ran at least this often, or the test proved nothing.
 const MIN_OVERLAPPING_READS: usize = 10;
+/// The writer waits for a read to finish after every this many rows, so that however slow the
+/// reads are on a loaded machine, at least `MIN_OVERLAPPING_READS` of them overlap its writes.
+const ROWS_PER_READ: usize = WRITES / MIN_OVERLAPPING_READS;
 /// Small pages for the walk through the whole list, so it takes many of them.
 const WALK_LIMIT: usize = 7;
 
@@ -90,11 +94,23 @@ fn ids(page: &Value) -> Vec<i64> {
     page["results"].as_array().unwrap().iter().map(|r| r["id"].as_i64().unwrap()).collect()
 }
 
-/// Inserts `WRITES` rows one statement (and commit) at a time.
-async fn write(mut conn: AsyncPgConnection, insert: String, first: i64) {
-    for n in first..first + WRITES as i64 {
+/// Inserts `WRITES` rows one statement (and commit) at a time. After each `ROWS_PER_READ` rows it
+/// waits until one more read than before has finished (`reads` counts them), and keeps writing
+/// while that read runs: the race stays, only the proportion of writes to reads is bounded.
+async fn write(mut conn: AsyncPgConnection, insert: String, first: i64, mut reads: watch::Receiver<usize>) {
+    for (i, n) in (first..first + WRITES as i64).enumerate() {
+        if i > 0 && i % ROWS_PER_READ == 0 {
+            next_read(&mut reads).await;
+        }
         diesel::sql_query(&insert).bind::<BigInt, _>(n).execute(&mut conn).await.unwrap();
     }
+    // The last read to wait for: `MIN_OVERLAPPING_READS` in all, each begun before this returns.
+    next_read(&mut reads).await;
+}
+
+async fn next_read(reads: &mut watch::Receiver<usize>) {
+    let seen = *reads.borrow_and_update();
+    reads.wait_for(|&done| done > seen).await.unwrap();
 }
 
 async fn rows_in(conn: &mut AsyncPgConnection, resource: &Resource) -> i64 {
@@ -147,7 +163,13 @@ async fn every_list_counts_and_pages_from_one_snapshot() {
     .unwrap()
     .id;
     for (i, resource) in resources(dossier, hook).into_iter().enumerate() {
-        let writer = tokio::spawn(write(env.connect_db().await.unwrap(), resource.insert.clone(), (i * WRITES) as i64));
+        let (reads_done, reads_seen) = watch::channel(0usize);
+        let writer = tokio::spawn(write(
+            env.connect_db().await.unwrap(),
+            resource.insert.clone(),
+            (i * WRITES) as i64,
+            reads_seen,
+        ));
         let url = stack.gateway.url(&format!("{}?limit=1000", resource.path));
         let mut reads = 0;
         while !writer.is_finished() {
@@ -159,6 +181,7 @@ async fn every_list_counts_and_pages_from_one_snapshot() {
             assert_eq!(count, shown, "{}: count {count}, but {shown} rows on the only page", resource.path);
             assert!(page["next_page"].is_null(), "{}: a next page after the whole list", resource.path);
             reads += 1;
+            reads_done.send_replace(reads);
         }
         writer.await.unwrap();
         eprintln!("{}: {reads} reads while {WRITES} rows were written", resource.path);
