@@ -120,6 +120,9 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
             .default_service(web::to(ops::not_found))
     })
     .workers(config.ingest.workers)
+    // An answer is written the moment its face is durable; Nagle's algorithm would hold a small
+    // one back behind the client's delayed ACK of the one before on a kept-alive connection.
+    .tcp_nodelay(true)
     .disable_signals()
     .listen(listener)?
     .run();

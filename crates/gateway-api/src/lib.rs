@@ -107,6 +107,10 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
             .default_service(web::to(ops::not_found))
     })
     .workers(config.server.workers)
+    // Live frames are small writes a millisecond or so apart: with Nagle's algorithm on (the OS
+    // default) each waited for the client's ACK of the one before, which took P2's delivery from
+    // 7 to 25 ms at p50 and from 24 to 56 ms at p99 (docs/benchmarks.md, P2 2026-11-27 20:54).
+    .tcp_nodelay(true)
     .disable_signals()
     .listen(listener)?
     .run();
