@@ -27,8 +27,8 @@ fn row(camera: i64, created: DateTime<Utc>, matched: Option<i64>, features: Valu
         camera_id: camera,
         camera_group_id: 1,
         bs_type: "overall".into(),
-        thumbnail: format!("events/t/{id}_face.jpg"),
-        fullframe: format!("events/t/{id}_frame.jpg"),
+        thumbnail: format!("events/{}/{id}_face.jpg", created.format("%Y/%m/%d/%H")),
+        fullframe: format!("events/{}/{id}_frame.jpg", created.format("%Y/%m/%d/%H")),
         matched: matched.is_some(),
         matched_dossier_id: matched,
         matched_face_id: None,
@@ -230,8 +230,13 @@ async fn retention_deletes_old_events_and_their_images() {
     want.sort();
     assert_eq!(left, want);
     for r in &rows {
-        let exists = env.media_root.join(&r.thumbnail).exists();
-        assert_eq!(exists, want.contains(&r.id), "image of {}", r.id);
+        let image = env.media_root.join(&r.thumbnail);
+        assert_eq!(image.exists(), want.contains(&r.id), "image of {}", r.id);
+        // A directory goes with the last image in it: it stays while a kept event's images are there.
+        let dir = image.parent().unwrap();
+        let in_use =
+            rows.iter().any(|k| want.contains(&k.id) && env.media_root.join(&k.thumbnail).parent() == Some(dir));
+        assert_eq!(dir.exists(), in_use, "directory of {}", r.id);
     }
     let again = gateway_api::retention::purge(&pool, &domain::media::LocalMedia::new(&env.media_root), (30, 10), 2)
         .await

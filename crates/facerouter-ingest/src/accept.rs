@@ -193,6 +193,16 @@ async fn publish(state: &AppState, event: FaceEvent) -> Result<(), Failure> {
     }
 }
 
+/// The directory of an event's images: `events/YYYY/MM/DD/HH/xx`, by the hour of `created` and
+/// one of 256 buckets (`xx`, the id's last byte, which comes from its hash). A directory per day
+/// held two entries per face: at 100 faces/s that is 17M a day, past what an ext4 directory index
+/// takes, and every create and rename in it queued on the one directory lock and searched a
+/// deeper index (docs/ingest.md, "Image storage"). Here a directory holds about 1/3000 of a day's
+/// faces, and concurrent faces mostly write to different directories.
+fn media_dir(created: DateTime<Utc>, id: &Uuid) -> String {
+    format!("events/{}/{:02x}", created.format("%Y/%m/%d/%H"), id.as_bytes()[15])
+}
+
 /// Stores the crop and the frame durably and returns their paths (thumbnail, fullframe). Both go
 /// to the store in one call, so the local store writes them in one blocking job with one directory
 /// fsync. The crop of an external detector *is* the frame: it is stored once, for both roles.
@@ -204,8 +214,8 @@ async fn store_images(
     frame: Option<(Bytes, ImageKind)>,
     crop_is_frame: bool,
 ) -> Result<(String, String), Failure> {
-    let day = created.format("%Y/%m/%d");
-    let path = |role: &str, kind: ImageKind| format!("events/{day}/{id}_{role}.{}", kind.extension());
+    let dir = media_dir(created, id);
+    let path = |role: &str, kind: ImageKind| format!("{dir}/{id}_{role}.{}", kind.extension());
     let mut objects = vec![(path(if crop_is_frame { "frame" } else { "face" }, crop.1), crop.0)];
     if let (false, Some((bytes, kind))) = (crop_is_frame, frame) {
         objects.push((path("frame", kind), bytes));
@@ -218,4 +228,18 @@ async fn store_images(
     let thumbnail = stored.next().unwrap_or_default();
     let fullframe = if crop_is_frame { thumbnail.clone() } else { stored.next().unwrap_or_default() };
     Ok((thumbnail, fullframe))
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    #[test]
+    fn media_goes_to_a_bucket_of_its_hour() {
+        let created = Utc.with_ymd_and_hms(2026, 11, 27, 9, 59, 59).single().unwrap_or_default();
+        let id = Uuid::parse_str("01a21e5d-e4e3-7db7-9aa7-0912cde4b3f4").unwrap_or_default();
+        assert_eq!(media_dir(created, &id), "events/2026/11/27/09/f4");
+    }
 }
