@@ -130,3 +130,10 @@ fn genetec_needs_its_user_and_alarm() {
     let config = load("INTEGRATIONS = ['genetec']\n[GENETEC]\nUSERNAME = 'u'\nALARM = 3\n", &[]).unwrap();
     assert!(config.integration_on(Integration::Genetec) && !config.integration_on(Integration::VideoManager));
 }
+
+#[test]
+fn the_recorder_cannot_be_set_to_hold_millions_of_events() {
+    assert!(load("[RABBITMQ]\nRECORDER_PREFETCH = 4096\n[FACEROUTER]\nPUBLISH_BATCH = 64\n", &[]).is_ok());
+    let err = load("[RABBITMQ]\nRECORDER_PREFETCH = 1024\n[FACEROUTER]\nPUBLISH_BATCH = 1000\n", &[]).unwrap_err();
+    assert!(err.to_string().contains("RABBITMQ.RECORDER_PREFETCH"), "{err}");
+}

@@ -2,6 +2,9 @@
 
 use super::{Config, Service};
 
+/// Events gateway-api's recorder may hold unacked: RECORDER_PREFETCH × PUBLISH_BATCH.
+pub const MAX_RECORDER_HELD_EVENTS: usize = 262_144;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {file}: {reason}")]
@@ -61,6 +64,15 @@ impl Config {
         }
         if self.rabbitmq.recorder_prefetch == 0 {
             return Err(bad("RABBITMQ.RECORDER_PREFETCH", "must be at least 1"));
+        }
+        // A recorder catching up holds RECORDER_PREFETCH messages of up to PUBLISH_BATCH faces
+        // each (~3 KB an event): the defaults make 64k events, ~200 MB; the largest of both would
+        // make a million, several GB, which no memory limit set for the defaults survives.
+        if usize::from(self.rabbitmq.recorder_prefetch) * self.facerouter.publish_batch > MAX_RECORDER_HELD_EVENTS {
+            return Err(bad(
+                "RABBITMQ.RECORDER_PREFETCH",
+                "times FACEROUTER.PUBLISH_BATCH must be at most 262144 (events the recorder may hold in memory)",
+            ));
         }
         let auth = &self.auth;
         for (key, value) in [
