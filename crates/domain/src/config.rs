@@ -262,6 +262,8 @@ pub struct RabbitMq {
     /// the batches whose announcements await confirms. Its throughput is at most this many events
     /// per batch round trip, so it must cover the event rate times a slow round trip (1 000
     /// events/s × 100 ms needs 100) or a busy database makes the backlog, and the live latency, grow.
+    /// A message holds up to FACEROUTER.PUBLISH_BATCH faces, so the recorder may hold this times
+    /// that many events in memory (~3 KB each): the product must be at most 262 144.
     #[serde(rename = "RECORDER_PREFETCH")]
     pub recorder_prefetch: u16,
 }
