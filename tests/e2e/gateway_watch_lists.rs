@@ -154,3 +154,59 @@ async fn dossier_lists_and_faces_edit_validate_and_reach_ingest() {
     stack.stop().await.unwrap();
     env.cleanup().await.unwrap();
 }
+
+/// A dossier face written where no notice follows it (straight into PostgreSQL here; in service, a
+/// replica whose bus link went down after its commit) reaches ingest's gallery and gateway-api's
+/// dossier search index by their periodic re-read, FACEROUTER.GALLERY_RESYNC_SECONDS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_face_whose_notice_was_lost_arrives_with_the_periodic_resync() {
+    use diesel_async::RunQueryDsl;
+
+    crate::init_logs();
+    let mut env = TestEnv::new().await.unwrap();
+    env.config.facerouter.gallery_resync_seconds = 1;
+    let stack = Stack::start(&mut env).await.unwrap();
+    let list = stack.create("/dossier-lists/", json!({"name": "Silent"})).await.unwrap()["id"].as_i64().unwrap();
+    let first = enroll(&stack, "Announced", &[list], &axis(DIM, 0)).await;
+    stack.wait_gallery(0.0, 1.0).await.unwrap();
+    let held = |metric: &'static str| {
+        let running = if metric.starts_with("ffsec_ingest") { &stack.ingest } else { &stack.gateway };
+        async move { ffsec_tests::service::metric(running, metric).await }
+    };
+    wait_until("the dossier index to hold the announced face", Duration::from_secs(10), || async {
+        (held("ffsec_dossier_index_faces").await == Some(1.0)).then_some(())
+    })
+    .await
+    .unwrap();
+
+    let mut conn = env.connect_db().await.unwrap();
+    let values: Vec<String> = axis(DIM, 1).iter().map(|v| format!("{v}::real")).collect();
+    #[derive(diesel::QueryableByName)]
+    struct Id {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        id: i64,
+    }
+    let unannounced = diesel::sql_query(format!(
+        "WITH d AS (INSERT INTO dossiers (name) VALUES ('Unannounced') RETURNING id), \
+              m AS (INSERT INTO dossier_list_members (dossier_id, list_id) SELECT id, {list} FROM d), \
+              f AS (INSERT INTO dossier_faces (dossier_id, embedding) SELECT id, ARRAY[{}] FROM d) \
+         SELECT id FROM d",
+        values.join(",")
+    ))
+    .get_result::<Id>(&mut conn)
+    .await
+    .unwrap()
+    .id;
+    for metric in ["ffsec_ingest_gallery_faces", "ffsec_dossier_index_faces"] {
+        wait_until(&format!("{metric} to count the unannounced face"), Duration::from_secs(15), || async {
+            (held(metric).await == Some(2.0)).then_some(())
+        })
+        .await
+        .unwrap();
+    }
+    let camera = stack.create("/cameras/", json!({"name": "Door"})).await.unwrap()["id"].as_i64().unwrap();
+    wait_match(&stack, camera, &axis(DIM, 1), Some(unannounced)).await;
+    wait_match(&stack, camera, &axis(DIM, 0), Some(first)).await;
+    stack.stop().await.unwrap();
+    env.cleanup().await.unwrap();
+}

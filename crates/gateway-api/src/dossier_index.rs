@@ -90,8 +90,10 @@ impl DossierSearch {
     }
 
     /// Follows the gallery exchange until cancelled: reloads everything each time the queue is
-    /// bound, applies each notice.
-    pub async fn run(self: Arc<Self>, bus: Bus, replica: String, cancel: CancellationToken) {
+    /// bound and every `resync` (FACEROUTER.GALLERY_RESYNC_SECONDS, as ingest's gallery: a notice
+    /// another replica could not publish, its bus link down after its commit, is never re-sent),
+    /// applies each notice.
+    pub async fn run(self: Arc<Self>, bus: Bus, replica: String, resync: Duration, cancel: CancellationToken) {
         let reload = Arc::new(Notify::new());
         let (changes, mut incoming) = mpsc::unbounded_channel();
         let watcher = tokio::spawn({
@@ -109,10 +111,13 @@ impl DossierSearch {
             }
         });
         let mut pending = BTreeSet::new();
+        let mut resyncs = tokio::time::interval_at(tokio::time::Instant::now() + resync, resync);
+        resyncs.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 () = cancel.cancelled() => break,
                 () = reload.notified() => { pending.insert(Change::Everything); }
+                _ = resyncs.tick() => { pending.insert(Change::Everything); }
                 change = incoming.recv() => match change {
                     Some(change) => { pending.insert(change); }
                     None => break,

@@ -3,6 +3,7 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::{App, HttpServer, web};
 use domain::bus::Bus;
@@ -79,8 +80,12 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
     });
     let replica = uuid::Uuid::now_v7().simple().to_string();
     let recorder = tokio::spawn(recorder::run(state.clone(), background.clone()));
-    let dossier_index =
-        tokio::spawn(state.dossier_search.clone().run(bus.clone(), replica.clone(), background.clone()));
+    let dossier_index = tokio::spawn(state.dossier_search.clone().run(
+        bus.clone(),
+        replica.clone(),
+        Duration::from_secs(config.facerouter.gallery_resync_seconds),
+        background.clone(),
+    ));
     let fanout = tokio::spawn(live::run_fanout(state.clone(), bus.clone(), replica, background.clone()));
     let retention =
         tokio::spawn(retention::run_periodic(state.pool.clone(), store, config.clone(), background.clone()));

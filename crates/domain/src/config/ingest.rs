@@ -97,7 +97,8 @@ pub struct Facerouter {
     /// face), more lowers the wait when confirms are slow.
     #[serde(rename = "PUBLISH_PIPELINE")]
     pub publish_pipeline: usize,
-    /// Full gallery re-read period, catching notices lost while gateway-api's bus link was down.
+    /// Full gallery re-read period, catching notices lost while gateway-api's bus link was down:
+    /// ingest's gallery and cameras, and gateway-api's dossier search index (`looks_like`).
     #[serde(rename = "GALLERY_RESYNC_SECONDS")]
     pub gallery_resync_seconds: u64,
     /// Where images go: empty = MEDIA_ROOT on local disk; `s3://bucket/prefix?endpoint=...`
