@@ -4,6 +4,9 @@
 //! while the list is read over and over: with the count and the page in two statements, a row
 //! committed between them shows on the page but not in the count.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use diesel::sql_types::BigInt;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use ffsec_tests::{Stack, TestEnv};
@@ -15,8 +18,9 @@ const WRITES: usize = 400;
 /// A list read while its writer ran at least this often, or the test proved nothing.
 const MIN_OVERLAPPING_READS: usize = 10;
 /// The writer waits for a read to finish after every this many rows, so that however slow the
-/// reads are on a loaded machine, at least `MIN_OVERLAPPING_READS` of them overlap its writes.
-const ROWS_PER_READ: usize = WRITES / MIN_OVERLAPPING_READS;
+/// reads are on a loaded machine, more than `MIN_OVERLAPPING_READS` of them begin before its last
+/// row is written.
+const ROWS_PER_READ: usize = WRITES / (MIN_OVERLAPPING_READS + 1);
 /// Small pages for the walk through the whole list, so it takes many of them.
 const WALK_LIMIT: usize = 7;
 
@@ -94,23 +98,25 @@ fn ids(page: &Value) -> Vec<i64> {
     page["results"].as_array().unwrap().iter().map(|r| r["id"].as_i64().unwrap()).collect()
 }
 
-/// Inserts `WRITES` rows one statement (and commit) at a time. After each `ROWS_PER_READ` rows it
-/// waits until one more read than before has finished (`reads` counts them), and keeps writing
-/// while that read runs: the race stays, only the proportion of writes to reads is bounded.
-async fn write(mut conn: AsyncPgConnection, insert: String, first: i64, mut reads: watch::Receiver<usize>) {
+/// Inserts `WRITES` rows one statement (and commit) at a time, counting them in `written`. After
+/// each `ROWS_PER_READ` rows it waits until one more read than before has finished (`reads` counts
+/// them), and keeps writing while that read runs: the race stays, only the proportion of writes
+/// to reads is bounded.
+async fn write(
+    mut conn: AsyncPgConnection,
+    insert: String,
+    first: i64,
+    mut reads: watch::Receiver<usize>,
+    written: Arc<AtomicUsize>,
+) {
     for (i, n) in (first..first + WRITES as i64).enumerate() {
         if i > 0 && i % ROWS_PER_READ == 0 {
-            next_read(&mut reads).await;
+            let seen = *reads.borrow_and_update();
+            reads.wait_for(|&done| done > seen).await.unwrap();
         }
         diesel::sql_query(&insert).bind::<BigInt, _>(n).execute(&mut conn).await.unwrap();
+        written.store(i + 1, Ordering::SeqCst);
     }
-    // The last read to wait for: `MIN_OVERLAPPING_READS` in all, each begun before this returns.
-    next_read(&mut reads).await;
-}
-
-async fn next_read(reads: &mut watch::Receiver<usize>) {
-    let seen = *reads.borrow_and_update();
-    reads.wait_for(|&done| done > seen).await.unwrap();
 }
 
 async fn rows_in(conn: &mut AsyncPgConnection, resource: &Resource) -> i64 {
@@ -164,15 +170,21 @@ async fn every_list_counts_and_pages_from_one_snapshot() {
     .id;
     for (i, resource) in resources(dossier, hook).into_iter().enumerate() {
         let (reads_done, reads_seen) = watch::channel(0usize);
+        let written = Arc::new(AtomicUsize::new(0));
         let writer = tokio::spawn(write(
             env.connect_db().await.unwrap(),
             resource.insert.clone(),
             (i * WRITES) as i64,
             reads_seen,
+            written.clone(),
         ));
         let url = stack.gateway.url(&format!("{}?limit=1000", resource.path));
-        let mut reads = 0;
+        let (mut reads, mut overlapping) = (0, 0);
         while !writer.is_finished() {
+            // A read begun before the last row was written overlapped the writes.
+            if AtomicUsize::load(&written, Ordering::SeqCst) < WRITES {
+                overlapping += 1;
+            }
             let page = get(&stack, &url).await;
             let count = page["count"].as_i64().unwrap();
             let shown = page["results"].as_array().unwrap().len() as i64;
@@ -184,8 +196,12 @@ async fn every_list_counts_and_pages_from_one_snapshot() {
             reads_done.send_replace(reads);
         }
         writer.await.unwrap();
-        eprintln!("{}: {reads} reads while {WRITES} rows were written", resource.path);
-        assert!(reads >= MIN_OVERLAPPING_READS, "{}: only {reads} reads while rows were written", resource.path);
+        eprintln!("{}: {reads} reads, {overlapping} begun while {WRITES} rows were written", resource.path);
+        assert!(
+            overlapping >= MIN_OVERLAPPING_READS,
+            "{}: only {overlapping} reads begun while rows were written",
+            resource.path
+        );
         // Once writing stopped, paging through shows each row once, and `count` of them.
         let (count, seen) = walk(&stack, &resource.path).await;
         let mut distinct = seen.clone();

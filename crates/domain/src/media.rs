@@ -13,9 +13,10 @@
 //!   (docs/benchmarks.md, P1). It flushes other programs' data on that filesystem too, so it
 //!   suits a volume of MEDIA_ROOT's own.
 
+use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::SystemTime;
 
 use bytes::Bytes;
@@ -102,6 +103,11 @@ pub struct LocalMedia {
     /// The "filesystem" group commit, started by the first write (`None` inside: not available
     /// on this kernel, so every write fsyncs its own files).
     group: Arc<OnceLock<Option<GroupCommit>>>,
+    /// "file": directories whose entries (and their parents') this store has fsync'd. A directory
+    /// another write is still making can already exist; a face written into it must not be
+    /// answered before that directory's entry is durable, so the first write to see a directory
+    /// fsyncs its parents too.
+    durable_dirs: Arc<Mutex<HashSet<PathBuf>>>,
 }
 
 impl LocalMedia {
@@ -112,7 +118,7 @@ impl LocalMedia {
 
     /// A store that makes writes durable as `sync` says (FACEROUTER.MEDIA_SYNC).
     pub fn with_sync(root: impl Into<PathBuf>, sync: MediaSync) -> Self {
-        Self { root: root.into(), sync, group: Arc::default() }
+        Self { root: root.into(), sync, group: Arc::default(), durable_dirs: Arc::default() }
     }
 
     /// Stores `bytes` at `relative` (forward slashes, no `..`) and returns the same relative path.
@@ -136,7 +142,8 @@ impl LocalMedia {
             })
             .unzip();
         let group = (self.sync == MediaSync::Filesystem).then(|| self.group.clone());
-        let pending = tokio::task::spawn_blocking(move || write_all_durably(&root, &targets, group.as_deref()))
+        let known = self.durable_dirs.clone();
+        let pending = tokio::task::spawn_blocking(move || write_all_durably(&root, &targets, group.as_deref(), &known))
             .await
             .map_err(std::io::Error::other)??;
         if let Some(answer) = pending {
@@ -181,13 +188,15 @@ impl LocalMedia {
     /// including, the root): event images sit in a directory per hour and bucket, thousands a day,
     /// which retention would otherwise leave behind empty for ever. `remove_dir` removes only an
     /// empty directory, so a directory another file still uses stays. A writer that made a
-    /// directory just before it went retries once (`write_all_durably`).
+    /// directory just before it went makes it again ([`create_temporary`]).
     async fn remove(&self, relative: String) -> std::io::Result<()> {
         let Some(file) = plain_relative(&relative).map(|p| self.root.join(p)) else {
             return Ok(());
         };
         match tokio::fs::remove_file(&file).await {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            // Removed before (a path deleted twice: a crop that is also the frame): whatever is
+            // in its directory now is none of this delete's business.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
             other => other?,
         }
         let mut dir = file.parent();
@@ -203,8 +212,8 @@ impl LocalMedia {
 
 /// Writes each file to a temporary name, renames it into place and makes it durable: with no
 /// `group`, or one that does not cover a directory written to, each file is fsync'd before its
-/// rename and each distinct directory once after every file is in place (and so is the parent of
-/// a directory created, so a new day directory survives a crash too). With a `group` that covers
+/// rename and each distinct directory once after every file is in place (and so are the parents of
+/// a directory not known durable yet, so a new directory survives a crash too). With a `group` that covers
 /// them, no fsync here: the answer is the `syncfs` round the caller must wait for before the
 /// files count as stored. A temporary file left by an error is removed.
 ///
@@ -216,6 +225,7 @@ fn write_all_durably(
     root: &Path,
     targets: &[(PathBuf, Bytes)],
     group: Option<&OnceLock<Option<GroupCommit>>>,
+    known: &Mutex<HashSet<PathBuf>>,
 ) -> std::io::Result<Option<Answer>> {
     let mut dirs: Vec<(&Path, std::fs::Metadata)> = Vec::with_capacity(1);
     let mut created: Vec<PathBuf> = Vec::new();
@@ -234,6 +244,9 @@ fn write_all_durably(
         for dir in &created {
             dir.parent().map_or(Ok(()), sync_dir)?;
         }
+        for (dir, _) in &dirs {
+            make_entries_durable(root, dir, known)?;
+        }
     }
     let temporaries: Vec<PathBuf> = targets
         .iter()
@@ -241,19 +254,7 @@ fn write_all_durably(
         .collect();
     let result = (|| {
         for ((_, bytes), tmp) in targets.iter().zip(&temporaries) {
-            let mut file = match std::fs::File::create(tmp) {
-                // Retention removed the directory, found empty, between `create_dirs` and here
-                // (a face dated in an old hour): make it again, once.
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    let mut made = Vec::new();
-                    create_dirs(root, tmp.parent().ok_or(e)?, &mut made)?;
-                    if group.is_none() {
-                        made.iter().try_for_each(|d| d.parent().map_or(Ok(()), sync_dir))?;
-                    }
-                    std::fs::File::create(tmp)?
-                }
-                other => other?,
-            };
+            let mut file = create_temporary(root, tmp, group.is_none())?;
             file.write_all(bytes)?;
             if group.is_none() {
                 file.sync_all()?;
@@ -289,9 +290,54 @@ fn group_commit<'a>(group: &'a OnceLock<Option<GroupCommit>>, root: &Path) -> st
     Ok(group.get_or_init(|| started).as_ref())
 }
 
+/// Creates the temporary file `tmp`. Retention may have removed its directory, found empty,
+/// since `create_dirs` (a face dated in an old hour, its directory's last image just purged):
+/// then the directory is made again (its parents fsync'd when `sync_new_dirs`), a few times at
+/// most.
+fn create_temporary(root: &Path, tmp: &Path, sync_new_dirs: bool) -> std::io::Result<std::fs::File> {
+    let mut attempts = 0;
+    loop {
+        match std::fs::File::create(tmp) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempts < 3 => {
+                attempts += 1;
+                let mut made = Vec::new();
+                create_dirs(root, tmp.parent().ok_or(e)?, &mut made)?;
+                if sync_new_dirs {
+                    made.iter().try_for_each(|d| d.parent().map_or(Ok(()), sync_dir))?;
+                }
+            }
+            other => return other,
+        }
+    }
+}
+
+/// "file": fsyncs the parent of `dir` and of each directory above it (below `root`) that this
+/// store has not made durable before, top down, then remembers them. Another write may have just
+/// made `dir` and not yet fsync'd its parent. Steady state: one set lookup.
+fn make_entries_durable(root: &Path, dir: &Path, known: &Mutex<HashSet<PathBuf>>) -> std::io::Result<()> {
+    /// Past this many, the set starts over (old hours are not written to again).
+    const REMEMBERED: usize = 100_000;
+    let unknown: Vec<&Path> = {
+        let known = known.lock().unwrap_or_else(PoisonError::into_inner);
+        dir.ancestors().take_while(|d| *d != root && d.starts_with(root) && !known.contains(*d)).collect()
+    };
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    for d in unknown.iter().rev() {
+        d.parent().map_or(Ok(()), sync_dir)?;
+    }
+    let mut known = known.lock().unwrap_or_else(PoisonError::into_inner);
+    if known.len() > REMEMBERED {
+        known.clear();
+    }
+    known.extend(unknown.iter().map(|d| d.to_path_buf()));
+    Ok(())
+}
+
 /// Creates `dir` and any missing parents below `root`, noting each directory it created (their
-/// parents must be made durable too: a new day directory must survive a crash, not only the files
-/// in it), and returns `dir`'s metadata. Once a day, so the common case is one `metadata` call.
+/// parents must be made durable too: a new directory must survive a crash, not only the files in
+/// it), and returns `dir`'s metadata. The common case is one `metadata` call.
 fn create_dirs(root: &Path, dir: &Path, created: &mut Vec<PathBuf>) -> std::io::Result<std::fs::Metadata> {
     if let Ok(metadata) = std::fs::metadata(dir)
         && metadata.is_dir()
@@ -436,6 +482,33 @@ mod tests {
         std::fs::remove_dir_all(root).unwrap();
     }
 
+    #[test]
+    fn a_temporary_file_whose_directory_went_makes_it_again() {
+        let root = scratch();
+        std::fs::create_dir_all(root.join("e/2026")).unwrap();
+        // As after `create_dirs`, then a retention purge that emptied and removed the directory.
+        std::fs::remove_dir(root.join("e/2026")).unwrap();
+        let tmp = root.join("e/2026/01/x.tmp-1");
+        create_temporary(&root, &tmp, true).unwrap();
+        assert!(tmp.is_file());
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn directories_are_made_durable_once_each() {
+        let root = scratch();
+        std::fs::create_dir_all(root.join("e/2026/01")).unwrap();
+        let known = Mutex::new(HashSet::new());
+        make_entries_durable(&root, &root.join("e/2026/01"), &known).unwrap();
+        let mut held: Vec<PathBuf> = known.lock().unwrap().iter().cloned().collect();
+        held.sort();
+        assert_eq!(held, [root.join("e"), root.join("e/2026"), root.join("e/2026/01")], "the root is not its to sync");
+        std::fs::create_dir_all(root.join("e/2026/02")).unwrap();
+        make_entries_durable(&root, &root.join("e/2026/02"), &known).unwrap();
+        assert_eq!(known.lock().unwrap().len(), 4, "only the new directory joins");
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
     #[tokio::test]
     async fn a_delete_removes_the_directories_it_empties_and_no_other() {
         let root = scratch();
@@ -450,6 +523,11 @@ mod tests {
         assert!(root.join("e/2026/01/b/3.jpg").is_file());
         store.delete("e/2026/01/b/3.jpg".into()).await.unwrap();
         assert!(!root.join("e").exists(), "every emptied directory up to the root goes");
+        // A second delete of a path already gone leaves alone a directory made again since.
+        std::fs::create_dir_all(root.join("e/2026/01/b")).unwrap();
+        store.delete("e/2026/01/b/3.jpg".into()).await.unwrap();
+        assert!(root.join("e/2026/01/b").is_dir());
+        std::fs::remove_dir_all(root.join("e")).unwrap();
         assert!(root.is_dir(), "the root stays");
         // A write into a directory removed since the last write there makes it again.
         store.put("e/2026/01/b/4.jpg".into(), Bytes::from_static(b"y")).await.unwrap();

@@ -6,7 +6,7 @@
 //! thread that takes every request waiting, runs one `syncfs`, and answers them all with its
 //! result. A request sent while a `syncfs` runs waits for the next one, so every waiter is
 //! answered by a `syncfs` that *started* after its renames: its data, inodes and directory entries
-//! (and any new day directory) were in the page cache by then and are on disk when it returns.
+//! (and any new directory) were in the page cache by then and are on disk when it returns.
 //! Since Linux 5.8 `syncfs` reports writeback errors (any since the previous call on the same
 //! file, which is why the thread keeps one descriptor of the root open); before that it always
 //! succeeds, so the group commit is only used from 5.8 on. A failed `syncfs` fails every waiter

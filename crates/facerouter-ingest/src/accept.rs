@@ -197,7 +197,7 @@ async fn publish(state: &AppState, event: FaceEvent) -> Result<(), Failure> {
 /// one of 256 buckets (`xx`, the id's last byte, which comes from its hash). A directory per day
 /// held two entries per face: at 100 faces/s that is 17M a day, past what an ext4 directory index
 /// takes, and every create and rename in it queued on the one directory lock and searched a
-/// deeper index (docs/ingest.md, "Image storage"). Here a directory holds about 1/3000 of a day's
+/// deeper index (docs/ingest.md, "Image storage"). Here a directory holds about 1/6 000 of a day's
 /// faces, and concurrent faces mostly write to different directories.
 fn media_dir(created: DateTime<Utc>, id: &Uuid) -> String {
     format!("events/{}/{:02x}", created.format("%Y/%m/%d/%H"), id.as_bytes()[15])

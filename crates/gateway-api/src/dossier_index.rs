@@ -3,7 +3,9 @@
 //! a [`ScanIndex`] keyed by face id and tagged with its dossier, kept equal to `dossier_faces`:
 //! - a full paged load each time this replica's queue on the gallery exchange is bound (at start
 //!   and after every reconnect: notices may have been missed while it was gone), built aside and
-//!   swapped in whole;
+//!   swapped in whole; this replica's own writes made during the load are applied again after it;
+//! - every FACEROUTER.GALLERY_RESYNC_SECONDS, a comparison with the table (its count and id sum)
+//!   and a full load when they differ: a notice another replica could not publish is never sent;
 //! - `gallery.changed` notices from every replica: a DossierFace notice re-reads that face (gone
 //!   from the table: it leaves the index), a Dossier notice re-reads that dossier's faces (a
 //!   deleted dossier's faces go with it, by cascade, without notices of their own);
@@ -15,7 +17,7 @@
 //! de-duplicating set: about 170 bytes for 128 dimensions.
 
 use std::collections::{BTreeSet, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
@@ -62,11 +64,15 @@ pub struct DossierSearch {
     pool: DbPool,
     /// Faces held, once loaded (`ffsec_dossier_index_faces`).
     held: IntGauge,
+    /// During a full load: this replica's own changes meanwhile, applied again once the load is
+    /// swapped in (the load's pages may have been read before or after each of them, and their
+    /// notices do not come back while the bus is down).
+    loading: Mutex<Option<Vec<Change>>>,
 }
 
 impl DossierSearch {
     pub fn new(pool: DbPool, held: IntGauge) -> Arc<Self> {
-        Arc::new(Self { index: DossierIndex::new(), pool, held })
+        Arc::new(Self { index: DossierIndex::new(), pool, held, loading: Mutex::default() })
     }
 
     fn count(&self) {
@@ -79,6 +85,9 @@ impl DossierSearch {
     /// the notice coming back from the bus re-reads it.
     pub async fn on_own_change(&self, object: GalleryObject, id: i64) {
         let Some(change) = Change::of(object, id) else { return };
+        if let Some(during_load) = self.loading.lock().unwrap_or_else(PoisonError::into_inner).as_mut() {
+            during_load.push(change);
+        }
         let applied = async {
             let mut conn = self.pool.get().await?;
             self.apply_one(&mut conn, change).await
@@ -117,7 +126,14 @@ impl DossierSearch {
             tokio::select! {
                 () = cancel.cancelled() => break,
                 () = reload.notified() => { pending.insert(Change::Everything); }
-                _ = resyncs.tick() => { pending.insert(Change::Everything); }
+                _ = resyncs.tick() => match self.differs_from_table().await {
+                    Ok(false) => continue,
+                    Ok(true) => { pending.insert(Change::Everything); }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "dossier search index: cannot compare with the table now: {e}");
+                        continue;
+                    }
+                },
                 change = incoming.recv() => match change {
                     Some(change) => { pending.insert(change); }
                     None => break,
@@ -141,8 +157,16 @@ impl DossierSearch {
     async fn apply(&self, pending: &BTreeSet<Change>) -> anyhow::Result<()> {
         if pending.contains(&Change::Everything) {
             let started = Instant::now();
-            let fresh = self.load().await?;
-            self.index.replace_rows(fresh);
+            *self.loading.lock().unwrap_or_else(PoisonError::into_inner) = Some(Vec::new());
+            let fresh = self.load().await;
+            let own = self.loading.lock().unwrap_or_else(PoisonError::into_inner).take().unwrap_or_default();
+            self.index.replace_rows(fresh?);
+            if !own.is_empty() {
+                let mut conn = self.pool.get().await?;
+                for change in own {
+                    self.apply_one(&mut conn, change).await?;
+                }
+            }
             self.index.set_ready();
             self.count();
             let held = self.index.len();
@@ -196,6 +220,31 @@ impl DossierSearch {
     }
 
     /// Every dossier face, read in pages by id into a new index.
+    /// Whether the table holds other faces than the index (only their set can differ: a face's
+    /// vector and dossier never change). Its count and the sum of its ids say so exactly: new
+    /// faces have ids above every face before them, so no mix of adds and deletes keeps both
+    /// the same. Faces the index skips (no vector) are left out of both. This keeps the periodic
+    /// resync to one aggregate query while nothing was missed, instead of re-reading every vector.
+    async fn differs_from_table(&self) -> anyhow::Result<bool> {
+        #[derive(QueryableByName)]
+        struct Fingerprint {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            faces: i64,
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            id_sum: String,
+        }
+        let mut conn = self.pool.get().await?;
+        let table: Fingerprint = diesel::sql_query(
+            "SELECT count(*) AS faces, coalesce(sum(id), 0)::text AS id_sum FROM dossier_faces \
+             WHERE cardinality(embedding) > 0",
+        )
+        .get_result(&mut conn)
+        .await?;
+        let held = (self.index.len(), self.index.fold_ids(0_i128, |sum, id| sum + i128::from(*id)));
+        Ok(!self.index.is_ready()
+            || (usize::try_from(table.faces).ok(), table.id_sum.parse::<i128>().ok()) != (Some(held.0), Some(held.1)))
+    }
+
     async fn load(&self) -> anyhow::Result<DossierIndex> {
         let fresh = DossierIndex::new();
         let mut after = i64::MIN;

@@ -140,6 +140,11 @@ impl<K: Copy + Eq + Hash + Ord, T: Copy> ScanIndex<K, T> {
         self.read().ids.contains(&id)
     }
 
+    /// Folds every id held (in no particular order), under one read lock.
+    pub fn fold_ids<A>(&self, init: A, f: impl FnMut(A, &K) -> A) -> A {
+        self.read().ids.iter().fold(init, f)
+    }
+
     /// Adds a row; a known id, an empty or non-finite vector is ignored. Returns whether the row
     /// was added.
     pub fn insert(&self, id: K, tag: T, vector: &[f32]) -> bool {

@@ -112,8 +112,6 @@ struct LiveTally {
     closed: AtomicU64,
 }
 
-/// Opens `clients` WebSocket clients, client n with filters `filters[n % len]` on its URL, for
-/// `seconds`; prints frames received, clients cut off, and receipt - `created_date` latency.
 /// What the live benchmark reads of a frame.
 #[derive(serde::Deserialize)]
 struct CreatedFrame<'a> {
@@ -129,6 +127,8 @@ struct CreatedData<'a> {
     created_date: Option<&'a str>,
 }
 
+/// Opens `clients` WebSocket clients, client n with filters `filters[n % len]` on its URL, for
+/// `seconds`; prints frames received, clients cut off, and receipt - `created_date` latency.
 pub async fn live(
     addr: &str,
     base: &str,

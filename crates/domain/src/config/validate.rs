@@ -66,12 +66,16 @@ impl Config {
             return Err(bad("RABBITMQ.RECORDER_PREFETCH", "must be at least 1"));
         }
         // A recorder catching up holds RECORDER_PREFETCH messages of up to PUBLISH_BATCH faces
-        // each (~3 KB an event): the defaults make 64k events, ~200 MB; the largest of both would
-        // make a million, several GB, which no memory limit set for the defaults survives.
+        // each (~3 KB an event): the defaults make 64k events, ~200 MB; 1 024 messages of the
+        // largest batch would make a million, several GB, which no memory limit set for the
+        // defaults survives.
         if usize::from(self.rabbitmq.recorder_prefetch) * self.facerouter.publish_batch > MAX_RECORDER_HELD_EVENTS {
             return Err(bad(
                 "RABBITMQ.RECORDER_PREFETCH",
-                "times FACEROUTER.PUBLISH_BATCH must be at most 262144 (events the recorder may hold in memory)",
+                &format!(
+                    "times FACEROUTER.PUBLISH_BATCH must be at most {MAX_RECORDER_HELD_EVENTS} (events the recorder \
+                     may hold in memory)"
+                ),
             ));
         }
         let auth = &self.auth;
