@@ -98,7 +98,8 @@ pub struct Facerouter {
     #[serde(rename = "PUBLISH_PIPELINE")]
     pub publish_pipeline: usize,
     /// Full gallery re-read period, catching notices lost while gateway-api's bus link was down:
-    /// ingest's gallery and cameras, and gateway-api's dossier search index (`looks_like`).
+    /// ingest's gallery and cameras, and gateway-api's dossier search index (`looks_like`), which
+    /// re-reads only when the table's face count or id sum no longer matches its own.
     #[serde(rename = "GALLERY_RESYNC_SECONDS")]
     pub gallery_resync_seconds: u64,
     /// Where images go: empty = MEDIA_ROOT on local disk; `s3://bucket/prefix?endpoint=...`
