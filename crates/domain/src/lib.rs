@@ -17,6 +17,7 @@ pub mod list_filters;
 pub mod media;
 mod media_group_commit;
 pub mod media_link;
+mod media_place;
 pub mod media_s3;
 pub mod messages;
 pub mod metrics;

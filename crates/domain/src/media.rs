@@ -1,9 +1,10 @@
 //! Where images go. [`MediaStore`] is the one interface every service writes, reads and deletes
 //! through; [`LocalMedia`] is the MEDIA_ROOT back end and [`crate::media_s3::S3Media`] the
-//! S3-compatible one, picked by [`from_config`]. Local writes go to a temporary name and are
-//! renamed into place (nobody reads half a file), and are durable before `put_all` returns, so a
-//! 2xx never points at a file a crash can lose or leave half-written. How (FACEROUTER.MEDIA_SYNC):
-//! - "file": each file fsync'd before its rename, the directory fsync'd after: three fsyncs per
+//! S3-compatible one, picked by [`from_config`]. A local file gets its name only once it is whole
+//! (an anonymous file linked into place, or a temporary renamed: `media_place`), and is durable
+//! before `put_all` returns, so a 2xx never points at a file a crash can lose or leave
+//! half-written. How (FACEROUTER.MEDIA_SYNC):
+//! - "file": each file fsync'd before it gets its name, the directory fsync'd after: three fsyncs per
 //!   face ([`MediaStore::put_all`] writes a face's crop and frame in one blocking job with one
 //!   directory fsync). On a disk without a journal every fsync is its own synchronous writes.
 //! - "filesystem": no fsync per face; concurrent faces share one `syncfs(2)` of the filesystem
@@ -14,7 +15,6 @@
 //!   suits a volume of MEDIA_ROOT's own.
 
 use std::collections::HashSet;
-use std::io::Write;
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::SystemTime;
@@ -25,6 +25,7 @@ use futures_util::future::BoxFuture;
 use crate::Config;
 use crate::config::MediaSync;
 use crate::media_group_commit::{Answer, GroupCommit, committed};
+use crate::media_place::Placement;
 use crate::media_s3::S3Media;
 
 /// A stored image read back, with what HTTP caching needs.
@@ -108,6 +109,8 @@ pub struct LocalMedia {
     /// answered before that directory's entry is durable, so the first write to see a directory
     /// fsyncs its parents too.
     durable_dirs: Arc<Mutex<HashSet<PathBuf>>>,
+    /// How files get their names ([`Placement`]).
+    placement: Arc<Placement>,
 }
 
 impl LocalMedia {
@@ -118,7 +121,7 @@ impl LocalMedia {
 
     /// A store that makes writes durable as `sync` says (FACEROUTER.MEDIA_SYNC).
     pub fn with_sync(root: impl Into<PathBuf>, sync: MediaSync) -> Self {
-        Self { root: root.into(), sync, group: Arc::default(), durable_dirs: Arc::default() }
+        Self { root: root.into(), sync, group: Arc::default(), durable_dirs: Arc::default(), placement: Arc::default() }
     }
 
     /// Stores `bytes` at `relative` (forward slashes, no `..`) and returns the same relative path.
@@ -127,8 +130,8 @@ impl LocalMedia {
         stored.pop().ok_or_else(|| std::io::Error::other("media store returned no path"))
     }
 
-    /// Stores every object in one blocking job: all written, renamed into place, then made
-    /// durable. "file": each file fsync'd before its rename and each directory fsync'd once after
+    /// Stores every object in one blocking job: all written and placed under their names, then made
+    /// durable. "file": each file fsync'd before it gets its name and each directory fsync'd once after
     /// (a face's crop and frame share a directory: one thread hop and three fsyncs per face).
     /// "filesystem": no fsync here; the face then joins the next shared `syncfs`
     /// ([`GroupCommit`]), and returns once it has completed.
@@ -142,10 +145,12 @@ impl LocalMedia {
             })
             .unzip();
         let group = (self.sync == MediaSync::Filesystem).then(|| self.group.clone());
-        let known = self.durable_dirs.clone();
-        let pending = tokio::task::spawn_blocking(move || write_all_durably(&root, &targets, group.as_deref(), &known))
-            .await
-            .map_err(std::io::Error::other)??;
+        let (known, placement) = (self.durable_dirs.clone(), self.placement.clone());
+        let pending = tokio::task::spawn_blocking(move || {
+            write_all_durably(&root, &targets, group.as_deref(), &known, &placement)
+        })
+        .await
+        .map_err(std::io::Error::other)??;
         if let Some(answer) = pending {
             committed(answer).await?;
         }
@@ -210,14 +215,14 @@ impl LocalMedia {
     }
 }
 
-/// Writes each file to a temporary name, renames it into place and makes it durable: with no
+/// Writes each file and gives it its name (`media_place`), and makes it durable: with no
 /// `group`, or one that does not cover a directory written to, each file is fsync'd before its
-/// rename and each distinct directory once after every file is in place (and so are the parents of
+/// naming and each distinct directory once after every file is in place (and so are the parents of
 /// a directory not known durable yet, so a new directory survives a crash too). With a `group` that covers
 /// them, no fsync here: the answer is the `syncfs` round the caller must wait for before the
 /// files count as stored. A temporary file left by an error is removed.
 ///
-/// In the group commit a renamed file can be read (served) before it is durable, and a crash
+/// In the group commit a placed file can be read (served) before it is durable, and a crash
 /// before the `syncfs` completes can lose it or leave it empty. That is harmless: nothing refers
 /// to it until ingest publishes the face's event, which it does only after the `syncfs`; the
 /// face is answered 503 (or not at all) and the worker sends it again, which rewrites it.
@@ -226,6 +231,7 @@ fn write_all_durably(
     targets: &[(PathBuf, Bytes)],
     group: Option<&OnceLock<Option<GroupCommit>>>,
     known: &Mutex<HashSet<PathBuf>>,
+    placement: &Placement,
 ) -> std::io::Result<Option<Answer>> {
     let mut dirs: Vec<(&Path, std::fs::Metadata)> = Vec::with_capacity(1);
     let mut created: Vec<PathBuf> = Vec::new();
@@ -248,32 +254,13 @@ fn write_all_durably(
             make_entries_durable(root, dir, known)?;
         }
     }
-    let temporaries: Vec<PathBuf> = targets
-        .iter()
-        .map(|(target, _)| target.with_extension(format!("tmp-{}", uuid::Uuid::now_v7().simple())))
-        .collect();
-    let result = (|| {
-        for ((_, bytes), tmp) in targets.iter().zip(&temporaries) {
-            let mut file = create_temporary(root, tmp, group.is_none())?;
-            file.write_all(bytes)?;
-            if group.is_none() {
-                file.sync_all()?;
-            }
-        }
-        for ((target, _), tmp) in targets.iter().zip(&temporaries) {
-            std::fs::rename(tmp, target)?;
-        }
-        match group {
-            Some(group) => group.join().map(Some),
-            None => dirs.iter().try_for_each(|(dir, _)| sync_dir(dir)).map(|()| None),
-        }
-    })();
-    if result.is_err() {
-        for tmp in &temporaries {
-            let _ = std::fs::remove_file(tmp);
-        }
+    for (target, bytes) in targets {
+        placement.place(root, target, bytes, group.is_none())?;
     }
-    result
+    match group {
+        Some(group) => group.join().map(Some),
+        None => dirs.iter().try_for_each(|(dir, _)| sync_dir(dir)).map(|()| None),
+    }
 }
 
 /// The store's group commit, started on first use (it needs the root to exist); `None` where the
@@ -290,25 +277,15 @@ fn group_commit<'a>(group: &'a OnceLock<Option<GroupCommit>>, root: &Path) -> st
     Ok(group.get_or_init(|| started).as_ref())
 }
 
-/// Creates the temporary file `tmp`. Retention may have removed its directory, found empty,
-/// since `create_dirs` (a face dated in an old hour, its directory's last image just purged):
-/// then the directory is made again (its parents fsync'd when `sync_new_dirs`), a few times at
-/// most.
-fn create_temporary(root: &Path, tmp: &Path, sync_new_dirs: bool) -> std::io::Result<std::fs::File> {
-    let mut attempts = 0;
-    loop {
-        match std::fs::File::create(tmp) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempts < 3 => {
-                attempts += 1;
-                let mut made = Vec::new();
-                create_dirs(root, tmp.parent().ok_or(e)?, &mut made)?;
-                if sync_new_dirs {
-                    made.iter().try_for_each(|d| d.parent().map_or(Ok(()), sync_dir))?;
-                }
-            }
-            other => return other,
-        }
+/// Creates `dir` and any missing parents below `root` (for a directory retention removed since
+/// it was made); with `sync`, fsyncs the parent of each one made.
+pub(crate) fn create_dirs_durably(root: &Path, dir: &Path, sync: bool) -> std::io::Result<()> {
+    let mut made = Vec::new();
+    create_dirs(root, dir, &mut made)?;
+    if sync {
+        made.iter().try_for_each(|d| d.parent().map_or(Ok(()), sync_dir))?;
     }
+    Ok(())
 }
 
 /// "file": fsyncs the parent of `dir` and of each directory above it (below `root`) that this
@@ -479,18 +456,6 @@ mod tests {
         store.delete("x/y.jpg".into()).await.unwrap();
         store.delete("x/y.jpg".into()).await.unwrap();
         assert!(store.get("x/y.jpg".into()).await.unwrap().is_none());
-        std::fs::remove_dir_all(root).unwrap();
-    }
-
-    #[test]
-    fn a_temporary_file_whose_directory_went_makes_it_again() {
-        let root = scratch();
-        std::fs::create_dir_all(root.join("e/2026")).unwrap();
-        // As after `create_dirs`, then a retention purge that emptied and removed the directory.
-        std::fs::remove_dir(root.join("e/2026")).unwrap();
-        let tmp = root.join("e/2026/01/x.tmp-1");
-        create_temporary(&root, &tmp, true).unwrap();
-        assert!(tmp.is_file());
         std::fs::remove_dir_all(root).unwrap();
     }
 
