@@ -3,7 +3,7 @@
 //! First choice (Linux): an anonymous file in the target's directory (`O_TMPFILE`), written, then
 //! linked under its name (`linkat` through `/proc/self/fd`). The name appears with the whole
 //! content, as with a rename, but there is no temporary name to create and then rename away:
-//! P1's profile put a third of ingest's CPU in `open` and `rename` of the named temporaries, and
+//! P1's profile put a quarter of ingest's CPU in `open` and `rename` of the named temporaries, and
 //! the directory work is most of both. A crash leaves nothing behind (an unlinked file is
 //! reclaimed). Second choice, and the fallback: a named temporary renamed over the target. It is
 //! used when the name exists already (a worker's retry of the same face: `linkat` never replaces,
