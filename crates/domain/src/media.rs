@@ -193,7 +193,7 @@ impl LocalMedia {
     /// including, the root): event images sit in a directory per hour and bucket, thousands a day,
     /// which retention would otherwise leave behind empty for ever. `remove_dir` removes only an
     /// empty directory, so a directory another file still uses stays. A writer that made a
-    /// directory just before it went makes it again ([`create_temporary`]).
+    /// directory just before it went makes it again (`media_place`).
     async fn remove(&self, relative: String) -> std::io::Result<()> {
         let Some(file) = plain_relative(&relative).map(|p| self.root.join(p)) else {
             return Ok(());
@@ -220,7 +220,9 @@ impl LocalMedia {
 /// naming and each distinct directory once after every file is in place (and so are the parents of
 /// a directory not known durable yet, so a new directory survives a crash too). With a `group` that covers
 /// them, no fsync here: the answer is the `syncfs` round the caller must wait for before the
-/// files count as stored. A temporary file left by an error is removed.
+/// files count as stored. A temporary file left by an error is removed; a file already named when
+/// a later one fails stays, unreferenced, as after a crash (it may have replaced an earlier copy
+/// that an event refers to, so it is not removed).
 ///
 /// In the group commit a placed file can be read (served) before it is durable, and a crash
 /// before the `syncfs` completes can lose it or leave it empty. That is harmless: nothing refers

@@ -64,16 +64,21 @@ impl Placement {
 }
 
 fn anonymous(root: &Path, target: &Path, bytes: &[u8], sync: bool) -> Result<(), Refused> {
+    /// An anonymous file keeps no directory entry, so retention may remove its directory, found
+    /// empty, at any moment before the link: the directory is made again this many times at most.
+    const ATTEMPTS: usize = 3;
     let dir = target.parent().ok_or_else(|| Refused::Failed(std::io::Error::other("media path has no parent")))?;
-    let open = || rustix::fs::open(dir, OFlags::TMPFILE | OFlags::WRONLY | OFlags::CLOEXEC, Mode::from(0o666));
-    let fd = match open() {
-        Ok(fd) => fd,
-        // The directory went (retention emptied it) since it was made: make it again.
-        Err(Errno::NOENT) => {
-            create_dirs_durably(root, dir, sync).map_err(Refused::Failed)?;
-            open().map_err(|e| unsupported_or_failed(e, &[Errno::OPNOTSUPP, Errno::ISDIR, Errno::INVAL]))?
+    let remake = || create_dirs_durably(root, dir, sync).map_err(Refused::Failed);
+    let mut attempt = 0;
+    let fd = loop {
+        match rustix::fs::open(dir, OFlags::TMPFILE | OFlags::WRONLY | OFlags::CLOEXEC, Mode::from(0o666)) {
+            Ok(fd) => break fd,
+            Err(Errno::NOENT) if attempt < ATTEMPTS => {
+                attempt += 1;
+                remake()?;
+            }
+            Err(e) => return Err(unsupported_or_failed(e, &[Errno::OPNOTSUPP, Errno::ISDIR, Errno::INVAL])),
         }
-        Err(e) => return Err(unsupported_or_failed(e, &[Errno::OPNOTSUPP, Errno::ISDIR, Errno::INVAL])),
     };
     let mut file = File::from(fd);
     file.write_all(bytes).map_err(Refused::Failed)?;
@@ -81,11 +86,19 @@ fn anonymous(root: &Path, target: &Path, bytes: &[u8], sync: bool) -> Result<(),
         file.sync_all().map_err(Refused::Failed)?;
     }
     let handle = format!("/proc/self/fd/{}", file.as_raw_fd());
-    match rustix::fs::linkat(CWD, handle.as_str(), CWD, target, AtFlags::SYMLINK_FOLLOW) {
-        Ok(()) => Ok(()),
-        Err(Errno::EXIST) => Err(Refused::Exists),
-        // No /proc (NOENT), a security module refusing links of open files (PERM, ACCES).
-        Err(e) => Err(unsupported_or_failed(e, &[Errno::NOENT, Errno::PERM, Errno::ACCESS, Errno::XDEV])),
+    loop {
+        match rustix::fs::linkat(CWD, handle.as_str(), CWD, target, AtFlags::SYMLINK_FOLLOW) {
+            Ok(()) => return Ok(()),
+            Err(Errno::EXIST) => return Err(Refused::Exists),
+            // The directory went since the open: make it again and link the same file.
+            Err(Errno::NOENT) if attempt < ATTEMPTS && !dir.is_dir() => {
+                attempt += 1;
+                remake()?;
+            }
+            // No /proc (NOENT with the directory there), a security module refusing links of
+            // open files (PERM, ACCES).
+            Err(e) => return Err(unsupported_or_failed(e, &[Errno::NOENT, Errno::PERM, Errno::ACCESS, Errno::XDEV])),
+        }
     }
 }
 
@@ -158,10 +171,14 @@ mod tests {
     fn a_directory_removed_since_it_was_made_is_made_again() {
         let root = scratch();
         std::fs::create_dir_all(&root).unwrap();
-        for placement in [Placement::default(), Placement { anonymous: AtomicBool::new(false) }] {
+        let supported = rustix::fs::open(&root, OFlags::TMPFILE | OFlags::WRONLY, Mode::from(0o600)).is_ok();
+        for (placement, anonymous) in
+            [(Placement::default(), supported), (Placement { anonymous: AtomicBool::new(false) }, false)]
+        {
             let _ = std::fs::remove_dir_all(root.join("e"));
             placement.place(&root, &root.join("e/2026/x.jpg"), b"x", true).unwrap();
             assert_eq!(std::fs::read(root.join("e/2026/x.jpg")).unwrap(), b"x");
+            assert_eq!(placement.anonymous.load(Ordering::Relaxed), anonymous, "a missing directory is no refusal");
         }
         std::fs::remove_dir_all(root).unwrap();
     }
