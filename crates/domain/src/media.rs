@@ -249,11 +249,8 @@ fn write_all_durably(
     };
     let group = group.filter(|g| dirs.iter().all(|(_, metadata)| g.covers(metadata)));
     if group.is_none() {
-        for dir in &created {
-            dir.parent().map_or(Ok(()), sync_dir)?;
-        }
         for (dir, _) in &dirs {
-            make_entries_durable(root, dir, known)?;
+            make_entries_durable(root, dir, known, &created)?;
         }
     }
     for (target, bytes) in targets {
@@ -291,14 +288,21 @@ pub(crate) fn create_dirs_durably(root: &Path, dir: &Path, sync: bool) -> std::i
 }
 
 /// "file": fsyncs the parent of `dir` and of each directory above it (below `root`) that this
-/// store has not made durable before, top down, then remembers them. Another write may have just
-/// made `dir` and not yet fsync'd its parent. Steady state: one set lookup.
-fn make_entries_durable(root: &Path, dir: &Path, known: &Mutex<HashSet<PathBuf>>) -> std::io::Result<()> {
+/// store has not made durable before, or that this write just `created` (the set may remember an
+/// earlier one of that name that retention removed), top down, then remembers them. Another write
+/// may have just made `dir` and not yet fsync'd its parent. Steady state: one set lookup.
+fn make_entries_durable(
+    root: &Path,
+    dir: &Path,
+    known: &Mutex<HashSet<PathBuf>>,
+    created: &[PathBuf],
+) -> std::io::Result<()> {
     /// Past this many, the set starts over (old hours are not written to again).
     const REMEMBERED: usize = 100_000;
     let unknown: Vec<&Path> = {
         let known = known.lock().unwrap_or_else(PoisonError::into_inner);
-        dir.ancestors().take_while(|d| *d != root && d.starts_with(root) && !known.contains(*d)).collect()
+        let durable = |d: &Path| known.contains(d) && !created.iter().any(|c| c == d);
+        dir.ancestors().take_while(|d| *d != root && d.starts_with(root) && !durable(d)).collect()
     };
     if unknown.is_empty() {
         return Ok(());
@@ -466,12 +470,12 @@ mod tests {
         let root = scratch();
         std::fs::create_dir_all(root.join("e/2026/01")).unwrap();
         let known = Mutex::new(HashSet::new());
-        make_entries_durable(&root, &root.join("e/2026/01"), &known).unwrap();
+        make_entries_durable(&root, &root.join("e/2026/01"), &known, &[]).unwrap();
         let mut held: Vec<PathBuf> = known.lock().unwrap().iter().cloned().collect();
         held.sort();
         assert_eq!(held, [root.join("e"), root.join("e/2026"), root.join("e/2026/01")], "the root is not its to sync");
         std::fs::create_dir_all(root.join("e/2026/02")).unwrap();
-        make_entries_durable(&root, &root.join("e/2026/02"), &known).unwrap();
+        make_entries_durable(&root, &root.join("e/2026/02"), &known, &[]).unwrap();
         assert_eq!(known.lock().unwrap().len(), 4, "only the new directory joins");
         std::fs::remove_dir_all(root).unwrap();
     }

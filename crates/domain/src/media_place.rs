@@ -64,54 +64,66 @@ impl Placement {
 }
 
 fn anonymous(root: &Path, target: &Path, bytes: &[u8], sync: bool) -> Result<(), Refused> {
-    /// An anonymous file keeps no directory entry, so retention may remove its directory, found
-    /// empty, at any moment before the link: the directory is made again this many times at most.
-    const ATTEMPTS: usize = 3;
     let dir = target.parent().ok_or_else(|| Refused::Failed(std::io::Error::other("media path has no parent")))?;
-    let remake = || create_dirs_durably(root, dir, sync).map_err(Refused::Failed);
-    let mut attempt = 0;
-    let fd = loop {
-        match rustix::fs::open(dir, OFlags::TMPFILE | OFlags::WRONLY | OFlags::CLOEXEC, Mode::from(0o666)) {
-            Ok(fd) => break fd,
-            Err(Errno::NOENT) if attempt < ATTEMPTS => {
-                attempt += 1;
-                remake()?;
-            }
-            Err(e) => return Err(unsupported_or_failed(e, &[Errno::OPNOTSUPP, Errno::ISDIR, Errno::INVAL])),
-        }
-    };
+    let fd = in_remade_dir(root, dir, sync, || {
+        rustix::fs::open(dir, OFlags::TMPFILE | OFlags::WRONLY | OFlags::CLOEXEC, Mode::from(0o666)).map_err(Into::into)
+    })
+    .map_err(|e| unsupported_or_failed(e, &[Errno::OPNOTSUPP, Errno::ISDIR, Errno::INVAL]))?;
     let mut file = File::from(fd);
     file.write_all(bytes).map_err(Refused::Failed)?;
     if sync {
         file.sync_all().map_err(Refused::Failed)?;
     }
+    // An anonymous file keeps no directory entry, so its directory may go before the link too.
     let handle = format!("/proc/self/fd/{}", file.as_raw_fd());
+    match in_remade_dir(root, dir, sync, || {
+        rustix::fs::linkat(CWD, handle.as_str(), CWD, target, AtFlags::SYMLINK_FOLLOW).map_err(Into::into)
+    }) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(Refused::Exists),
+        // No /proc (NOENT with the directory there), a security module refusing links of open
+        // files (PERM, ACCES).
+        Err(e) => Err(unsupported_or_failed(e, &[Errno::NOENT, Errno::PERM, Errno::ACCESS, Errno::XDEV])),
+    }
+}
+
+/// Runs `step`, which creates something in `dir`. Retention may have removed `dir`, found empty,
+/// since it was made (a face dated in an old hour, its directory's last image just purged): then
+/// the directory is made again (its parents fsync'd when `sync`) and `step` runs again, a few
+/// times at most.
+fn in_remade_dir<T>(
+    root: &Path,
+    dir: &Path,
+    sync: bool,
+    mut step: impl FnMut() -> std::io::Result<T>,
+) -> std::io::Result<T> {
+    let mut attempts = 0;
     loop {
-        match rustix::fs::linkat(CWD, handle.as_str(), CWD, target, AtFlags::SYMLINK_FOLLOW) {
-            Ok(()) => return Ok(()),
-            Err(Errno::EXIST) => return Err(Refused::Exists),
-            // The directory went since the open: make it again and link the same file.
-            Err(Errno::NOENT) if attempt < ATTEMPTS && !dir.is_dir() => {
-                attempt += 1;
-                remake()?;
+        match step() {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempts < 3 && !dir.is_dir() => {
+                attempts += 1;
+                create_dirs_durably(root, dir, sync)?;
             }
-            // No /proc (NOENT with the directory there), a security module refusing links of
-            // open files (PERM, ACCES).
-            Err(e) => return Err(unsupported_or_failed(e, &[Errno::NOENT, Errno::PERM, Errno::ACCESS, Errno::XDEV])),
+            other => return other,
         }
     }
 }
 
-fn unsupported_or_failed(e: Errno, unsupported: &[Errno]) -> Refused {
-    if unsupported.contains(&e) { Refused::Unsupported(e.into()) } else { Refused::Failed(e.into()) }
+fn unsupported_or_failed(e: std::io::Error, unsupported: &[Errno]) -> Refused {
+    if Errno::from_io_error(&e).is_some_and(|errno| unsupported.contains(&errno)) {
+        Refused::Unsupported(e)
+    } else {
+        Refused::Failed(e)
+    }
 }
 
 /// A temporary name next to `target`, written, then renamed over it; the temporary is removed
 /// on failure.
 fn named(root: &Path, target: &Path, bytes: &[u8], sync: bool) -> std::io::Result<()> {
     let tmp = target.with_extension(format!("tmp-{}", uuid::Uuid::now_v7().simple()));
+    let dir = target.parent().ok_or_else(|| std::io::Error::other("media path has no parent"))?;
     let written = (|| {
-        let mut file = create_temporary(root, &tmp, sync)?;
+        let mut file = in_remade_dir(root, dir, sync, || File::create(&tmp))?;
         file.write_all(bytes)?;
         if sync {
             file.sync_all()?;
@@ -122,22 +134,6 @@ fn named(root: &Path, target: &Path, bytes: &[u8], sync: bool) -> std::io::Resul
         let _ = std::fs::remove_file(&tmp);
     }
     written
-}
-
-/// Creates the temporary file `tmp`. Retention may have removed its directory, found empty,
-/// since it was made (a face dated in an old hour, its directory's last image just purged): then
-/// the directory is made again, a few times at most.
-fn create_temporary(root: &Path, tmp: &Path, sync: bool) -> std::io::Result<File> {
-    let mut attempts = 0;
-    loop {
-        match File::create(tmp) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempts < 3 => {
-                attempts += 1;
-                create_dirs_durably(root, tmp.parent().ok_or(e)?, sync)?;
-            }
-            other => return other,
-        }
-    }
 }
 
 #[cfg(test)]
