@@ -219,7 +219,6 @@ impl DossierSearch {
         Ok(())
     }
 
-    /// Every dossier face, read in pages by id into a new index.
     /// Whether the table holds other faces than the index (only their set can differ: a face's
     /// vector and dossier never change). Its count and the sum of its ids say so exactly: new
     /// faces have ids above every face before them, so no mix of adds and deletes keeps both
@@ -245,6 +244,7 @@ impl DossierSearch {
             || (usize::try_from(table.faces).ok(), table.id_sum.parse::<i128>().ok()) != (Some(held.0), Some(held.1)))
     }
 
+    /// Every dossier face, read in pages by id into a new index.
     async fn load(&self) -> anyhow::Result<DossierIndex> {
         let fresh = DossierIndex::new();
         let mut after = i64::MIN;
