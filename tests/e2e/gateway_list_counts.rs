@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use diesel::sql_types::BigInt;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use ffsec_tests::env::IdRow;
 use ffsec_tests::{Stack, TestEnv};
 use serde_json::Value;
 use tokio::sync::watch;
@@ -23,12 +24,6 @@ const MIN_OVERLAPPING_READS: usize = 10;
 const ROWS_PER_READ: usize = WRITES / (MIN_OVERLAPPING_READS + 1);
 /// Small pages for the walk through the whole list, so it takes many of them.
 const WALK_LIMIT: usize = 7;
-
-#[derive(diesel::QueryableByName)]
-struct Id {
-    #[diesel(sql_type = BigInt)]
-    id: i64,
-}
 
 /// A list and how a row of it is created (`$1` is a number unique in the run).
 struct Resource {
@@ -156,7 +151,7 @@ async fn every_list_counts_and_pages_from_one_snapshot() {
     let stack = Stack::start(&mut env).await.unwrap();
     let mut conn = env.connect_db().await.unwrap();
     let dossier = diesel::sql_query("INSERT INTO dossiers (name) VALUES ('owner') RETURNING id")
-        .get_result::<Id>(&mut conn)
+        .get_result::<IdRow>(&mut conn)
         .await
         .unwrap()
         .id;
@@ -164,7 +159,7 @@ async fn every_list_counts_and_pages_from_one_snapshot() {
         "INSERT INTO hooks (name, url, secret, active) VALUES ('log', 'http://127.0.0.1:9/', 'whsec_x', false) \
          RETURNING id",
     )
-    .get_result::<Id>(&mut conn)
+    .get_result::<IdRow>(&mut conn)
     .await
     .unwrap()
     .id;

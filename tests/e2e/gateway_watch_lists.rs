@@ -181,11 +181,6 @@ async fn a_face_whose_notice_was_lost_arrives_with_the_periodic_resync() {
 
     let mut conn = env.connect_db().await.unwrap();
     let values: Vec<String> = axis(DIM, 1).iter().map(|v| format!("{v}::real")).collect();
-    #[derive(diesel::QueryableByName)]
-    struct Id {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        id: i64,
-    }
     let unannounced = diesel::sql_query(format!(
         "WITH d AS (INSERT INTO dossiers (name) VALUES ('Unannounced') RETURNING id), \
               m AS (INSERT INTO dossier_list_members (dossier_id, list_id) SELECT id, {list} FROM d), \
@@ -193,7 +188,7 @@ async fn a_face_whose_notice_was_lost_arrives_with_the_periodic_resync() {
          SELECT id FROM d",
         values.join(",")
     ))
-    .get_result::<Id>(&mut conn)
+    .get_result::<ffsec_tests::env::IdRow>(&mut conn)
     .await
     .unwrap()
     .id;

@@ -12,6 +12,13 @@ pub const WORKER_TOKEN: &str = "test-worker-token-0123456789";
 pub const ADMIN_USER: &str = "admin";
 pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
 
+/// The `id` a test's raw `INSERT ... RETURNING id` (or `SELECT id`) reads back.
+#[derive(diesel::QueryableByName)]
+pub struct IdRow {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub id: i64,
+}
+
 pub struct TestEnv {
     pub config: Config,
     pub media_root: PathBuf,
