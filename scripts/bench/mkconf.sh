@@ -1,6 +1,7 @@
 #!/bin/bash
 # mkconf.sh NAME INDEX INGEST_PORT GATEWAY_PORT -> /tmp/bench/NAME.toml, fresh DB ffsec_bench_NAME
 # EXTRA_TOML (optional) is appended, e.g. EXTRA_TOML=$'[EVENT_SEARCH]\nKEEP_VECTORS = "none"'.
+# MEDIA_LAYOUT (optional) sets FACEROUTER.MEDIA_LAYOUT ("files", the default, or "packs").
 # PREFETCH and RECORDER_PREFETCH (optional) set RABBITMQ.PREFETCH (default 64) and RECORDER_PREFETCH (1024).
 set -e
 mkdir -p /tmp/bench
@@ -32,6 +33,7 @@ ADMIN_PASSWORD = "bench-admin-pw"
 LEVEL = "warn,facerouter_ingest=info,gateway_api=info"
 [FACEROUTER]
 GALLERY_INDEX = "$index"
+MEDIA_LAYOUT = "${MEDIA_LAYOUT:-files}"
 T
 [ -n "${EXTRA_TOML:-}" ] && printf '%s\n' "$EXTRA_TOML" >> /tmp/bench/$name.toml
 echo /tmp/bench/$name.toml

@@ -15,6 +15,7 @@ mod gateway_watch_lists;
 mod ingest_backpressure;
 mod ingest_broker_outage;
 mod ingest_gallery;
+mod ingest_packs;
 mod ingest_protocols;
 mod ingest_s3;
 mod ingest_sfapi;

@@ -14,7 +14,7 @@ mod event_search;
 pub use env::parse_bool;
 pub use event_search::{EventSearch, KeepVectors};
 mod ingest;
-pub use ingest::{Facerouter, GalleryIndex, MediaSync, RecognitionBackend};
+pub use ingest::{Facerouter, GalleryIndex, MediaLayout, MediaSync, RecognitionBackend};
 mod integrations;
 pub use integrations::{Genetec, Integration, VideoManager, http_base, router_url};
 mod recognizer;

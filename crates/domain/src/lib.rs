@@ -17,6 +17,7 @@ pub mod list_filters;
 pub mod media;
 mod media_group_commit;
 pub mod media_link;
+pub mod media_pack;
 mod media_place;
 pub mod media_s3;
 pub mod messages;

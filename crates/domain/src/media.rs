@@ -23,8 +23,9 @@ use bytes::Bytes;
 use futures_util::future::BoxFuture;
 
 use crate::Config;
-use crate::config::MediaSync;
+use crate::config::{MediaLayout, MediaSync};
 use crate::media_group_commit::{Answer, GroupCommit, committed};
+use crate::media_pack::{self, PackRules, PackWriter};
 use crate::media_place::Placement;
 use crate::media_s3::S3Media;
 
@@ -55,6 +56,12 @@ pub trait MediaStore: Send + Sync {
     fn get(&self, relative: String) -> BoxFuture<'_, std::io::Result<Option<StoredObject>>>;
     /// Removes the object at `relative`; removing one that is not there is not an error.
     fn delete(&self, relative: String) -> BoxFuture<'_, std::io::Result<()>>;
+    /// Removes what holds only images of events created before `expired_before` and is no
+    /// longer written (the "packs" layout's pack files of such hours); returns how many. A store
+    /// that keeps each image on its own has nothing to do.
+    fn sweep_expired(&self, _expired_before: SystemTime) -> BoxFuture<'_, std::io::Result<usize>> {
+        Box::pin(std::future::ready(Ok(0)))
+    }
 }
 
 /// The store the configuration names: FACEROUTER.MEDIA_URL empty means MEDIA_ROOT on local disk,
@@ -63,10 +70,15 @@ pub trait MediaStore: Send + Sync {
 pub fn from_config(config: &Config) -> anyhow::Result<Arc<dyn MediaStore>> {
     let url = config.facerouter.media_url.trim();
     if url.is_empty() {
-        return Ok(Arc::new(LocalMedia::with_sync(&config.media_root, config.facerouter.media_sync)));
+        return Ok(Arc::new(
+            LocalMedia::with_sync(&config.media_root, config.facerouter.media_sync)
+                .with_layout(config.facerouter.media_layout),
+        ));
     }
     if let Some(path) = url.strip_prefix("file://") {
-        return Ok(Arc::new(LocalMedia::with_sync(path, config.facerouter.media_sync)));
+        return Ok(Arc::new(
+            LocalMedia::with_sync(path, config.facerouter.media_sync).with_layout(config.facerouter.media_layout),
+        ));
     }
     Ok(Arc::new(S3Media::from_url(url)?))
 }
@@ -95,6 +107,15 @@ impl MediaStore for LocalMedia {
     fn delete(&self, relative: String) -> BoxFuture<'_, std::io::Result<()>> {
         Box::pin(self.remove(relative))
     }
+
+    fn sweep_expired(&self, expired_before: SystemTime) -> BoxFuture<'_, std::io::Result<usize>> {
+        let (root, rules) = (self.root.clone(), self.pack_rules);
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || media_pack::sweep(&root, expired_before, &rules, SystemTime::now()))
+                .await
+                .map_err(std::io::Error::other)?
+        })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -111,6 +132,11 @@ pub struct LocalMedia {
     durable_dirs: Arc<Mutex<HashSet<PathBuf>>>,
     /// How files get their names ([`Placement`]).
     placement: Arc<Placement>,
+    /// FACEROUTER.MEDIA_LAYOUT: where event images go (reads and deletes follow the path).
+    layout: MediaLayout,
+    /// The "packs" layout's writer, started by the first event image.
+    packs: Arc<tokio::sync::OnceCell<PackWriter>>,
+    pack_rules: PackRules,
 }
 
 impl LocalMedia {
@@ -121,7 +147,26 @@ impl LocalMedia {
 
     /// A store that makes writes durable as `sync` says (FACEROUTER.MEDIA_SYNC).
     pub fn with_sync(root: impl Into<PathBuf>, sync: MediaSync) -> Self {
-        Self { root: root.into(), sync, group: Arc::default(), durable_dirs: Arc::default(), placement: Arc::default() }
+        Self {
+            root: root.into(),
+            sync,
+            group: Arc::default(),
+            durable_dirs: Arc::default(),
+            placement: Arc::default(),
+            layout: MediaLayout::default(),
+            packs: Arc::default(),
+            pack_rules: PackRules::default(),
+        }
+    }
+
+    /// The same store with event images laid out as `layout` says.
+    pub fn with_layout(self, layout: MediaLayout) -> Self {
+        Self { layout, ..self }
+    }
+
+    /// The same store with other pack rules (tests: a short write window).
+    pub fn with_pack_rules(self, pack_rules: PackRules) -> Self {
+        Self { pack_rules, ..self }
     }
 
     /// Stores `bytes` at `relative` (forward slashes, no `..`) and returns the same relative path.
@@ -135,7 +180,14 @@ impl LocalMedia {
     /// (a face's crop and frame share a directory: one thread hop and three fsyncs per face).
     /// "filesystem": no fsync here; the face then joins the next shared `syncfs`
     /// ([`GroupCommit`]), and returns once it has completed.
+    /// "packs" layout: event images are appended to this process's pack of their hour instead
+    /// (`media_pack`).
     pub async fn put_all(&self, objects: Vec<(String, Bytes)>) -> std::io::Result<Vec<String>> {
+        if self.layout == MediaLayout::Packs && objects.iter().all(|(relative, _)| media_pack::packs(relative)) {
+            let writer =
+                self.packs.get_or_try_init(|| async { PackWriter::start(self.root.clone(), self.pack_rules) }).await?;
+            return writer.append(objects).await;
+        }
         let root = self.root.clone();
         let (relatives, targets): (Vec<String>, Vec<(PathBuf, Bytes)>) = objects
             .into_iter()
@@ -158,6 +210,15 @@ impl LocalMedia {
     }
 
     async fn read(&self, relative: String) -> std::io::Result<Option<StoredObject>> {
+        if media_pack::parse(&relative).is_some() {
+            let root = self.root.clone();
+            return tokio::task::spawn_blocking(move || match media_pack::parse(&relative) {
+                Some(range) => media_pack::read(&root, &range),
+                None => Ok(None),
+            })
+            .await
+            .map_err(std::io::Error::other)?;
+        }
         let Some(file) = plain_relative(&relative).map(|p| self.root.join(p)) else {
             return Ok(None);
         };
@@ -189,29 +250,43 @@ impl LocalMedia {
         Ok(Some(StoredObject { etag: format!("\"{:x}-{nanos:x}\"", bytes.len()), bytes, modified }))
     }
 
-    /// Removes the file, then each directory above it that this left empty (up to, not
-    /// including, the root): event images sit in a directory per hour and bucket, thousands a day,
-    /// which retention would otherwise leave behind empty for ever. `remove_dir` removes only an
-    /// empty directory, so a directory another file still uses stays. A writer that made a
-    /// directory just before it went makes it again (`media_place`).
+    /// Removes the file and the directories it leaves empty ([`prune_empty_dirs`]), or punches a
+    /// pack range out of its pack ([`media_pack::delete`]).
     async fn remove(&self, relative: String) -> std::io::Result<()> {
-        let Some(file) = plain_relative(&relative).map(|p| self.root.join(p)) else {
-            return Ok(());
-        };
-        match tokio::fs::remove_file(&file).await {
-            // Removed before (a path deleted twice: a crop that is also the frame): whatever is
-            // in its directory now is none of this delete's business.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            other => other?,
-        }
-        let mut dir = file.parent();
-        while let Some(d) = dir.filter(|d| *d != self.root && d.starts_with(&self.root)) {
-            if tokio::fs::remove_dir(d).await.is_err() {
-                break;
+        let (root, rules) = (self.root.clone(), self.pack_rules);
+        tokio::task::spawn_blocking(move || {
+            if let Some(range) = media_pack::parse(&relative) {
+                return media_pack::delete(&root, &range, &rules, SystemTime::now());
             }
-            dir = d.parent();
+            let Some(file) = plain_relative(&relative).map(|p| root.join(p)) else {
+                return Ok(());
+            };
+            match std::fs::remove_file(&file) {
+                // Removed before (a path deleted twice: a crop that is also the frame): whatever
+                // is in its directory now is none of this delete's business.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                other => other?,
+            }
+            prune_empty_dirs(&root, &file);
+            Ok(())
+        })
+        .await
+        .map_err(std::io::Error::other)?
+    }
+}
+
+/// Removes each directory above `removed` that its removal left empty (up to, not including,
+/// `root`): event images sit in a directory per hour and bucket, thousands a day, which
+/// retention would otherwise leave behind empty for ever. `remove_dir` removes only an empty
+/// directory, so a directory another file still uses stays. A writer that made a directory just
+/// before it went makes it again (`media_place`, `media_pack`).
+pub(crate) fn prune_empty_dirs(root: &Path, removed: &Path) {
+    let mut dir = removed.parent();
+    while let Some(d) = dir.filter(|d| *d != root && d.starts_with(root)) {
+        if std::fs::remove_dir(d).is_err() {
+            break;
         }
-        Ok(())
+        dir = d.parent();
     }
 }
 

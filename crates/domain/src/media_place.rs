@@ -91,7 +91,7 @@ fn anonymous(root: &Path, target: &Path, bytes: &[u8], sync: bool) -> Result<(),
 /// since it was made (a face dated in an old hour, its directory's last image just purged): then
 /// the directory is made again (its parents fsync'd when `sync`) and `step` runs again, a few
 /// times at most.
-fn in_remade_dir<T>(
+pub(crate) fn in_remade_dir<T>(
     root: &Path,
     dir: &Path,
     sync: bool,

@@ -51,6 +51,10 @@ pub async fn purge(pool: &DbPool, media: &dyn MediaStore, limits: (u32, u32), ba
             }
         }
     }
+    // Pack files ("packs" layout) of hours whose every event has expired: what the deletes above
+    // left in them is only images no event referred to (a face answered 503, a crash's tail).
+    let oldest_kept = Utc::now() - chrono::Duration::days(i64::from(limits.0.max(limits.1)));
+    purged.files += media.sweep_expired(oldest_kept.into()).await?;
     Ok(purged)
 }
 

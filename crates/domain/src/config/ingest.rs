@@ -47,6 +47,21 @@ pub enum MediaSync {
     Filesystem,
 }
 
+/// How event images are laid out in a local store (MEDIA_ROOT or `file://`).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MediaLayout {
+    /// Two files per face (crop and frame) under `events/YYYY/MM/DD/HH/<bucket>/`: what
+    /// findface-security's own MEDIA_ROOT holds, readable by any tool.
+    #[default]
+    Files,
+    /// Each ingest process appends its faces' images to one pack file per hour
+    /// (`events/YYYY/MM/DD/HH/*.pack`), made durable by one shared `fdatasync` per round of
+    /// faces; about half the machine's CPU per face of "files" (docs/ingest.md, "Packs").
+    /// Deleted images are punched out of their pack; retention removes whole packs.
+    Packs,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Facerouter {
@@ -113,6 +128,11 @@ pub struct Facerouter {
     /// that filesystem too, so give MEDIA_ROOT a volume of its own). Ignored for S3.
     #[serde(rename = "MEDIA_SYNC")]
     pub media_sync: MediaSync,
+    /// Local store only: "files" (two files per face) or "packs" (each ingest process appends
+    /// event images to a pack file per hour, one `fdatasync` per round of faces; MEDIA_SYNC
+    /// does not apply). Every service reads both, so the layout can change at any time.
+    #[serde(rename = "MEDIA_LAYOUT")]
+    pub media_layout: MediaLayout,
     /// Who fills in feature vectors: "worker" (the worker posts them), "sfapi" (ingest asks
     /// the recognition service at FFSECURITY.SF_API_ADDRESS) or "builtin" (ffsec's own
     /// recognizer, `[RECOGNIZER]`; gateway-api then also turns dossier photos into vectors).
@@ -150,6 +170,7 @@ impl Default for Facerouter {
             publish_pipeline: 2,
             media_url: String::new(),
             media_sync: MediaSync::default(),
+            media_layout: MediaLayout::default(),
             recognition_backend: RecognitionBackend::Worker,
             sfapi_timeout_ms: 1_000,
             sfapi_retries: 1,
