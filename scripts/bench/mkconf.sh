@@ -2,6 +2,7 @@
 # mkconf.sh NAME INDEX INGEST_PORT GATEWAY_PORT -> /tmp/bench/NAME.toml, fresh DB ffsec_bench_NAME
 # EXTRA_TOML (optional) is appended, e.g. EXTRA_TOML=$'[EVENT_SEARCH]\nKEEP_VECTORS = "none"'.
 # MEDIA_LAYOUT (optional) sets FACEROUTER.MEDIA_LAYOUT ("files", the default, or "packs").
+# INGEST_WORKERS (optional) sets INGEST.workers (default 2).
 # PREFETCH and RECORDER_PREFETCH (optional) set RABBITMQ.PREFETCH (default 64) and RECORDER_PREFETCH (1024).
 set -e
 mkdir -p /tmp/bench
@@ -17,7 +18,7 @@ NAME = "ffsec_bench_$name"
 VIDEO_DETECTOR_TOKEN = "bench-token"
 EXTERNAL_ADDRESS = "http://127.0.0.1:$gport"
 [INGEST]
-workers = 2
+workers = ${INGEST_WORKERS:-2}
 port = $iport
 [SERVER]
 workers = 2

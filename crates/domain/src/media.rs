@@ -183,7 +183,10 @@ impl LocalMedia {
     /// "packs" layout: event images are appended to this process's pack of their hour instead
     /// (`media_pack`).
     pub async fn put_all(&self, objects: Vec<(String, Bytes)>) -> std::io::Result<Vec<String>> {
-        if self.layout == MediaLayout::Packs && objects.iter().all(|(relative, _)| media_pack::packs(relative)) {
+        if self.layout == MediaLayout::Packs
+            && !objects.is_empty()
+            && objects.iter().all(|(relative, _)| media_pack::packs(relative))
+        {
             let writer =
                 self.packs.get_or_try_init(|| async { PackWriter::start(self.root.clone(), self.pack_rules) }).await?;
             return writer.append(objects).await;

@@ -10,15 +10,18 @@
 //!   started after its write). A pack is only ever appended to by the process that created it
 //!   (`O_EXCL`, a random instance id in the name): several replicas can share MEDIA_ROOT, and a
 //!   restart never appends after a torn tail. A pack takes writes for `write_window` after its
-//!   creation (and up to `max_bytes`), then the next write opens a new one.
+//!   creation (and up to `max_bytes`), then the next write opens a new one. Other processes judge
+//!   a pack closed by the time in its name plus `SETTLE`: hosts sharing MEDIA_ROOT must keep
+//!   their clocks within that of each other (NTP).
 //! - **Addressing**: an image's path is `<pack path>/<offset>-<length>/<file name>`, e.g.
-//!   `events/2026/11/27/09/1764234000-9f3a…-0.pack/40960-2048/<id>_face.jpg`. The path is the
+//!   `events/2026/11/27/09/1795770000-9f3a…-1.pack/40960-2048/<id>_face.jpg`. The path is the
 //!   whole address, so any service reads it without an index, and a path of the "files" layout
 //!   never looks like one.
 //! - **Deleting** one image punches its range out of the pack (`fallocate(PUNCH_HOLE)`): its bytes
-//!   read as zeros at once and its blocks go back to the filesystem. A block it shares with a
-//!   neighbour is punched once the whole block reads as zeros (never while the pack may still
-//!   be written, when its tail could still be filled). A pack left without data is removed.
+//!   read as zeros at once and its whole blocks go back to the filesystem. Once the pack can no
+//!   longer be written, zeroed blocks before its first live byte (shared with neighbours deleted
+//!   since: deletes come mostly oldest first) are punched too, and a pack left without data is
+//!   removed. Zeroed blocks between live images wait for that or for the sweep.
 //! - **Retention** also removes whole packs of an hour every event of which has expired
 //!   ([`sweep`]): that reclaims the images nothing refers to (a face stored, then answered 503
 //!   because the broker was down; bytes written before a crash).
@@ -32,7 +35,7 @@ use std::io::IoSlice;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use rustix::fs::{FallocateFlags, SeekFrom};
@@ -48,8 +51,9 @@ use crate::media_place::in_remade_dir;
 pub const PACKED_PREFIX: &str = "events/";
 /// `events/YYYY/MM/DD/HH`: the directory of the hour a pack belongs to.
 const KEY_SEGMENTS: usize = 5;
-/// The largest range a path may name (the largest image ingest takes is far below it).
-const MAX_RANGE: u64 = 1 << 30;
+/// The largest range a path may name, and so the most a read allocates. FACEROUTER.MAX_IMAGE_BYTES
+/// may not exceed it with this layout (config validation).
+pub const MAX_RANGE: u64 = 64 << 20;
 /// Faces one writer round takes at most (`pwritev` takes up to 1024 slices at a time).
 const MAX_ROUND: usize = 512;
 const IOV_CHUNK: usize = 1024;
@@ -75,7 +79,7 @@ impl PackRules {
     /// Whether no process can still write to a pack created at `created` (its window is over,
     /// with time to settle).
     fn closed(&self, created: SystemTime, now: SystemTime) -> bool {
-        created + self.write_window + SETTLE <= now
+        created.checked_add(self.write_window + SETTLE).is_some_and(|end| end <= now)
     }
 }
 
@@ -97,12 +101,11 @@ pub fn parse(relative: &str) -> Option<PackRange<'_>> {
         return None;
     }
     let (pack, range) = rest.rsplit_once('/')?;
-    let file_name = pack.rsplit('/').next()?;
-    if file_name.len() <= ".pack".len() || !file_name.ends_with(".pack") {
+    if !packs(&format!("{pack}/x")) || !pack_name(pack.rsplit('/').next()?) {
         return None;
     }
     let (offset, len) = range.split_once('-')?;
-    let digits = |s: &str| !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit());
+    let digits = |s: &str| s.len() <= 20 && all_digits(s);
     if !digits(offset) || !digits(len) {
         return None;
     }
@@ -118,12 +121,30 @@ pub fn parse(relative: &str) -> Option<PackRange<'_>> {
 fn created_of(pack: &str) -> Option<SystemTime> {
     let name = pack.rsplit('/').next()?;
     let secs: u64 = name.split('-').next()?.parse().ok()?;
-    Some(SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
+    SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(secs))
 }
 
-/// Whether a path is an event image that this layout packs.
+/// Whether a path is an event image that this layout packs: plain segments,
+/// `events/YYYY/MM/DD/HH/…/<name>`.
 pub fn packs(relative: &str) -> bool {
-    relative.starts_with(PACKED_PREFIX) && relative.split('/').count() > KEY_SEGMENTS
+    let segments: Vec<&str> = relative.split('/').collect();
+    plain_relative(relative).is_some()
+        && segments.len() > KEY_SEGMENTS
+        && format!("{}/", segments[0]) == PACKED_PREFIX
+        && segments[1..KEY_SEGMENTS].iter().zip([4, 2, 2, 2]).all(|(s, n)| s.len() == n && all_digits(s))
+}
+
+fn all_digits(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Whether `name` is shaped as the writer names packs: `<unix seconds>-<16 hex>-<n>.pack`.
+fn pack_name(name: &str) -> bool {
+    let Some(stem) = name.strip_suffix(".pack") else { return false };
+    let parts: Vec<&str> = stem.split('-').collect();
+    matches!(parts[..], [secs, instance, n]
+        if all_digits(secs) && secs.len() <= 19 && instance.len() == 16
+            && instance.bytes().all(|b| b.is_ascii_hexdigit()) && all_digits(n) && n.len() <= 19)
 }
 
 /// What a round answers one face: its images' paths, or the failure (an `io::Error` is not
@@ -188,8 +209,29 @@ struct Pack {
     file: File,
     /// Its path relative to the root.
     relative: String,
+    /// When it was created, by the wall clock (in its name: how other processes judge it) and
+    /// by this process's monotonic clock (a wall clock stepped back must not stretch its window).
     created: SystemTime,
+    opened: Instant,
     len: u64,
+}
+
+impl Pack {
+    /// Whether it may take this round's writes: inside its window by both clocks, below its size
+    /// cap, and still linked (a pack removed by another process, which can only happen when
+    /// clocks disagree by more than `SETTLE`, is left for a new one).
+    fn takes_writes(&self, rules: &PackRules) -> bool {
+        let now = SystemTime::now();
+        self.opened.elapsed() < rules.write_window
+            && self.created.checked_add(rules.write_window).is_some_and(|end| end > now)
+            && self.len < rules.max_bytes
+            && linked(&self.file)
+    }
+}
+
+/// Whether the file still has a name (it was not unlinked under its writer).
+fn linked(file: &File) -> bool {
+    file.metadata().is_ok_and(|m| m.nlink() > 0)
 }
 
 fn write_rounds(root: &Path, rules: PackRules, instance: &str, waiting: &mpsc::Receiver<Request>) {
@@ -198,14 +240,17 @@ fn write_rounds(root: &Path, rules: PackRules, instance: &str, waiting: &mpsc::R
     while let Ok(first) = waiting.recv() {
         let mut round = vec![first];
         round.extend(waiting.try_iter().take(MAX_ROUND - 1));
-        let now = SystemTime::now();
-        open.retain(|_, pack| pack.created + rules.write_window > now && pack.len < rules.max_bytes);
         let mut keys: Vec<String> = round.iter().map(|r| r.key.clone()).collect();
         keys.sort_unstable();
         keys.dedup();
         let mut outcomes: Vec<Option<Outcome>> = round.iter().map(|_| None).collect();
         for key in keys {
             let mine: Vec<usize> = (0..round.len()).filter(|&i| round[i].key == key).collect();
+            // Checked for each hour just before its write: a slow sync of another hour's pack
+            // must not stretch a pack's window.
+            if open.get(&key).is_some_and(|pack| !pack.takes_writes(&rules)) {
+                open.remove(&key);
+            }
             let written = (|| {
                 if !open.contains_key(&key) {
                     made += 1;
@@ -245,12 +290,8 @@ fn open_pack(root: &Path, key: &str, instance: &str, seq: u64) -> std::io::Resul
     for d in dir.ancestors().take_while(|d| d.starts_with(root)) {
         File::open(d)?.sync_all()?;
     }
-    Ok(Pack {
-        file,
-        relative: format!("{key}/{name}"),
-        created: SystemTime::UNIX_EPOCH + Duration::from_secs(secs),
-        len: 0,
-    })
+    let created = SystemTime::UNIX_EPOCH + Duration::from_secs(secs);
+    Ok(Pack { file, relative: format!("{key}/{name}"), created, opened: Instant::now(), len: 0 })
 }
 
 /// Appends every image of `requests` to `pack` and `fdatasync`s it; returns each request's paths.
@@ -269,6 +310,10 @@ fn append_round<'a>(pack: &mut Pack, requests: impl Iterator<Item = &'a Request>
     }
     write_all_at(&pack.file, &slices, pack.len)?;
     pack.file.sync_data()?;
+    // Removed while it was written (see `Pack::takes_writes`): the bytes have no name to be read by.
+    if !linked(&pack.file) {
+        return Err(std::io::Error::other(format!("{} was removed while written", pack.relative)));
+    }
     pack.len = offset;
     Ok(paths)
 }
@@ -337,7 +382,7 @@ fn within_root(root: &Path, pack: &str, write: bool) -> std::io::Result<Option<F
         (_, Err(e)) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         (Err(e), _) | (_, Err(e)) => return Err(e),
     };
-    if !real_file.starts_with(&real_root) {
+    if !real_file.starts_with(&real_root) || !std::fs::metadata(&real_file).is_ok_and(|m| m.is_file()) {
         return Ok(None);
     }
     match OpenOptions::new().read(true).write(write).open(&real_file) {
@@ -364,8 +409,12 @@ pub fn delete(root: &Path, range: &PackRange<'_>, rules: &PackRules, now: System
     let closed = created_of(range.pack).is_some_and(|created| rules.closed(created, now));
     if punched && closed && reclaim_leading_zeros(&file)? {
         let path = root.join(range.pack);
-        std::fs::remove_file(&path)?;
-        prune_empty_dirs(root, &path);
+        match std::fs::remove_file(&path) {
+            Ok(()) => prune_empty_dirs(root, &path),
+            // Another replica emptied and removed it at the same moment.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
     }
     Ok(())
 }
@@ -373,6 +422,9 @@ pub fn delete(root: &Path, range: &PackRange<'_>, rules: &PackRules, now: System
 /// Punches `[offset, offset + len)` out of the file (size kept) and returns true, or writes
 /// zeros over it where the filesystem cannot punch and returns false.
 fn zero_out(file: &File, offset: u64, len: u64) -> std::io::Result<bool> {
+    if len == 0 {
+        return Ok(true);
+    }
     match rustix::fs::fallocate(file, FallocateFlags::PUNCH_HOLE | FallocateFlags::KEEP_SIZE, offset, len) {
         Ok(()) => Ok(true),
         Err(Errno::OPNOTSUPP | Errno::NOSYS) => {
@@ -439,7 +491,8 @@ pub fn sweep(root: &Path, expired_before: SystemTime, rules: &PackRules, now: Sy
                         prune_empty_dirs(root, &path);
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(e),
+                    // One pack that cannot go must not keep every later hour's.
+                    Err(e) => tracing::warn!(path = %path.display(), error = %e, "cannot remove expired pack: {e}"),
                 }
             }
         }
@@ -461,7 +514,9 @@ fn hour_dirs(events: &Path) -> std::io::Result<Vec<(PathBuf, SystemTime)>> {
             };
             for entry in entries.flatten() {
                 let name = entry.file_name();
-                let Some(n) = name.to_str().filter(|n| n.len() == digits).and_then(|n| n.parse::<u32>().ok()) else {
+                let Some(n) =
+                    name.to_str().filter(|n| n.len() == digits && all_digits(n)).and_then(|n| n.parse::<u32>().ok())
+                else {
                     continue;
                 };
                 let mut parts = parts.clone();
@@ -604,26 +659,118 @@ mod tests {
 
     #[test]
     fn parses_pack_paths_and_nothing_else() {
-        let path = "events/2026/11/27/09/1764234000-00ff-1.pack/4096-2048/x_face.jpg";
+        let path = "events/2026/11/27/09/1795770000-00ff00ff00ff00ff-1.pack/4096-2048/x_face.jpg";
         let range = parse(path).unwrap();
-        assert_eq!(range, PackRange { pack: "events/2026/11/27/09/1764234000-00ff-1.pack", offset: 4096, len: 2048 });
-        assert_eq!(created_of(range.pack), Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1_764_234_000)));
-        for bad in [
-            "events/2026/11/27/09/f4/x_face.jpg",
-            "events/../09/a.pack/0-10/x.jpg",
-            "/events/a.pack/0-10/x.jpg",
-            "a.pack/0-0/x.jpg",
-            "a.pack/0-/x.jpg",
-            "a.pack/-1-10/x.jpg",
-            "a.pack/+1-10/x.jpg",
-            "a.pack/18446744073709551615-10/x.jpg",
-            "a.pack/0-99999999999/x.jpg",
-            ".pack/0-10/x.jpg",
-            "a.pack/0-10",
-            "a.pack/0-10/",
-        ] {
+        assert_eq!(
+            range,
+            PackRange { pack: "events/2026/11/27/09/1795770000-00ff00ff00ff00ff-1.pack", offset: 4096, len: 2048 }
+        );
+        assert_eq!(created_of(range.pack), Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_770_000)));
+        const PACK: &str = "events/2026/11/27/09/1795770000-00ff00ff00ff00ff-1.pack";
+        let bad: Vec<String> = [
+            "0-0/x.jpg",
+            "0-/x.jpg",
+            "-1-10/x.jpg",
+            "+1-10/x.jpg",
+            "18446744073709551615-10/x.jpg",
+            "0-67108865/x.jpg",
+            "0-10",
+            "0-10/",
+        ]
+        .iter()
+        .map(|tail| format!("{PACK}/{tail}"))
+        .chain(
+            [
+                "events/2026/11/27/09/f4/x_face.jpg",
+                "events/2026/11/27/../1795770000-00ff00ff00ff00ff-1.pack/0-10/x.jpg",
+                "/events/2026/11/27/09/1795770000-00ff00ff00ff00ff-1.pack/0-10/x.jpg",
+                "dossiers/2026/11/27/09/1795770000-00ff00ff00ff00ff-1.pack/0-10/x.jpg",
+                "events/2026/11/27/9/1795770000-00ff00ff00ff00ff-1.pack/0-10/x.jpg",
+                "events/2026/11/27/09/a.pack/0-10/x.jpg",
+                "events/2026/11/27/09/.pack/0-10/x.jpg",
+                "events/2026/11/27/09/99999999999999999999-00ff00ff00ff00ff-1.pack/0-10/x.jpg",
+                "events/2026/11/27/09/1795770000-00ff-1.pack/0-10/x.jpg",
+            ]
+            .map(String::from),
+        )
+        .collect();
+        for bad in &bad {
             assert_eq!(parse(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn only_event_images_of_an_hour_are_packed() {
+        assert!(packs("events/2026/11/27/09/f4/x_face.jpg"));
+        assert!(packs("events/2026/11/27/09/x_face.jpg"));
+        for other in [
+            "events/2026/11/27/09",
+            "events/2026/11/27/9/f4/x.jpg",
+            "events/2026/11/27/+9/f4/x.jpg",
+            "events/2026/11/27/../f4/x.jpg",
+            "events//2026/11/27/09/x.jpg",
+            "dossier_faces/1/photo.jpg",
+            "",
+        ] {
+            assert!(!packs(other), "{other}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_closed_pack_keeps_its_live_images_while_the_ones_before_go() {
+        let root = scratch();
+        let media = store(&root);
+        let mut faces = Vec::new();
+        for n in 0..3 {
+            faces.push(media.put_all(face(n)).await.unwrap());
+        }
+        let (rules, later) = (PackRules::default(), SystemTime::now() + Duration::from_secs(86_400));
+        for (deleted, face) in faces.iter().enumerate() {
+            for path in face {
+                delete(&root, &parse(path).unwrap(), &rules, later).unwrap();
+            }
+            for (n, other) in faces.iter().enumerate().skip(deleted + 1) {
+                for (path, (_, bytes)) in other.iter().zip(super::tests::face(n as u32)) {
+                    let stored = media.get(path.clone()).await.unwrap();
+                    assert_eq!(stored.map(|s| s.bytes), Some(bytes), "{path} outlives the deletes before it");
+                }
+            }
+            assert_eq!(packs_in(&root.join(HOUR)).is_empty(), deleted == 2, "the pack goes with its last image");
+        }
+        std::fs::remove_dir_all(&root).ok();
+    }
+
+    #[tokio::test]
+    async fn a_pack_removed_under_its_writer_is_left_for_a_new_one() {
+        let root = scratch();
+        let media = store(&root);
+        media.put_all(face(1)).await.unwrap();
+        let first = packs_in(&root.join(HOUR));
+        std::fs::remove_file(&first[0]).unwrap();
+        let paths = media.put_all(face(2)).await.unwrap();
+        assert_eq!(media.get(paths[0].clone()).await.unwrap().map(|s| s.bytes), Some(face(2)[0].1.clone()));
+        let now = packs_in(&root.join(HOUR));
+        assert_eq!(now.len(), 1);
+        assert_ne!(now, first, "the face went to a new pack");
+        std::fs::remove_dir_all(&root).ok();
+    }
+
+    #[tokio::test]
+    async fn a_full_pack_makes_way_for_a_new_one() {
+        let root = scratch();
+        let media = store(&root).with_pack_rules(PackRules { max_bytes: 20_000, ..PackRules::default() });
+        let mut paths = Vec::new();
+        for n in 0..4 {
+            paths.push(media.put_all(face(n)).await.unwrap());
+        }
+        // 11 kB a face: a pack takes two faces, then is full.
+        assert_eq!(packs_in(&root.join(HOUR)).len(), 2);
+        for (n, face) in paths.iter().enumerate() {
+            let stored = media.get(face[1].clone()).await.unwrap();
+            assert_eq!(stored.map(|s| s.bytes), Some(super::tests::face(n as u32)[1].1.clone()));
+        }
+        assert!(media.put_all(Vec::new()).await.unwrap().is_empty(), "nothing to store is no pack");
+        std::fs::remove_dir_all(&root).ok();
     }
 
     #[test]

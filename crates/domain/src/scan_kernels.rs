@@ -741,6 +741,13 @@ mod x512 {
             let mut r = 0;
             while r < n_rows {
                 let m = (n_rows - r).min(GROUP);
+                // The next group's rows on their way while this one is scored.
+                let ahead = (n_rows - r - m).min(GROUP) * dim;
+                let mut off = 0;
+                while off < ahead {
+                    _mm_prefetch::<_MM_HINT_T0>(base.wrapping_add((r + m) * dim + off));
+                    off += 64;
+                }
                 for (j, &bias) in bias.iter().enumerate().take(take) {
                     let q = first + j;
                     let query = queries[q * dim..].as_ptr();

@@ -137,3 +137,12 @@ fn the_recorder_cannot_be_set_to_hold_millions_of_events() {
     let err = load("[RABBITMQ]\nRECORDER_PREFETCH = 1024\n[FACEROUTER]\nPUBLISH_BATCH = 1000\n", &[]).unwrap_err();
     assert!(err.to_string().contains("RABBITMQ.RECORDER_PREFETCH"), "{err}");
 }
+
+#[test]
+fn packs_take_images_a_pack_range_can_name() {
+    let packs = "[FACEROUTER]\nMEDIA_LAYOUT = 'packs'\n";
+    assert!(load(packs, &[]).is_ok());
+    let err = load(&format!("{packs}MAX_IMAGE_BYTES = 100000000\n"), &[]).unwrap_err();
+    assert!(err.to_string().contains("FACEROUTER.MAX_IMAGE_BYTES"), "{err}");
+    assert!(load("[FACEROUTER]\nMAX_IMAGE_BYTES = 100000000\n", &[]).is_ok(), "files take any size");
+}

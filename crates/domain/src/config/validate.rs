@@ -78,6 +78,15 @@ impl Config {
                 ),
             ));
         }
+        // A pack path names a range of at most MAX_RANGE bytes (what one read may allocate).
+        if self.facerouter.media_layout == crate::config::MediaLayout::Packs
+            && self.facerouter.max_image_bytes as u64 > crate::media_pack::MAX_RANGE
+        {
+            return Err(bad(
+                "FACEROUTER.MAX_IMAGE_BYTES",
+                &format!("must be at most {} with MEDIA_LAYOUT = \"packs\"", crate::media_pack::MAX_RANGE),
+            ));
+        }
         let auth = &self.auth;
         for (key, value) in [
             ("AUTH.LOGIN_MAX_FAILURES_PER_USER", u64::from(auth.login_max_failures_per_user)),
