@@ -1,7 +1,7 @@
 #!/bin/bash
 # p1.sh NAME INDEX GALLERY [INGEST_PORT GATEWAY_PORT] : fresh DB + prefix, seed, ingest, broker
 # anchor, closed-loop run, stage metrics, and the CPU each process spent per accepted face.
-# LOADGEN_ARGS are added to `ffsec-loadgen run` (e.g. --reqwest-form).
+# LOADGEN_ARGS are added to `ffsec-loadgen run` (e.g. --reqwest-form); CONCURRENCY sets its requests in flight (64).
 # PERF=1 also records `perf record -g` of ingest and of the load generator (/tmp/bench/NAME.*.perf).
 set -e
 cd "$(dirname "$0")/../.."
@@ -23,7 +23,7 @@ BEAM=$(pgrep -o beam.smp || true)
 (sleep 10; top -b -n1 -w 160 | head -14 > /tmp/bench/$name.top) & T=$!
 i0=$(cpu $ING); r0=$(cpu ${BEAM:-0}); m0=$(busy)
 $B/ffsec-loadgen run --url http://127.0.0.1:$iport/video-detector/frame/ --token bench-token \
-    --cameras 1,2,3,4,5,6,7,8,9,10 --seconds 20 --concurrency 64 --gallery $gallery --match-ratio 0.2 \
+    --cameras 1,2,3,4,5,6,7,8,9,10 --seconds 20 --concurrency ${CONCURRENCY:-64} --gallery $gallery --match-ratio 0.2 \
     ${LOADGEN_ARGS:-} > /tmp/bench/$name.run & L=$!
 if [ "${PERF:-}" = 1 ]; then
   sleep 4
