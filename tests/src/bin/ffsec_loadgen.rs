@@ -262,11 +262,12 @@ fn near_at(n: u64, dim: usize, cosine: f32, rng: &mut StdRng) -> Vec<f32> {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    // `run` shares the machine it measures: on one thread it spends less CPU per request (no
-    // wake-ups across threads, which were a quarter of its profile), and 64 connections keep one
-    // thread busy enough. The other commands (the broker anchor among them) keep the default.
+    // `run` and `live` share the machine they measure: on one thread they spend less CPU per
+    // request or frame (no wake-ups across threads, which were a quarter of `run`'s profile), and
+    // one thread keeps up with their load. The other commands (the broker anchor among them) keep
+    // the default.
     let mut runtime = match args.command {
-        Command::Run { .. } => tokio::runtime::Builder::new_current_thread(),
+        Command::Run { .. } | Command::Live { .. } => tokio::runtime::Builder::new_current_thread(),
         _ => tokio::runtime::Builder::new_multi_thread(),
     };
     runtime.enable_all().build()?.block_on(dispatch(args))
