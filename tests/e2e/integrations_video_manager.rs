@@ -1,7 +1,8 @@
 //! The video manager sync against a fake video manager that speaks its job API (`/job/<id>`,
 //! job objects with `status`/`status_msg`, errors as `{"code", "desc"}`): camera writes drive the
 //! job through create, update, stop and delete; an outage never blocks a camera write and the sync
-//! catches up after it; a licence refusal is shown as such; with the switch off nothing is called.
+//! catches up after it; a licence refusal is shown as such; with the switch off nothing is called;
+//! with two gateway-api replicas each change is pushed once.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -12,6 +13,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use domain::config::Integration;
 use ffsec_tests::env::WORKER_TOKEN;
 use ffsec_tests::live::LiveClient;
+use ffsec_tests::service::{Running, bind};
 use ffsec_tests::{Stack, TestEnv, wait_until};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -19,6 +21,8 @@ use serde_json::{Value, json};
 const UP: usize = 0;
 const DOWN: usize = 1;
 const NO_LICENCE: usize = 2;
+/// Up, but each job call takes 30 ms (a busy video manager): passes last long enough to overlap.
+const SLOW: usize = 3;
 const WAIT: Duration = Duration::from_secs(20);
 
 #[derive(Default)]
@@ -61,6 +65,7 @@ async fn job_call(req: HttpRequest, body: web::Bytes, fake: web::Data<Arc<FakeVm
             return HttpResponse::ServiceUnavailable().finish();
         }
         NO_LICENCE if method == "POST" => return error(403, "TOO_MANY_CAMERAS", "the licence allows no more cameras"),
+        SLOW => tokio::time::sleep(Duration::from_millis(30)).await,
         _ => {}
     }
     let mut jobs = fake.jobs.lock().unwrap();
@@ -300,6 +305,76 @@ async fn with_the_video_manager_switched_off_no_call_is_made() {
     assert!(!metrics.contains("ffsec_video_manager_calls_total{"), "{metrics}");
     assert!(fake.calls.lock().unwrap().is_empty(), "calls made: {:?}", fake.calls.lock().unwrap());
 
+    stack.stop().await.unwrap();
+    vm.stop(false).await;
+    env.cleanup().await.unwrap();
+}
+
+/// Two gateway-api replicas both run the sync, every 20 ms, against a video manager that takes
+/// 30 ms a call: their passes would overlap all the time. One pass at a time (the advisory lock),
+/// each reloading what the one before saved: every camera is created once and changed once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_replicas_push_each_camera_change_once() {
+    crate::init_logs();
+    let fake = Arc::new(FakeVm::default());
+    fake.mode.store(SLOW, Ordering::SeqCst);
+    let (vm_address, vm) = start_fake(fake.clone());
+    let mut env = env_with(&vm_address, true).await;
+    env.config.video_manager.sync_interval_ms = 20;
+    let stack = Stack::start(&mut env).await.unwrap();
+    let second = Running::start(bind().unwrap(), env.config.clone(), gateway_api::run).unwrap();
+    second.wait_healthy().await.unwrap();
+    let replicas = [stack.gateway.url(""), second.url("")];
+    let write = |method: Method, replica: usize, path: String, body: Value| {
+        stack
+            .client
+            .request(method, format!("{}{path}", replicas[replica % 2]))
+            .header("Authorization", format!("Token {}", stack.token))
+            .json(&body)
+            .send()
+    };
+
+    let mut ids = Vec::new();
+    for n in 0..8 {
+        let created = write(
+            Method::POST,
+            n,
+            "/cameras/".into(),
+            json!({"name": format!("cam {n}"), "url": format!("rtsp://cam/{n}")}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(created.status(), 201);
+        ids.push(created.json::<Value>().await.unwrap()["id"].as_i64().unwrap());
+    }
+    for &id in &ids {
+        wait_job(&fake, id, "the job to be created", |_| true).await;
+    }
+    // Each changed through the replica that did not create it.
+    for (n, &id) in ids.iter().enumerate() {
+        let url = format!("rtsp://cam/{n}/2");
+        let changed = write(Method::PATCH, n + 1, format!("/cameras/{id}/"), json!({"url": url})).await.unwrap();
+        assert_eq!(changed.status(), 200);
+    }
+    for &id in &ids {
+        wait_job(&fake, id, "the job to be changed", |job| {
+            job["stream_url"].as_str().is_some_and(|u| u.ends_with("/2"))
+        })
+        .await;
+        wait_vm_status(&stack, id, "the job in step", |s| s["in_sync"] == true).await;
+    }
+    // More passes of both replicas, which must find nothing to push.
+    let status_reads = || fake.calls.lock().unwrap().iter().filter(|(m, j)| m == "GET" && j == "*").count();
+    let before = status_reads();
+    wait_until("both replicas to pass again", WAIT, || async { (status_reads() >= before + 4).then_some(()) })
+        .await
+        .unwrap();
+    for &id in &ids {
+        assert_eq!(fake.calls("POST", id), 1, "camera {id} created once");
+        assert_eq!(fake.calls("PATCH", id), 1, "camera {id} changed once");
+    }
+
+    second.stop().await.unwrap();
     stack.stop().await.unwrap();
     vm.stop(false).await;
     env.cleanup().await.unwrap();

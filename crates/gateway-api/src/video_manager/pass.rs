@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
+use domain::db::DbConn;
 use domain::models::{Camera, VideoManagerJob};
 use domain::schema::video_manager_jobs;
 
@@ -17,7 +18,14 @@ use crate::state::AppState;
 /// of deleted cameras.
 pub async fn sync(state: &AppState, client: &VmClient) -> anyhow::Result<()> {
     let mut conn = state.conn().await.map_err(|e| anyhow::anyhow!("{}", e.desc))?;
-    let (cameras, jobs) = load(&mut conn).await?;
+    lock_passes(&mut conn).await?;
+    let outcome = sync_locked(state, client, &mut conn).await;
+    unlock_passes(conn).await;
+    outcome
+}
+
+async fn sync_locked(state: &AppState, client: &VmClient, conn: &mut DbConn) -> anyhow::Result<()> {
+    let (cameras, jobs) = load(conn).await?;
     let behind: Vec<&Camera> =
         cameras.values().filter(|c| jobs.get(&c.id).and_then(|j| j.synced_modified) != Some(c.modified_date)).collect();
     let orphans: Vec<&VideoManagerJob> = jobs.values().filter(|j| !cameras.contains_key(&j.camera_id)).collect();
@@ -29,7 +37,7 @@ pub async fn sync(state: &AppState, client: &VmClient) -> anyhow::Result<()> {
         count(state, if created { "update" } else { "create" }, &outcome);
         let down = matches!(outcome, Err(CallError::Unreachable(_)));
         let row = after_push(camera.id, before, outcome, camera.modified_date);
-        save(state, &mut conn, before, &row, Some(camera.modified_date)).await?;
+        save(state, conn, before, &row, Some(camera.modified_date)).await?;
         if down {
             return Ok(());
         }
@@ -39,12 +47,12 @@ pub async fn sync(state: &AppState, client: &VmClient) -> anyhow::Result<()> {
         count(state, "delete", &outcome);
         match outcome {
             Ok(()) => {
-                diesel::delete(video_manager_jobs::table.find(job.camera_id)).execute(&mut conn).await?;
+                diesel::delete(video_manager_jobs::table.find(job.camera_id)).execute(conn).await?;
                 tracing::info!(camera.id = job.camera_id, "deleted the video manager job of camera {}", job.camera_id);
             }
             Err(e) => {
                 let row = VideoManagerJob { sync_error: describe(&e), checked_date: chrono::Utc::now(), ..job.clone() };
-                save(state, &mut conn, Some(job), &row, None).await?;
+                save(state, conn, Some(job), &row, None).await?;
                 if matches!(e, CallError::Unreachable(_)) {
                     return Ok(());
                 }
@@ -58,7 +66,14 @@ pub async fn sync(state: &AppState, client: &VmClient) -> anyhow::Result<()> {
 /// lost is created again by the next sync.
 pub async fn poll(state: &AppState, client: &VmClient) -> anyhow::Result<()> {
     let mut conn = state.conn().await.map_err(|e| anyhow::anyhow!("{}", e.desc))?;
-    let (cameras, jobs) = load(&mut conn).await?;
+    lock_passes(&mut conn).await?;
+    let outcome = poll_locked(state, client, &mut conn).await;
+    unlock_passes(conn).await;
+    outcome
+}
+
+async fn poll_locked(state: &AppState, client: &VmClient, conn: &mut DbConn) -> anyhow::Result<()> {
+    let (cameras, jobs) = load(conn).await?;
     if jobs.is_empty() {
         return Ok(());
     }
@@ -71,7 +86,7 @@ pub async fn poll(state: &AppState, client: &VmClient) -> anyhow::Result<()> {
             for job in jobs.values().filter(|j| j.sync_error != describe(&e)) {
                 let row = VideoManagerJob { sync_error: describe(&e), ..job.clone() };
                 let modified = cameras.get(&job.camera_id).map(|c| c.modified_date);
-                save(state, &mut conn, Some(job), &row, modified).await?;
+                save(state, conn, Some(job), &row, modified).await?;
             }
             return Ok(());
         }
@@ -98,7 +113,7 @@ pub async fn poll(state: &AppState, client: &VmClient) -> anyhow::Result<()> {
             || row.sync_error != job.sync_error
             || row.synced_modified != job.synced_modified;
         if changed {
-            save(state, &mut conn, Some(job), &row, Some(camera.modified_date)).await?;
+            save(state, conn, Some(job), &row, Some(camera.modified_date)).await?;
         }
     }
     if lost {
@@ -156,6 +171,35 @@ fn after_push(
         Err(e @ CallError::Unreachable(_)) => row.sync_error = describe(&e),
     }
     row
+}
+
+/// The advisory lock every pass runs under ("ffsec_vm" in ASCII). Each gateway-api replica runs
+/// the sync; under the lock one pass runs at a time and starts by reloading what the one before it
+/// saved, so a camera change is pushed once, not once per replica (the 409/404 fallbacks of `push`
+/// stay for a job the video manager holds or lost on its own). A replica that finds the lock
+/// taken waits for it rather than skip: its kick is then served by a pass that sees its write.
+const PASS_LOCK: i64 = 0x6666_7365_635f_766d;
+
+async fn lock_passes(conn: &mut DbConn) -> anyhow::Result<()> {
+    diesel::sql_query("SELECT pg_advisory_lock($1)")
+        .bind::<diesel::sql_types::BigInt, _>(PASS_LOCK)
+        .execute(conn)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot take the video manager pass lock: {e}"))?;
+    Ok(())
+}
+
+/// Releases the lock; a connection that cannot is closed instead of going back to the pool (the
+/// session's end releases it), so no pooled connection keeps it.
+async fn unlock_passes(mut conn: DbConn) {
+    let released = diesel::sql_query("SELECT pg_advisory_unlock($1)")
+        .bind::<diesel::sql_types::BigInt, _>(PASS_LOCK)
+        .execute(&mut conn)
+        .await;
+    if let Err(e) = released {
+        tracing::warn!(error = %e, "cannot release the video manager pass lock, closing its connection: {e}");
+        drop(diesel_async::pooled_connection::deadpool::Object::take(conn));
+    }
 }
 
 fn describe(e: &CallError) -> String {
