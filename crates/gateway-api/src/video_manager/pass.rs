@@ -17,11 +17,7 @@ use crate::state::AppState;
 /// Pushes every camera whose job is behind (created, changed, refused before) and deletes the jobs
 /// of deleted cameras.
 pub async fn sync(state: &AppState, client: &VmClient) -> anyhow::Result<()> {
-    let mut conn = state.conn().await.map_err(|e| anyhow::anyhow!("{}", e.desc))?;
-    lock_passes(&mut conn).await?;
-    let outcome = sync_locked(state, client, &mut conn).await;
-    unlock_passes(conn).await;
-    outcome
+    exclusive(state, async |conn| sync_locked(state, client, conn).await).await
 }
 
 async fn sync_locked(state: &AppState, client: &VmClient, conn: &mut DbConn) -> anyhow::Result<()> {
@@ -65,11 +61,7 @@ async fn sync_locked(state: &AppState, client: &VmClient, conn: &mut DbConn) -> 
 /// Reads back the status of every job that exists, in one `GET /jobs`; a job the video manager
 /// lost is created again by the next sync.
 pub async fn poll(state: &AppState, client: &VmClient) -> anyhow::Result<()> {
-    let mut conn = state.conn().await.map_err(|e| anyhow::anyhow!("{}", e.desc))?;
-    lock_passes(&mut conn).await?;
-    let outcome = poll_locked(state, client, &mut conn).await;
-    unlock_passes(conn).await;
-    outcome
+    exclusive(state, async |conn| poll_locked(state, client, conn).await).await
 }
 
 async fn poll_locked(state: &AppState, client: &VmClient, conn: &mut DbConn) -> anyhow::Result<()> {
@@ -179,6 +171,15 @@ fn after_push(
 /// stay for a job the video manager holds or lost on its own). A replica that finds the lock
 /// taken waits for it rather than skip: its kick is then served by a pass that sees its write.
 const PASS_LOCK: i64 = 0x6666_7365_635f_766d;
+
+/// Runs `pass` on a connection holding [`PASS_LOCK`], released after it whatever its outcome.
+async fn exclusive(state: &AppState, pass: impl AsyncFnOnce(&mut DbConn) -> anyhow::Result<()>) -> anyhow::Result<()> {
+    let mut conn = state.conn().await.map_err(|e| anyhow::anyhow!("{}", e.desc))?;
+    lock_passes(&mut conn).await?;
+    let outcome = pass(&mut conn).await;
+    unlock_passes(conn).await;
+    outcome
+}
 
 async fn lock_passes(conn: &mut DbConn) -> anyhow::Result<()> {
     diesel::sql_query("SELECT pg_advisory_lock($1)")
