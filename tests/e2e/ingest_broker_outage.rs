@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
+use domain::config::MediaLayout;
 use domain::schema::face_events;
 use ffsec_tests::env::WORKER_TOKEN;
 use ffsec_tests::proxy::Proxy;
@@ -38,8 +39,20 @@ fn broker_addr(url: &str) -> SocketAddr {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_broker_outage_gives_quick_503s_and_loses_no_accepted_face() {
+    broker_outage(MediaLayout::Files).await;
+}
+
+/// The same with the images in packs: faces answered 503 leave their bytes in the pack, and the
+/// accepted ones around them stay readable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_broker_outage_loses_no_accepted_face_with_packs() {
+    broker_outage(MediaLayout::Packs).await;
+}
+
+async fn broker_outage(layout: MediaLayout) {
     crate::init_logs();
     let mut env = TestEnv::new().await.unwrap();
+    env.config.facerouter.media_layout = layout;
     let stack = Stack::start(&mut env).await.unwrap();
     let camera = stack.create("/cameras/", json!({"name": "Door"})).await.unwrap()["id"].as_i64().unwrap();
 
@@ -132,6 +145,20 @@ async fn a_broker_outage_gives_quick_503s_and_loses_no_accepted_face() {
     .await
     .unwrap();
     assert_eq!(stored, ids.len() as i64);
+
+    // And their images are there, whole.
+    let media = domain::media::from_config(&env.config).unwrap();
+    let mut conn = env.connect_db().await.unwrap();
+    let paths: Vec<(String, String)> = face_events::table
+        .filter(face_events::id.eq_any(&ids))
+        .select((face_events::thumbnail, face_events::fullframe))
+        .load(&mut conn)
+        .await
+        .unwrap();
+    for path in paths.into_iter().flat_map(|(thumbnail, fullframe)| [thumbnail, fullframe]) {
+        let image = media.get(path.clone()).await.unwrap();
+        assert!(image.is_some_and(|i| i.bytes.starts_with(&[0xFF, 0xD8])), "{path} reads back as a JPEG");
+    }
     println!("accepted {}, refused {}, slowest {:?}", ids.len(), ledger.refused, ledger.slowest);
 
     ingest.stop().await.unwrap();
