@@ -100,19 +100,48 @@ pub async fn accept_face(state: &AppState, input: FaceInput, mut timer: Instant)
     timer = state.metrics.stage("recognise", timer);
 
     let fallback = input.camera.confidence_threshold.unwrap_or(settings.confidence_threshold);
-    let best = match &recognised.vector {
-        Some(vector) => state.gallery.search(vector.clone(), fallback).await.map_err(search_failure)?,
-        None => None,
+    let (matched_from, vector) = (timer, recognised.vector.clone());
+    let search = async move {
+        let best = match vector {
+            Some(vector) => state.gallery.search(vector, fallback).await.map_err(search_failure)?,
+            None => None,
+        };
+        state.metrics.stage("match", matched_from);
+        Ok::<_, Failure>(best)
     };
-    timer = state.metrics.stage("match", timer);
-    if best.is_none() && settings.ignore_unmatched {
-        return Ok(Accepted { event_id: None, matched: false, matched_dossier: None, confidence: 0.0 });
-    }
-
     let created = input.created_date;
-    let (thumbnail, fullframe) =
-        store_images(state, &id, created, input.crop, input.frame, input.crop_is_frame).await?;
-    timer = state.metrics.stage("store", timer);
+    let store = |from: Instant| async move {
+        let stored = store_images(state, &id, created, input.crop, input.frame, input.crop_is_frame).await?;
+        state.metrics.stage("store", from);
+        Ok::<_, Failure>(stored)
+    };
+    let (best, (thumbnail, fullframe)) = if settings.ignore_unmatched {
+        // An unmatched face is dropped before anything of it is stored.
+        let best = search.await?;
+        if best.is_none() {
+            return Ok(Accepted { event_id: None, matched: false, matched_dossier: None, confidence: 0.0 });
+        }
+        (best, store(Instant::now()).await?)
+    } else {
+        // The face is stored whatever it matches: the two waits (the gallery's queue and scan,
+        // the images' sync) overlap instead of adding up, a quarter of an accept under load.
+        match tokio::join!(search, store(matched_from)) {
+            (Ok(best), Ok(stored)) => (best, stored),
+            (Err(failed), Ok((thumbnail, fullframe))) => {
+                // Nothing will refer to these images: the face is refused and sent again.
+                let mut paths = vec![thumbnail];
+                paths.extend((fullframe != paths[0]).then_some(fullframe));
+                for path in paths {
+                    if let Err(e) = state.media.delete(path.clone()).await {
+                        tracing::warn!(path = %path, error = %e, "cannot remove the images of a refused face: {e}");
+                    }
+                }
+                return Err(failed);
+            }
+            (_, Err(failed)) => return Err(failed),
+        }
+    };
+    timer = Instant::now();
 
     // The recognizer's own quality when it measured one, else the worker detector's score.
     let quality = recognised.quality.or(input.quality).unwrap_or_else(|| {
