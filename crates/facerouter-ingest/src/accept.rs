@@ -127,18 +127,11 @@ pub async fn accept_face(state: &AppState, input: FaceInput, mut timer: Instant)
         // the images' sync) overlap instead of adding up, a quarter of an accept under load.
         match tokio::join!(search, store(matched_from)) {
             (Ok(best), Ok(stored)) => (best, stored),
-            (Err(failed), Ok((thumbnail, fullframe))) => {
-                // Nothing will refer to these images: the face is refused and sent again.
-                let mut paths = vec![thumbnail];
-                paths.extend((fullframe != paths[0]).then_some(fullframe));
-                for path in paths {
-                    if let Err(e) = state.media.delete(path.clone()).await {
-                        tracing::warn!(path = %path, error = %e, "cannot remove the images of a refused face: {e}");
-                    }
-                }
-                return Err(failed);
-            }
-            (_, Err(failed)) => return Err(failed),
+            // The images just stored stay, as after a failed publish: with "files" the same face
+            // sent before may have been accepted under the same names (its id comes from its
+            // content), so removing them could take an accepted event's images; with "packs"
+            // retention's sweep reclaims them.
+            (Err(failed), _) | (_, Err(failed)) => return Err(failed),
         }
     };
     timer = Instant::now();
