@@ -40,8 +40,6 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::Bytes;
 use rustix::fs::{FallocateFlags, SeekFrom};
 use rustix::io::Errno;
-#[cfg(test)]
-use std::sync::Arc;
 use tokio::sync::oneshot;
 
 use crate::media::{StoredObject, create_dirs_durably, plain_relative, prune_empty_dirs};
@@ -101,7 +99,7 @@ pub fn parse(relative: &str) -> Option<PackRange<'_>> {
         return None;
     }
     let (pack, range) = rest.rsplit_once('/')?;
-    if !packs(&format!("{pack}/x")) || !pack_name(pack.rsplit('/').next()?) {
+    if !in_hour_dir(pack) || !pack_name(pack.rsplit('/').next()?) {
         return None;
     }
     let (offset, len) = range.split_once('-')?;
@@ -127,11 +125,15 @@ fn created_of(pack: &str) -> Option<SystemTime> {
 /// Whether a path is an event image that this layout packs: plain segments,
 /// `events/YYYY/MM/DD/HH/…/<name>`.
 pub fn packs(relative: &str) -> bool {
-    let segments: Vec<&str> = relative.split('/').collect();
-    plain_relative(relative).is_some()
-        && segments.len() > KEY_SEGMENTS
-        && format!("{}/", segments[0]) == PACKED_PREFIX
-        && segments[1..KEY_SEGMENTS].iter().zip([4, 2, 2, 2]).all(|(s, n)| s.len() == n && all_digits(s))
+    plain_relative(relative).is_some() && in_hour_dir(relative)
+}
+
+/// Whether `path` lies below an hour directory, `events/YYYY/MM/DD/HH/…`.
+fn in_hour_dir(path: &str) -> bool {
+    let mut segments = path.split('/');
+    segments.next() == Some(PACKED_PREFIX.trim_end_matches('/'))
+        && [4, 2, 2, 2].into_iter().all(|n| segments.next().is_some_and(|s| s.len() == n && all_digits(s)))
+        && segments.next().is_some()
 }
 
 fn all_digits(s: &str) -> bool {
@@ -178,7 +180,7 @@ impl PackWriter {
     /// Appends the images (all under [`PACKED_PREFIX`], in one hour directory) durably and
     /// returns their paths, in order.
     pub async fn append(&self, objects: Vec<(String, Bytes)>) -> std::io::Result<Vec<String>> {
-        let key = objects.first().map(|(relative, _)| hour_key(relative)).unwrap_or_default();
+        let key = objects.first().map(|(relative, _)| hour_key(relative).to_owned()).unwrap_or_default();
         let mut images = Vec::with_capacity(objects.len());
         for (relative, bytes) in objects {
             if hour_key(&relative) != key {
@@ -200,8 +202,8 @@ impl PackWriter {
 }
 
 /// `events/YYYY/MM/DD/HH` of `events/YYYY/MM/DD/HH/<bucket>/<name>`.
-fn hour_key(relative: &str) -> String {
-    relative.split('/').take(KEY_SEGMENTS).collect::<Vec<_>>().join("/")
+fn hour_key(relative: &str) -> &str {
+    relative.match_indices('/').nth(KEY_SEGMENTS - 1).map_or(relative, |(end, _)| &relative[..end])
 }
 
 /// A pack this process writes.
@@ -282,14 +284,14 @@ fn write_rounds(root: &Path, rules: PackRules, instance: &str, waiting: &mpsc::R
 fn open_pack(root: &Path, key: &str, instance: &str, seq: u64) -> std::io::Result<Pack> {
     let dir = root.join(key);
     create_dirs_durably(root, &dir, true)?;
-    let created = SystemTime::now();
-    let secs = created.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let secs = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let name = format!("{secs}-{instance}-{seq}.pack");
     let path = dir.join(&name);
     let file = in_remade_dir(root, &dir, true, || OpenOptions::new().write(true).create_new(true).open(&path))?;
     for d in dir.ancestors().take_while(|d| d.starts_with(root)) {
         File::open(d)?.sync_all()?;
     }
+    // The creation time as other processes read it: the name's whole seconds.
     let created = SystemTime::UNIX_EPOCH + Duration::from_secs(secs);
     Ok(Pack { file, relative: format!("{key}/{name}"), created, opened: Instant::now(), len: 0 })
 }
@@ -541,6 +543,8 @@ fn hour_dirs(events: &Path) -> std::io::Result<Vec<(PathBuf, SystemTime)>> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
     use crate::config::MediaLayout;
     use crate::media::{LocalMedia, MediaStore};
