@@ -69,16 +69,14 @@ pub trait MediaStore: Send + Sync {
 /// service builds it from the same file, so what ingest writes gateway-api serves and purges.
 pub fn from_config(config: &Config) -> anyhow::Result<Arc<dyn MediaStore>> {
     let url = config.facerouter.media_url.trim();
+    let local = |root: &Path| -> Arc<dyn MediaStore> {
+        Arc::new(LocalMedia::with_sync(root, config.facerouter.media_sync).with_layout(config.facerouter.media_layout))
+    };
     if url.is_empty() {
-        return Ok(Arc::new(
-            LocalMedia::with_sync(&config.media_root, config.facerouter.media_sync)
-                .with_layout(config.facerouter.media_layout),
-        ));
+        return Ok(local(Path::new(&config.media_root)));
     }
     if let Some(path) = url.strip_prefix("file://") {
-        return Ok(Arc::new(
-            LocalMedia::with_sync(path, config.facerouter.media_sync).with_layout(config.facerouter.media_layout),
-        ));
+        return Ok(local(Path::new(path)));
     }
     Ok(Arc::new(S3Media::from_url(url)?))
 }
