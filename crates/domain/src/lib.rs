@@ -20,6 +20,7 @@ pub mod media_link;
 pub mod media_pack;
 mod media_place;
 pub mod media_s3;
+mod media_sweep;
 pub mod messages;
 pub mod metrics;
 pub mod models;

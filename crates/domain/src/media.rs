@@ -28,6 +28,7 @@ use crate::media_group_commit::{Answer, GroupCommit, committed};
 use crate::media_pack::{self, PackRules, PackWriter};
 use crate::media_place::Placement;
 use crate::media_s3::S3Media;
+use crate::media_sweep;
 
 /// A stored image read back, with what HTTP caching needs.
 #[derive(Debug, Clone)]
@@ -56,9 +57,9 @@ pub trait MediaStore: Send + Sync {
     fn get(&self, relative: String) -> BoxFuture<'_, std::io::Result<Option<StoredObject>>>;
     /// Removes the object at `relative`; removing one that is not there is not an error.
     fn delete(&self, relative: String) -> BoxFuture<'_, std::io::Result<()>>;
-    /// Removes what holds only images of events created before `expired_before` and is no
-    /// longer written (the "packs" layout's pack files of such hours); returns how many. A store
-    /// that keeps each image on its own has nothing to do.
+    /// Removes what is left of the images of events created before `expired_before`, once
+    /// retention has deleted those events: images no event refers to (`media_sweep`); returns
+    /// how many files went. A store with nothing of the kind to find does nothing.
     fn sweep_expired(&self, _expired_before: SystemTime) -> BoxFuture<'_, std::io::Result<usize>> {
         Box::pin(std::future::ready(Ok(0)))
     }
@@ -109,7 +110,7 @@ impl MediaStore for LocalMedia {
     fn sweep_expired(&self, expired_before: SystemTime) -> BoxFuture<'_, std::io::Result<usize>> {
         let (root, rules) = (self.root.clone(), self.pack_rules);
         Box::pin(async move {
-            tokio::task::spawn_blocking(move || media_pack::sweep(&root, expired_before, &rules, SystemTime::now()))
+            tokio::task::spawn_blocking(move || media_sweep::sweep(&root, expired_before, &rules, SystemTime::now()))
                 .await
                 .map_err(std::io::Error::other)?
         })

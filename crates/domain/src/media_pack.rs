@@ -23,7 +23,7 @@
 //!   since: deletes come mostly oldest first) are punched too, and a pack left without data is
 //!   removed. Zeroed blocks between live images wait for that or for the sweep.
 //! - **Retention** also removes whole packs of an hour every event of which has expired
-//!   ([`sweep`]): that reclaims the images nothing refers to (a face stored, then answered 503
+//!   ([`crate::media_sweep`]): that reclaims the images nothing refers to (a face stored, then answered 503
 //!   because the broker was down; bytes written before a crash).
 //!
 //! Stored images always start with their format's magic bytes (ingest checks the type by its
@@ -76,7 +76,7 @@ impl Default for PackRules {
 impl PackRules {
     /// Whether no process can still write to a pack created at `created` (its window is over,
     /// with time to settle).
-    fn closed(&self, created: SystemTime, now: SystemTime) -> bool {
+    pub(crate) fn closed(&self, created: SystemTime, now: SystemTime) -> bool {
         created.checked_add(self.write_window + SETTLE).is_some_and(|end| end <= now)
     }
 }
@@ -116,7 +116,7 @@ pub fn parse(relative: &str) -> Option<PackRange<'_>> {
 }
 
 /// When the pack of this name was created (the name starts with its creation's Unix seconds).
-fn created_of(pack: &str) -> Option<SystemTime> {
+pub(crate) fn created_of(pack: &str) -> Option<SystemTime> {
     let name = pack.rsplit('/').next()?;
     let secs: u64 = name.split('-').next()?.parse().ok()?;
     SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(secs))
@@ -136,7 +136,7 @@ fn in_hour_dir(path: &str) -> bool {
         && segments.next().is_some()
 }
 
-fn all_digits(s: &str) -> bool {
+pub(crate) fn all_digits(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
 }
 
@@ -470,77 +470,6 @@ fn reclaim_leading_zeros(file: &File) -> std::io::Result<bool> {
     }
 }
 
-/// Removes the packs of every hour that ended before `expired_before` (so every event they hold
-/// has expired), once no process can write to them; returns how many. Empty directories left go
-/// too.
-pub fn sweep(root: &Path, expired_before: SystemTime, rules: &PackRules, now: SystemTime) -> std::io::Result<usize> {
-    let mut removed = 0;
-    let events = root.join(PACKED_PREFIX.trim_end_matches('/'));
-    for hour in hour_dirs(&events)? {
-        let (dir, started) = hour;
-        if started + Duration::from_secs(3600) > expired_before {
-            continue;
-        }
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
-        for entry in entries.flatten() {
-            let name = entry.file_name();
-            let Some(name) = name.to_str().filter(|n| n.ends_with(".pack")) else { continue };
-            if created_of(name).is_some_and(|created| rules.closed(created, now)) {
-                let path = entry.path();
-                match std::fs::remove_file(&path) {
-                    Ok(()) => {
-                        removed += 1;
-                        prune_empty_dirs(root, &path);
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    // One pack that cannot go must not keep every later hour's.
-                    Err(e) => tracing::warn!(path = %path.display(), error = %e, "cannot remove expired pack: {e}"),
-                }
-            }
-        }
-    }
-    Ok(removed)
-}
-
-/// The `events/YYYY/MM/DD/HH` directories below `events` with the time their hour starts.
-fn hour_dirs(events: &Path) -> std::io::Result<Vec<(PathBuf, SystemTime)>> {
-    let mut found = Vec::new();
-    let mut level: Vec<(PathBuf, Vec<u32>)> = vec![(events.to_path_buf(), Vec::new())];
-    for digits in [4, 2, 2, 2] {
-        let mut next = Vec::new();
-        for (dir, parts) in level {
-            let entries = match std::fs::read_dir(&dir) {
-                Ok(entries) => entries,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(e),
-            };
-            for entry in entries.flatten() {
-                let name = entry.file_name();
-                let Some(n) =
-                    name.to_str().filter(|n| n.len() == digits && all_digits(n)).and_then(|n| n.parse::<u32>().ok())
-                else {
-                    continue;
-                };
-                let mut parts = parts.clone();
-                parts.push(n);
-                next.push((entry.path(), parts));
-            }
-        }
-        level = next;
-    }
-    for (dir, parts) in level {
-        if let [year, month, day, hour] = parts[..]
-            && let Some(start) = chrono::NaiveDate::from_ymd_opt(year as i32, month, day)
-                .and_then(|d| d.and_hms_opt(hour, 0, 0))
-                .map(|t| t.and_utc())
-        {
-            let secs = u64::try_from(start.timestamp()).unwrap_or(0);
-            found.push((dir, SystemTime::UNIX_EPOCH + Duration::from_secs(secs)));
-        }
-    }
-    Ok(found)
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -638,26 +567,6 @@ mod tests {
         assert!(!root.join("events").exists(), "its empty directories too");
         // Deleting again, or a pack that is gone, is not an error.
         delete(&root, &parse(&paths[0]).unwrap(), &rules, later).unwrap();
-        std::fs::remove_dir_all(&root).ok();
-    }
-
-    #[tokio::test]
-    async fn sweep_removes_packs_of_expired_hours_only() {
-        let root = scratch();
-        let media = store(&root);
-        let old = media.put_all(face(1)).await.unwrap();
-        let recent: Vec<(String, Bytes)> =
-            face(2).into_iter().map(|(p, b)| (p.replace(HOUR, "events/2026/11/28/15"), b)).collect();
-        let recent = media.put_all(recent).await.unwrap();
-        let rules = PackRules::default();
-        let expired_before = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_776_000); // 2026-11-27 10:40 UTC
-        let later = SystemTime::now() + Duration::from_secs(86_400);
-        // Packs still open for writing stay, whatever their hour.
-        assert_eq!(sweep(&root, expired_before, &rules, SystemTime::now()).unwrap(), 0);
-        assert_eq!(sweep(&root, expired_before, &rules, later).unwrap(), 1);
-        assert!(media.get(old[0].clone()).await.unwrap().is_none());
-        assert!(!root.join(HOUR).exists());
-        assert!(media.get(recent[0].clone()).await.unwrap().is_some(), "an hour not expired keeps its pack");
         std::fs::remove_dir_all(&root).ok();
     }
 
