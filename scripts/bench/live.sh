@@ -5,7 +5,7 @@
 set -e
 cd "$(dirname "$0")/../.."
 name=$1; index=$2; gallery=$3; mode=$4; iport=18491; gport=18492
-B=target/release
+B=${B:-target/release}
 export ADMIN_PASSWORD=bench-admin-pw
 source scripts/bench/prepare.sh
 prepare_run
@@ -30,7 +30,9 @@ else
   sleep 3
   # LIVE_NICE=19 runs the clients at the lowest CPU priority: on a shared two-core host that is
   # the nearest to clients on machines of their own (they read late, but read everything).
-  nice -n ${LIVE_NICE:-0} $B/ffsec-loadgen live --addr 127.0.0.1:$gport --clients 1000 --seconds ${LIVE_SECONDS:-45} --filters "$FILTERS" &
+  # LIVE_IDLE=1 runs them under SCHED_IDLE instead: they get only CPU time nothing else wants.
+  sched=(nice -n ${LIVE_NICE:-0}); [ -n "$LIVE_IDLE" ] && sched=(chrt --idle 0)
+  "${sched[@]}" $B/ffsec-loadgen live --addr 127.0.0.1:$gport --clients 1000 --seconds ${LIVE_SECONDS:-45} --filters "$FILTERS" &
   L=$!
   for i in $(seq 60); do c=$(curl -s http://127.0.0.1:$gport/metrics | awk '/^ffsec_websocket_clients/ {print $2}'); [ "$c" = 1000 ] && break; sleep 1; done
   echo "websocket clients: $c"; sleep 2

@@ -20,6 +20,7 @@ pub mod event_loader;
 pub mod event_view;
 pub mod json_body;
 pub mod live;
+mod live_outbox;
 pub mod media;
 pub mod metrics;
 pub mod openapi;

@@ -1,7 +1,7 @@
 //! The live feed: this replica's own queue on the events exchange feeds one fan-out task, which
-//! decides per frame which WebSocket sessions (wire doc §4) want it and hands each of them the
-//! shared, serialized frame. A session wakes only for frames it is sent. A slow client fills its
-//! own queue and is cut off; it never slows the others or the ingest path. A client may narrow its
+//! decides per frame which WebSocket sessions (wire doc §4) want it and queues the shared,
+//! serialized frame in each one's outbox (`live_outbox`), whose connection writes it. A slow
+//! client fills its own outbox and is cut off; it never slows the others or the ingest path. A client may narrow its
 //! feed with the event list's filters (`?cameras=1&matched=true` on the URL, or a `filters`
 //! message), evaluated by the fan-out, once per distinct filter set.
 
@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use actix_web::body::BoxBody;
 use actix_web::{HttpRequest, HttpResponse, web};
 use actix_ws::{AggregatedMessage, Session};
 use bytestring::ByteString;
@@ -20,21 +21,18 @@ use futures_util::{FutureExt, StreamExt};
 use lapin::message::Delivery;
 use lapin::options::BasicAckOptions;
 use serde::Deserialize;
-use tokio::sync::mpsc;
-use tokio::sync::mpsc::error::TrySendError;
 use tokio_util::sync::CancellationToken;
 
+use crate::live_outbox::{Outbox, OutboxBody, Pushed, SEND_TIMEOUT};
 use crate::routes::pagination as p;
 use crate::state::AppState;
 use crate::{auth, event_view};
 
-/// Frames queued per client before it is cut off.
-const CLIENT_BUFFER: usize = 1024;
 const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
 const PING_EVERY: Duration = Duration::from_secs(15);
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(45);
-/// How long one frame may wait for room in a client's socket.
-const SEND_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often the fan-out looks for clients whose socket stopped taking frames.
+const STALL_CHECK_EVERY: Duration = Duration::from_secs(1);
 
 /// One frame, serialized once for every client (a `ByteString` clone shares the bytes), with what
 /// filters read of its event (none for frames that are not about one event: those go to every
@@ -57,49 +55,59 @@ impl LiveFrame {
 /// them (`None`: no filters, every frame, no evaluation).
 struct Group {
     filters: Option<EventListFilters>,
-    members: HashMap<u64, mpsc::Sender<ByteString>>,
+    members: HashMap<u64, Arc<Outbox>>,
 }
 
 #[derive(Default)]
 struct Registry {
     next_id: u64,
     groups: Vec<Group>,
+    /// Outboxes queued to since the last [`LiveFeed::flush`]: each is woken once per run of
+    /// frames, so its connection writes the run's frames together.
+    owed: Vec<Arc<Outbox>>,
 }
 
 impl Registry {
-    fn join(&mut self, id: u64, filters: Option<EventListFilters>, sender: mpsc::Sender<ByteString>) {
+    fn join(&mut self, id: u64, filters: Option<EventListFilters>, outbox: Arc<Outbox>) {
         match self.groups.iter_mut().find(|g| g.filters == filters) {
             Some(group) => {
-                group.members.insert(id, sender);
+                group.members.insert(id, outbox);
             }
-            None => self.groups.push(Group { filters, members: HashMap::from([(id, sender)]) }),
+            None => self.groups.push(Group { filters, members: HashMap::from([(id, outbox)]) }),
         }
     }
 
-    fn leave(&mut self, id: u64) -> Option<mpsc::Sender<ByteString>> {
-        let sender = self.groups.iter_mut().find_map(|g| g.members.remove(&id));
+    fn leave(&mut self, id: u64) -> Option<Arc<Outbox>> {
+        let outbox = self.groups.iter_mut().find_map(|g| g.members.remove(&id));
         self.groups.retain(|g| !g.members.is_empty());
-        sender
+        outbox
     }
 
-    /// Queues `frame` for every session whose filters pass it. A full queue drops that session's
-    /// sender: its receiver then ends and the session disconnects.
-    fn deliver(&mut self, frame: &LiveFrame) {
+    /// Queues `frame` for every session whose filters pass it. A session too far behind is cut
+    /// off and leaves the feed.
+    fn deliver(&mut self, frame: &LiveFrame, now: Instant) {
+        let owed = &mut self.owed;
         for group in &mut self.groups {
             if !frame.passes(group.filters.as_ref()) {
                 continue;
             }
-            group.members.retain(|_, sender| match sender.try_send(frame.text.clone()) {
-                Ok(()) => true,
-                Err(TrySendError::Full(_)) => {
-                    tracing::warn!(
-                        missed = CLIENT_BUFFER,
-                        "disconnecting a WebSocket client {CLIENT_BUFFER} frames behind"
-                    );
-                    false
+            group.members.retain(|_, outbox| match outbox.push(&frame.text, now) {
+                Pushed::Queued(first) => {
+                    if first {
+                        owed.push(outbox.clone());
+                    }
+                    true
                 }
-                Err(TrySendError::Closed(_)) => false,
+                Pushed::CutOff => false,
             });
+        }
+        self.groups.retain(|g| !g.members.is_empty());
+    }
+
+    /// Cuts off (and drops) the sessions whose socket has not taken a frame in time.
+    fn cut_stalled(&mut self, now: Instant) {
+        for group in &mut self.groups {
+            group.members.retain(|_, outbox| !outbox.cut_if_stalled(now));
         }
         self.groups.retain(|g| !g.members.is_empty());
     }
@@ -121,18 +129,30 @@ impl LiveFeed {
         self.registry.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn publish(&self, frame: &LiveFrame) {
-        self.registry().deliver(frame);
+    fn publish(&self, frame: &LiveFrame, now: Instant) {
+        self.registry().deliver(frame, now);
+    }
+
+    /// Wakes the connections of every session queued to since the last flush (outside the lock).
+    fn flush(&self) {
+        let owed = std::mem::take(&mut self.registry().owed);
+        for outbox in owed {
+            outbox.wake();
+        }
+    }
+
+    fn cut_stalled(&self, now: Instant) {
+        self.registry().cut_stalled(now);
     }
 
     /// Adds a session to the feed; it stays in until the returned membership is dropped.
-    fn register(&self, filters: Option<EventListFilters>) -> (Membership, mpsc::Receiver<ByteString>) {
-        let (sender, frames) = mpsc::channel(CLIENT_BUFFER);
+    fn register(&self, filters: Option<EventListFilters>) -> (Membership, Arc<Outbox>) {
+        let outbox = Arc::new(Outbox::default());
         let mut registry = self.registry();
         registry.next_id += 1;
         let id = registry.next_id;
-        registry.join(id, filters, sender);
-        (Membership { feed: self.clone(), id }, frames)
+        registry.join(id, filters, outbox.clone());
+        (Membership { feed: self.clone(), id }, outbox)
     }
 }
 
@@ -146,9 +166,9 @@ impl Membership {
     /// Moves the session to the group of its new filters. Frames already queued stay queued.
     fn set_filters(&self, filters: Option<EventListFilters>) {
         let mut registry = self.feed.registry();
-        // A session already cut off for lagging stays out: its queue has ended.
-        if let Some(sender) = registry.leave(self.id) {
-            registry.join(self.id, filters, sender);
+        // A session already cut off for lagging stays out.
+        if let Some(outbox) = registry.leave(self.id) {
+            registry.join(self.id, filters, outbox);
         }
     }
 
@@ -176,21 +196,30 @@ pub async fn run_fanout(state: web::Data<AppState>, bus: Bus, replica: String, c
         async move {
             // The queue is bound now: the event index may load or catch up.
             let _link = state.event_search.clone().map(crate::event_index_feed::FeedLink::up);
+            let mut stall_check = tokio::time::interval(STALL_CHECK_EVERY);
             loop {
                 let delivery = tokio::select! {
                     () = cancel.cancelled() => return,
+                    _ = stall_check.tick() => {
+                        state.live.cut_stalled(Instant::now());
+                        continue;
+                    }
                     next = consumer.next() => match next {
                         Some(Ok(d)) => d,
                         _ => return,
                     },
                 };
-                // Whatever else has already arrived is fanned out too, then the whole run is acked
-                // with one `multiple` ack: an awaited ack per frame is a hand-off to the bus link's
-                // I/O task per event, which under load delayed every later frame behind it.
-                let mut last = fan_out(&state, delivery).await;
+                // Whatever else has already arrived is fanned out too, then each client's
+                // connection is woken once for its share of the run (one write for several
+                // frames), and the whole run is acked with one `multiple` ack: an awaited ack per
+                // frame is a hand-off to the bus link's I/O task per event, which under load
+                // delayed every later frame behind it.
+                let now = Instant::now();
+                let mut last = fan_out(&state, delivery, now).await;
                 while let Some(Some(Ok(delivery))) = consumer.next().now_or_never() {
-                    last = fan_out(&state, delivery).await.or(last);
+                    last = fan_out(&state, delivery, now).await.or(last);
                 }
+                state.live.flush();
                 if let Some(last) = last {
                     let _ = last.acker.ack(BasicAckOptions { multiple: true }).await;
                 }
@@ -202,10 +231,10 @@ pub async fn run_fanout(state: web::Data<AppState>, bus: Bus, replica: String, c
 
 /// Hands one message's frame to the sessions; returns it when it still needs its ack (an
 /// unreadable one is dead-lettered at once instead).
-async fn fan_out(state: &AppState, delivery: Delivery) -> Option<Delivery> {
+async fn fan_out(state: &AppState, delivery: Delivery, now: Instant) -> Option<Delivery> {
     match frame_of(state, &delivery) {
         Ok(frame) => {
-            state.live.publish(&frame);
+            state.live.publish(&frame, now);
             Some(delivery)
         }
         Err(e) => {
@@ -276,10 +305,11 @@ pub async fn get_events_socket(
         Err(e) => return Ok(actix_web::ResponseError::error_response(&e)),
     };
     // Join the feed before answering, so nothing published after the handshake is missed.
-    let (membership, frames) = state.live.register(filters);
+    let (membership, outbox) = state.live.register(filters);
     let (response, session, stream) = actix_ws::handle(&req, body)?;
+    let response = response.map_body(|_, control| BoxBody::new(OutboxBody::new(control, outbox.clone())));
     let stream = stream.max_frame_size(64 * 1024).aggregate_continuations();
-    actix_web::rt::spawn(run_session(state, session, stream, membership, frames));
+    actix_web::rt::spawn(run_session(state, session, stream, membership, outbox));
     Ok(response)
 }
 
@@ -296,13 +326,15 @@ async fn run_session(
     mut session: Session,
     mut stream: actix_ws::AggregatedMessageStream,
     membership: Membership,
-    mut frames: mpsc::Receiver<ByteString>,
+    outbox: Arc<Outbox>,
 ) {
     let Some(wants_events) = authenticate(&state, &mut session, &mut stream).await else {
         let _ = session.close(None).await;
         return;
     };
-    if !wants_events {
+    if wants_events {
+        outbox.open(Instant::now());
+    } else {
         membership.leave();
     }
     state.metrics.websocket_clients.inc();
@@ -312,19 +344,9 @@ async fn run_session(
     loop {
         tokio::select! {
             () = closing.cancelled() => break,
-            frame = frames.recv(), if wants_events => match frame {
-                Some(frame) => {
-                    // A client that stops reading fills its socket; it is cut off rather than
-                    // left holding a task (it reconnects and re-reads the REST list).
-                    let sent = tokio::time::timeout(SEND_TIMEOUT, session.text(frame)).await;
-                    if !matches!(sent, Ok(Ok(()))) {
-                        tracing::info!("disconnecting a WebSocket client that does not read");
-                        break;
-                    }
-                }
-                // The fan-out dropped this client for falling behind (it logged why).
-                None => break,
-            },
+            // The fan-out cut this client off for falling behind (it logged why); it reconnects
+            // and re-reads the REST list.
+            () = outbox.cut_off_wait(), if wants_events => break,
             message = stream.next() => match message {
                 Some(Ok(AggregatedMessage::Ping(bytes))) => {
                     last_seen = Instant::now();
@@ -354,7 +376,9 @@ async fn run_session(
                     break;
                 }
                 let frame = serde_json::json!({"type": "ping", "data": {"ts": chrono::Utc::now()}});
-                if session.text(frame.to_string()).await.is_err() { break }
+                // Control frames queue behind a socket that does not take them: bounded too.
+                let sent = tokio::time::timeout(SEND_TIMEOUT, session.text(frame.to_string())).await;
+                if !matches!(sent, Ok(Ok(()))) { break }
             }
         }
     }
