@@ -38,7 +38,7 @@ else
   echo "websocket clients: $c"; sleep 2
   (sleep 10; top -b -n1 -w 160 | head -14 > /tmp/bench/$name.top) &
   # PERF=1: a 15 s CPU profile of gateway-api while the clients are on.
-  [ -n "$PERF" ] && (sleep 2; perf record -F 199 -p $GW -o /tmp/bench/$name.perf.data -- sleep 15 >/tmp/bench/$name.perf.log 2>&1) &
+  [ -n "$PERF" ] && (sleep 2; perf record -F ${PERF_HZ:-199} -p $GW -o /tmp/bench/$name.perf.data -- sleep 15 >/tmp/bench/$name.perf.log 2>&1) &
   cpu_run --seconds 20 --concurrency 64
   wait $L
   sleep 3

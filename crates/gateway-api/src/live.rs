@@ -62,9 +62,6 @@ struct Group {
 struct Registry {
     next_id: u64,
     groups: Vec<Group>,
-    /// Outboxes queued to since the last [`LiveFeed::flush`]: each is woken once per run of
-    /// frames, so its connection writes the run's frames together.
-    owed: Vec<Arc<Outbox>>,
 }
 
 impl Registry {
@@ -86,20 +83,11 @@ impl Registry {
     /// Queues `frame` for every session whose filters pass it. A session too far behind is cut
     /// off and leaves the feed.
     fn deliver(&mut self, frame: &LiveFrame, now: Instant) {
-        let owed = &mut self.owed;
         for group in &mut self.groups {
             if !frame.passes(group.filters.as_ref()) {
                 continue;
             }
-            group.members.retain(|_, outbox| match outbox.push(&frame.text, now) {
-                Pushed::Queued(first) => {
-                    if first {
-                        owed.push(outbox.clone());
-                    }
-                    true
-                }
-                Pushed::CutOff => false,
-            });
+            group.members.retain(|_, outbox| outbox.push(&frame.text, now) == Pushed::Queued);
         }
         self.groups.retain(|g| !g.members.is_empty());
     }
@@ -131,14 +119,6 @@ impl LiveFeed {
 
     fn publish(&self, frame: &LiveFrame, now: Instant) {
         self.registry().deliver(frame, now);
-    }
-
-    /// Wakes the connections of every session queued to since the last flush (outside the lock).
-    fn flush(&self) {
-        let owed = std::mem::take(&mut self.registry().owed);
-        for outbox in owed {
-            outbox.wake();
-        }
     }
 
     fn cut_stalled(&self, now: Instant) {
@@ -209,17 +189,14 @@ pub async fn run_fanout(state: web::Data<AppState>, bus: Bus, replica: String, c
                         _ => return,
                     },
                 };
-                // Whatever else has already arrived is fanned out too, then each client's
-                // connection is woken once for its share of the run (one write for several
-                // frames), and the whole run is acked with one `multiple` ack: an awaited ack per
-                // frame is a hand-off to the bus link's I/O task per event, which under load
-                // delayed every later frame behind it.
+                // Whatever else has already arrived is fanned out too, then the whole run is acked
+                // with one `multiple` ack: an awaited ack per frame is a hand-off to the bus link's
+                // I/O task per event, which under load delayed every later frame behind it.
                 let now = Instant::now();
                 let mut last = fan_out(&state, delivery, now).await;
                 while let Some(Some(Ok(delivery))) = consumer.next().now_or_never() {
                     last = fan_out(&state, delivery, now).await.or(last);
                 }
-                state.live.flush();
                 if let Some(last) = last {
                     let _ = last.acker.ack(BasicAckOptions { multiple: true }).await;
                 }

@@ -1,9 +1,9 @@
 //! One WebSocket session's way out. The fan-out queues each frame the session wants in its
 //! [`Outbox`]; the HTTP connection's own task takes every frame waiting at once, through
 //! [`OutboxBody`], and writes them to the socket together. No task sits in between: a frame costs
-//! a queue push and, once per fan-out run rather than per frame, a wake-up of the connection
-//! (P5: the hand-offs through a session task and actix-ws's channel were most of gateway-api's
-//! CPU per frame, docs/benchmarks.md). Control frames (pong, ping, replies, close) still go
+//! a queue push and a wake-up of the connection's task (a no-op when it is already due to run).
+//! The session task and actix-ws's channel that frames used to pass through cost gateway-api
+//! about 30 % of its CPU per frame (P5, docs/benchmarks.md). Control frames (pong, ping, replies, close) still go
 //! through actix-ws's `Session`, whose body [`OutboxBody`] wraps.
 //!
 //! A session is cut off when CLIENT_BUFFER frames wait for it, or when a frame has waited
@@ -46,15 +46,13 @@ struct Queue {
     /// Frames go out only once the session has authenticated.
     open: bool,
     cut: bool,
-    /// The writer is to be woken at the end of the fan-out's run.
-    wake_owed: bool,
 }
 
 /// What [`Outbox::push`] did.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Pushed {
-    /// Queued; `true` when this is the first frame of the run, so the caller owes one wake-up.
-    Queued(bool),
+    /// Queued, and the writer woken.
+    Queued,
     /// Not queued: the session is (now) cut off.
     CutOff,
 }
@@ -65,7 +63,8 @@ impl Outbox {
         self.queue.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Queues `frame` unless the session is too far behind (then it is cut off).
+    /// Queues `frame` and wakes the writer, unless the session is too far behind (then it is cut
+    /// off).
     pub fn push(&self, frame: &ByteString, now: Instant) -> Pushed {
         let mut queue = self.queue();
         if queue.cut {
@@ -80,13 +79,11 @@ impl Outbox {
         if queue.open && queue.since.is_none() {
             queue.since = Some(now);
         }
-        Pushed::Queued(!std::mem::replace(&mut queue.wake_owed, true))
-    }
-
-    /// Wakes the writer for the frames queued since the last wake-up.
-    pub fn wake(&self) {
-        self.queue().wake_owed = false;
+        drop(queue);
+        // Per frame, not once per run of the fan-out: the fan-out thread can be preempted
+        // mid-run, and every frame of the run would wait for it (P2's p99 doubled).
         self.writer.wake();
+        Pushed::Queued
     }
 
     /// Cuts the session off when a frame has waited too long (the fan-out's periodic check);
@@ -215,19 +212,18 @@ mod tests {
     }
 
     #[test]
-    fn frames_wait_for_auth_and_one_wake_is_owed_per_run() {
+    fn frames_wait_for_auth() {
         let outbox = Outbox::default();
         let now = Instant::now();
-        assert_eq!(outbox.push(&frame(1), now), Pushed::Queued(true));
-        assert_eq!(outbox.push(&frame(2), now), Pushed::Queued(false));
+        assert_eq!(outbox.push(&frame(1), now), Pushed::Queued);
+        assert_eq!(outbox.push(&frame(2), now), Pushed::Queued);
         let mut taken = VecDeque::new();
         outbox.take(&mut taken);
         assert!(taken.is_empty(), "nothing goes out before the session authenticated");
         // Waiting for auth does not count as waiting for the socket.
         assert!(!outbox.cut_if_stalled(now + SEND_TIMEOUT * 2));
         outbox.open(now);
-        outbox.wake();
-        assert_eq!(outbox.push(&frame(3), now), Pushed::Queued(true));
+        assert_eq!(outbox.push(&frame(3), now), Pushed::Queued);
         outbox.take(&mut taken);
         assert_eq!(taken, [frame(1), frame(2), frame(3)]);
     }
@@ -237,7 +233,7 @@ mod tests {
         let outbox = Outbox::default();
         let now = Instant::now();
         for n in 0..CLIENT_BUFFER {
-            assert!(matches!(outbox.push(&frame(n), now), Pushed::Queued(_)));
+            assert_eq!(outbox.push(&frame(n), now), Pushed::Queued);
         }
         assert_eq!(outbox.push(&frame(0), now), Pushed::CutOff);
         assert_eq!(outbox.push(&frame(0), now), Pushed::CutOff);
@@ -253,13 +249,12 @@ mod tests {
         let now = Instant::now();
         outbox.open(now);
         outbox.push(&frame(1), now);
-        outbox.wake();
         assert!(!outbox.cut_if_stalled(now + SEND_TIMEOUT));
         // Taken in time: the clock starts again with the next frame.
         let mut taken = VecDeque::new();
         outbox.take(&mut taken);
         let later = now + SEND_TIMEOUT * 2;
-        assert_eq!(outbox.push(&frame(2), later), Pushed::Queued(true));
+        assert_eq!(outbox.push(&frame(2), later), Pushed::Queued);
         assert!(!outbox.cut_if_stalled(later + SEND_TIMEOUT));
         assert!(outbox.cut_if_stalled(later + SEND_TIMEOUT + Duration::from_millis(1)));
         assert_eq!(outbox.push(&frame(3), later), Pushed::CutOff);
