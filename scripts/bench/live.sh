@@ -27,22 +27,26 @@ if [ "$mode" = p2 ]; then
   wait $L
 else
   cpu_run --seconds 20 --concurrency 64
-  sleep 3
-  # LIVE_NICE=19 runs the clients at the lowest CPU priority: on a shared two-core host that is
-  # the nearest to clients on machines of their own (they read late, but read everything).
-  # LIVE_IDLE=1 runs them under SCHED_IDLE instead: they get only CPU time nothing else wants.
-  sched=(nice -n ${LIVE_NICE:-0}); [ -n "$LIVE_IDLE" ] && sched=(chrt --idle 0)
-  "${sched[@]}" $B/ffsec-loadgen live --addr 127.0.0.1:$gport --clients 1000 --seconds ${LIVE_SECONDS:-45} --filters "$FILTERS" &
-  L=$!
-  for i in $(seq 60); do c=$(curl -s http://127.0.0.1:$gport/metrics | awk '/^ffsec_websocket_clients/ {print $2}'); [ "$c" = 1000 ] && break; sleep 1; done
-  echo "websocket clients: $c"; sleep 2
-  (sleep 10; top -b -n1 -w 160 | head -14 > /tmp/bench/$name.top) &
-  # PERF=1: a 15 s CPU profile of gateway-api while the clients are on.
-  [ -n "$PERF" ] && (sleep 2; perf record -F ${PERF_HZ:-199} -p $GW -o /tmp/bench/$name.perf.data -- sleep 15 >/tmp/bench/$name.perf.log 2>&1) &
-  cpu_run --seconds 20 --concurrency 64
-  wait $L
-  sleep 3
-  cpu_run --seconds 20 --concurrency 64
+  # P5_ROUNDS=N: N rounds of (with clients, without), so that the drop is a mean over several
+  # phases rather than one pair: on a shared two-core host one 20 s phase swings by ±10 %.
+  for round in $(seq ${P5_ROUNDS:-1}); do
+    sleep 3
+    # LIVE_NICE=19 runs the clients at the lowest CPU priority: on a shared two-core host that is
+    # the nearest to clients on machines of their own (they read late, but read everything).
+    # LIVE_IDLE=1 runs them under SCHED_IDLE instead: they get only CPU time nothing else wants.
+    sched=(nice -n ${LIVE_NICE:-0}); [ -n "$LIVE_IDLE" ] && sched=(chrt --idle 0)
+    "${sched[@]}" $B/ffsec-loadgen live --addr 127.0.0.1:$gport --clients 1000 --seconds ${LIVE_SECONDS:-45} --filters "$FILTERS" &
+    L=$!
+    for i in $(seq 60); do c=$(curl -s http://127.0.0.1:$gport/metrics | awk '/^ffsec_websocket_clients/ {print $2}'); [ "$c" = 1000 ] && break; sleep 1; done
+    echo "websocket clients: $c"; sleep 2
+    (sleep 10; top -b -n1 -w 160 | head -14 > /tmp/bench/$name.top) &
+    # PERF=1: a 15 s CPU profile of gateway-api while the clients are on.
+    [ -n "$PERF" ] && [ $round = 1 ] && (sleep 2; perf record -F ${PERF_HZ:-199} -p $GW -o /tmp/bench/$name.perf.data -- sleep 15 >/tmp/bench/$name.perf.log 2>&1) &
+    cpu_run --seconds 20 --concurrency 64
+    wait $L
+    sleep 3
+    cpu_run --seconds 20 --concurrency 64
+  done
 fi
 $B/ffsec-loadgen broker --count 100000
 uptime

@@ -196,13 +196,20 @@ async fn two_gateway_replicas_each_deliver_every_event() {
     crate::init_logs();
     let mut env = TestEnv::new().await.unwrap();
     let stack = Stack::start(&mut env).await.unwrap();
-    let second = Running::start(bind().unwrap(), env.config.clone(), gateway_api::run).unwrap();
+    // The second replica with two HTTP workers: its connections are spread over both, and each
+    // worker fans frames out to its own clients.
+    let mut config = env.config.clone();
+    config.server.workers = 2;
+    let second = Running::start(bind().unwrap(), config, gateway_api::run).unwrap();
     second.wait_healthy().await.unwrap();
     let mut first_client = LiveClient::connect(&stack.gateway.addr.to_string(), &stack.token, "").await.unwrap();
-    let mut second_client = LiveClient::connect(&second.addr.to_string(), &stack.token, "?cameras=1").await.unwrap();
-    for running in [&stack.gateway, &second] {
-        wait_until("a live client on each replica", FRAME_WAIT, || async {
-            (metric(running, "ffsec_websocket_clients").await? == 1.0).then_some(())
+    let mut second_clients = Vec::new();
+    for query in ["?cameras=1", "", "?cameras=1", ""] {
+        second_clients.push(LiveClient::connect(&second.addr.to_string(), &stack.token, query).await.unwrap());
+    }
+    for (running, clients) in [(&stack.gateway, 1.0), (&second, 4.0)] {
+        wait_until("the live clients on each replica", FRAME_WAIT, || async {
+            (metric(running, "ffsec_websocket_clients").await? == clients).then_some(())
         })
         .await
         .unwrap();
@@ -214,8 +221,13 @@ async fn two_gateway_replicas_each_deliver_every_event() {
     let want_all: Vec<String> = events.iter().map(|e| e.id.to_string()).collect();
     let want_camera_1: Vec<String> = events.iter().filter(|e| e.camera.id == 1).map(|e| e.id.to_string()).collect();
     // The replicas' recorders store concurrently, so announcements may come in any order.
-    assert_eq!(created_set(&mut first_client, want_all.len()).await, want_all.into_iter().collect());
-    assert_eq!(created_set(&mut second_client, want_camera_1.len()).await, want_camera_1.into_iter().collect());
+    let want_all: HashSet<String> = want_all.into_iter().collect();
+    let want_camera_1: HashSet<String> = want_camera_1.into_iter().collect();
+    assert_eq!(created_set(&mut first_client, want_all.len()).await, want_all);
+    for (n, client) in second_clients.iter_mut().enumerate() {
+        let want = if n % 2 == 0 { &want_camera_1 } else { &want_all };
+        assert_eq!(&created_set(client, want.len()).await, want, "client {n} of the second replica");
+    }
     let mut conn = env.connect_db().await.unwrap();
     let stored: i64 = face_events::table.count().get_result(&mut conn).await.unwrap();
     assert_eq!(stored, 200, "each face stored once across both recorders");

@@ -106,6 +106,8 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
     let server = HttpServer::new(move || {
         App::new()
             .app_data(app_state.clone())
+            // Called on each worker's thread: the worker's own share of the live feed.
+            .app_data(app_state.live.worker())
             .app_data(web::JsonConfig::default().limit(max_body).error_handler(domain::error::json_error_handler))
             .app_data(web::QueryConfig::default().error_handler(domain::error::query_error_handler))
             .app_data(web::PathConfig::default().error_handler(domain::error::path_error_handler))

@@ -1,12 +1,20 @@
 //! The live feed: this replica's own queue on the events exchange feeds one fan-out task, which
-//! decides per frame which WebSocket sessions (wire doc §4) want it and queues the shared,
-//! serialized frame in each one's outbox (`live_outbox`), whose connection writes it. A slow
-//! client fills its own outbox and is cut off; it never slows the others or the ingest path. A client may narrow its
-//! feed with the event list's filters (`?cameras=1&matched=true` on the URL, or a `filters`
-//! message), evaluated by the fan-out, once per distinct filter set.
+//! serializes each frame once and hands every run of frames to each HTTP worker. Each worker's own
+//! task then decides per frame which of its WebSocket sessions (wire doc §4) want it and queues the
+//! shared frame in each one's outbox (`live_outbox`), whose connection, on the same thread, writes
+//! it. A slow client fills its own outbox and is cut off; it never slows the others or the ingest
+//! path. A client may narrow its feed with the event list's filters (`?cameras=1&matched=true` on
+//! the URL, or a `filters` message), evaluated once per distinct filter set on each worker.
+//!
+//! Why per worker: a session's connection lives on one HTTP worker thread. Woken from the bus
+//! thread, every frame for every session cost a cross-thread wake-up (a syscall each) on top of
+//! its write; woken by a task on its own thread, it costs a queue push. One cross-thread hand-off
+//! per run per worker remains (docs/benchmarks.md, P5 2026-11-28).
 
+use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::rc::{Rc, Weak};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::body::BoxBody;
@@ -21,6 +29,7 @@ use futures_util::{FutureExt, StreamExt};
 use lapin::message::Delivery;
 use lapin::options::BasicAckOptions;
 use serde::Deserialize;
+use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use crate::live_outbox::{Outbox, OutboxBody, Pushed, SEND_TIMEOUT};
@@ -31,8 +40,11 @@ use crate::{auth, event_view};
 const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
 const PING_EVERY: Duration = Duration::from_secs(15);
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(45);
-/// How often the fan-out looks for clients whose socket stopped taking frames.
+/// How often each worker looks for clients whose socket stopped taking frames.
 const STALL_CHECK_EVERY: Duration = Duration::from_secs(1);
+/// Runs of frames a worker may have yet to fan out before it is behind; its sessions are then
+/// cut off (they reconnect and re-read the REST list) rather than silently miss frames.
+const WORKER_BACKLOG: usize = 4096;
 
 /// One frame, serialized once for every client (a `ByteString` clone shares the bytes), with what
 /// filters read of its event (none for frames that are not about one event: those go to every
@@ -51,6 +63,9 @@ impl LiveFrame {
     }
 }
 
+/// The frames of one run of the bus consumer, shared by every worker.
+type Run = Arc<[LiveFrame]>;
+
 /// The sessions that share one filter set, so that the set is evaluated once per frame for all of
 /// them (`None`: no filters, every frame, no evaluation).
 struct Group {
@@ -58,6 +73,7 @@ struct Group {
     members: HashMap<u64, Arc<Outbox>>,
 }
 
+/// One worker's sessions.
 #[derive(Default)]
 struct Registry {
     next_id: u64,
@@ -99,53 +115,118 @@ impl Registry {
         }
         self.groups.retain(|g| !g.members.is_empty());
     }
+
+    /// Cuts off every session (the worker fell behind the feed).
+    fn cut_all(&mut self) {
+        for group in self.groups.drain(..) {
+            for outbox in group.members.into_values() {
+                outbox.cut_off();
+            }
+        }
+    }
 }
 
+/// The replica's feed: runs of frames from the bus consumer to every worker.
 #[derive(Clone)]
 pub struct LiveFeed {
-    registry: Arc<Mutex<Registry>>,
+    runs: broadcast::Sender<Run>,
     closing: CancellationToken,
 }
 
 impl LiveFeed {
     pub fn new(closing: CancellationToken) -> Self {
-        Self { registry: Arc::default(), closing }
+        let (runs, _) = broadcast::channel(WORKER_BACKLOG);
+        Self { runs, closing }
     }
 
-    fn registry(&self) -> MutexGuard<'_, Registry> {
-        // The registry holds no invariant a panicking holder could break halfway.
-        self.registry.lock().unwrap_or_else(PoisonError::into_inner)
+    fn publish(&self, run: Vec<LiveFrame>) {
+        if !run.is_empty() {
+            // An error means no worker has a session yet: nobody to send to.
+            let _ = self.runs.send(run.into());
+        }
     }
 
-    fn publish(&self, frame: &LiveFrame, now: Instant) {
-        self.registry().deliver(frame, now);
+    /// A worker's share of the feed (built in each worker's app factory, used on its thread).
+    pub fn worker(&self) -> WorkerFeed {
+        WorkerFeed(Rc::new(WorkerShare {
+            feed: self.clone(),
+            registry: RefCell::default(),
+            started: Default::default(),
+        }))
     }
+}
 
-    fn cut_stalled(&self, now: Instant) {
-        self.registry().cut_stalled(now);
-    }
+/// One HTTP worker's sessions and the task that fans each run out to them. Lives on the worker's
+/// thread (app data), so sessions join and leave without a lock.
+#[derive(Clone)]
+pub struct WorkerFeed(Rc<WorkerShare>);
 
-    /// Adds a session to the feed; it stays in until the returned membership is dropped.
+struct WorkerShare {
+    feed: LiveFeed,
+    registry: RefCell<Registry>,
+    started: std::cell::Cell<bool>,
+}
+
+impl WorkerFeed {
+    /// Adds a session to the feed; it stays in until the returned membership is dropped. The
+    /// worker's fan-out starts with its first session, on the worker's own runtime.
     fn register(&self, filters: Option<EventListFilters>) -> (Membership, Arc<Outbox>) {
+        if !self.0.started.replace(true) {
+            let runs = self.0.feed.runs.subscribe();
+            actix_web::rt::spawn(run_worker_fanout(Rc::downgrade(&self.0), runs, self.0.feed.closing.clone()));
+        }
         let outbox = Arc::new(Outbox::default());
-        let mut registry = self.registry();
+        let mut registry = self.0.registry.borrow_mut();
         registry.next_id += 1;
         let id = registry.next_id;
         registry.join(id, filters, outbox.clone());
-        (Membership { feed: self.clone(), id }, outbox)
+        (Membership { worker: self.clone(), id }, outbox)
+    }
+}
+
+/// A worker's fan-out: every run of frames to the worker's sessions, and the periodic check for
+/// stalled ones.
+async fn run_worker_fanout(worker: Weak<WorkerShare>, mut runs: broadcast::Receiver<Run>, closing: CancellationToken) {
+    let mut stall_check = tokio::time::interval(STALL_CHECK_EVERY);
+    loop {
+        let run = tokio::select! {
+            () = closing.cancelled() => return,
+            _ = stall_check.tick() => None,
+            run = runs.recv() => Some(run),
+        };
+        // The worker's app data is gone: the worker stopped.
+        let Some(worker) = worker.upgrade() else { return };
+        let mut registry = worker.registry.borrow_mut();
+        let now = Instant::now();
+        match run {
+            None => registry.cut_stalled(now),
+            Some(Ok(run)) => {
+                for frame in run.iter() {
+                    registry.deliver(frame, now);
+                }
+            }
+            Some(Err(broadcast::error::RecvError::Lagged(missed))) => {
+                tracing::warn!(
+                    missed_runs = missed,
+                    "an HTTP worker fell {missed} runs of live frames behind; disconnecting its WebSocket clients"
+                );
+                registry.cut_all();
+            }
+            Some(Err(broadcast::error::RecvError::Closed)) => return,
+        }
     }
 }
 
 /// A session's place in the feed, left when dropped (however the session ends).
 struct Membership {
-    feed: LiveFeed,
+    worker: WorkerFeed,
     id: u64,
 }
 
 impl Membership {
     /// Moves the session to the group of its new filters. Frames already queued stay queued.
     fn set_filters(&self, filters: Option<EventListFilters>) {
-        let mut registry = self.feed.registry();
+        let mut registry = self.worker.0.registry.borrow_mut();
         // A session already cut off for lagging stays out.
         if let Some(outbox) = registry.leave(self.id) {
             registry.join(self.id, filters, outbox);
@@ -153,7 +234,7 @@ impl Membership {
     }
 
     fn leave(&self) {
-        self.feed.registry().leave(self.id);
+        self.worker.0.registry.borrow_mut().leave(self.id);
     }
 }
 
@@ -176,27 +257,34 @@ pub async fn run_fanout(state: web::Data<AppState>, bus: Bus, replica: String, c
         async move {
             // The queue is bound now: the event index may load or catch up.
             let _link = state.event_search.clone().map(crate::event_index_feed::FeedLink::up);
-            let mut stall_check = tokio::time::interval(STALL_CHECK_EVERY);
             loop {
                 let delivery = tokio::select! {
                     () = cancel.cancelled() => return,
-                    _ = stall_check.tick() => {
-                        state.live.cut_stalled(Instant::now());
-                        continue;
-                    }
                     next = consumer.next() => match next {
                         Some(Ok(d)) => d,
                         _ => return,
                     },
                 };
-                // Whatever else has already arrived is fanned out too, then the whole run is acked
-                // with one `multiple` ack: an awaited ack per frame is a hand-off to the bus link's
-                // I/O task per event, which under load delayed every later frame behind it.
-                let now = Instant::now();
-                let mut last = fan_out(&state, delivery, now).await;
-                while let Some(Some(Ok(delivery))) = consumer.next().now_or_never() {
-                    last = fan_out(&state, delivery, now).await.or(last);
+                // Whatever else has already arrived goes out in the same run, then the whole run
+                // is acked with one `multiple` ack: an awaited ack per frame is a hand-off to the
+                // bus link's I/O task per event, which under load delayed every later frame.
+                let mut run = Vec::new();
+                let mut last = None;
+                let mut next = Some(delivery);
+                while let Some(delivery) = next {
+                    match frame_of(&state, &delivery) {
+                        Ok(frame) => {
+                            run.push(frame);
+                            last = Some(delivery);
+                        }
+                        Err(e) => reject_poison(&delivery, &e.to_string()).await,
+                    }
+                    next = match consumer.next().now_or_never() {
+                        Some(Some(Ok(delivery))) => Some(delivery),
+                        _ => None,
+                    };
                 }
+                state.live.publish(run);
                 if let Some(last) = last {
                     let _ = last.acker.ack(BasicAckOptions { multiple: true }).await;
                 }
@@ -206,23 +294,8 @@ pub async fn run_fanout(state: web::Data<AppState>, bus: Bus, replica: String, c
     .await;
 }
 
-/// Hands one message's frame to the sessions; returns it when it still needs its ack (an
-/// unreadable one is dead-lettered at once instead).
-async fn fan_out(state: &AppState, delivery: Delivery, now: Instant) -> Option<Delivery> {
-    match frame_of(state, &delivery) {
-        Ok(frame) => {
-            state.live.publish(&frame, now);
-            Some(delivery)
-        }
-        Err(e) => {
-            reject_poison(&delivery, &e.to_string()).await;
-            None
-        }
-    }
-}
-
 /// The WebSocket frame for a message of the events exchange, by its routing key.
-fn frame_of(state: &AppState, delivery: &lapin::message::Delivery) -> Result<LiveFrame, DecodeError> {
+fn frame_of(state: &AppState, delivery: &Delivery) -> Result<LiveFrame, DecodeError> {
     let (frame, facts) = match delivery.routing_key.as_str() {
         ROUTE_EVENT_UPDATED => {
             let EventUpdated { event } = decode(&delivery.data)?;
@@ -281,8 +354,11 @@ pub async fn get_events_socket(
         Ok(filters) => filters,
         Err(e) => return Ok(actix_web::ResponseError::error_response(&e)),
     };
+    let Some(worker) = req.app_data::<WorkerFeed>() else {
+        return Err(actix_web::error::ErrorInternalServerError("the live feed is not set up"));
+    };
     // Join the feed before answering, so nothing published after the handshake is missed.
-    let (membership, outbox) = state.live.register(filters);
+    let (membership, outbox) = worker.register(filters);
     let (response, session, stream) = actix_ws::handle(&req, body)?;
     let response = response.map_body(|_, control| BoxBody::new(OutboxBody::new(control, outbox.clone())));
     let stream = stream.max_frame_size(64 * 1024).aggregate_continuations();

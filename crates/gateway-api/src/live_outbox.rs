@@ -99,7 +99,8 @@ impl Outbox {
         stalled
     }
 
-    fn cut_off(&self) {
+    /// Cuts the session off: its queue is dropped and its session told to close.
+    pub fn cut_off(&self) {
         let first = {
             let mut queue = self.queue();
             queue.frames.clear();
