@@ -11,7 +11,7 @@
 //! its write; woken by a task on its own thread, it costs a queue push. One cross-thread hand-off
 //! per run per worker remains (docs/benchmarks.md, P5 2026-11-28).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell, RefMut};
 use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
@@ -164,7 +164,7 @@ pub struct WorkerFeed(Rc<WorkerShare>);
 struct WorkerShare {
     feed: LiveFeed,
     registry: RefCell<Registry>,
-    started: std::cell::Cell<bool>,
+    started: Cell<bool>,
 }
 
 impl WorkerFeed {
@@ -176,11 +176,15 @@ impl WorkerFeed {
             actix_web::rt::spawn(run_worker_fanout(Rc::downgrade(&self.0), runs, self.0.feed.closing.clone()));
         }
         let outbox = Arc::new(Outbox::default());
-        let mut registry = self.0.registry.borrow_mut();
+        let mut registry = self.registry();
         registry.next_id += 1;
         let id = registry.next_id;
         registry.join(id, filters, outbox.clone());
         (Membership { worker: self.clone(), id }, outbox)
+    }
+
+    fn registry(&self) -> RefMut<'_, Registry> {
+        self.0.registry.borrow_mut()
     }
 }
 
@@ -226,7 +230,7 @@ struct Membership {
 impl Membership {
     /// Moves the session to the group of its new filters. Frames already queued stay queued.
     fn set_filters(&self, filters: Option<EventListFilters>) {
-        let mut registry = self.worker.0.registry.borrow_mut();
+        let mut registry = self.worker.registry();
         // A session already cut off for lagging stays out.
         if let Some(outbox) = registry.leave(self.id) {
             registry.join(self.id, filters, outbox);
@@ -234,7 +238,7 @@ impl Membership {
     }
 
     fn leave(&self) {
-        self.worker.0.registry.borrow_mut().leave(self.id);
+        self.worker.registry().leave(self.id);
     }
 }
 
@@ -355,7 +359,9 @@ pub async fn get_events_socket(
         Err(e) => return Ok(actix_web::ResponseError::error_response(&e)),
     };
     let Some(worker) = req.app_data::<WorkerFeed>() else {
-        return Err(actix_web::error::ErrorInternalServerError("the live feed is not set up"));
+        return Ok(actix_web::ResponseError::error_response(&domain::ApiError::internal(
+            "no live feed in the app data",
+        )));
     };
     // Join the feed before answering, so nothing published after the handshake is missed.
     let (membership, outbox) = worker.register(filters);
