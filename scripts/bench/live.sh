@@ -2,6 +2,7 @@
 # live.sh NAME INDEX GALLERY MODE : gateway-api + ingest on a fresh DB/prefix, then
 #   MODE=p2: 1 unfiltered client, ingest at 1000/s
 #   MODE=p5: closed-loop P1 run without, then with 1000 filtered clients (FILTERS env), then without again
+# CAMERAS=N (default 10): cameras seeded and posted from, faces spread evenly over them.
 set -e
 cd "$(dirname "$0")/../.."
 name=$1; index=$2; gallery=$3; mode=$4; iport=18491; gport=18492
@@ -18,7 +19,7 @@ wait_loaded gateway
 # difference, which other load on a shared machine does not inflate the way it does throughput.
 cpu() { for p in $GW $ING $L; do [ -e /proc/$p/stat ] && awk -v t=$(getconf CLK_TCK) '{printf "%.2f ", ($14+$15)/t}' /proc/$p/stat; done; true; }
 cpu_run() { a=($(cpu)); $RUN "$@"; b=($(cpu)); echo "cpu s during run: gateway-api $(echo "${b[0]} - ${a[0]}" | bc) ingest $(echo "${b[1]} - ${a[1]}" | bc)${b[2]:+ live clients $(echo "${b[2]} - ${a[2]}" | bc)}"; }
-RUN="$B/ffsec-loadgen run --url http://127.0.0.1:$iport/video-detector/frame/ --token bench-token --cameras 1,2,3,4,5,6,7,8,9,10 --gallery $gallery --match-ratio 0.2"
+RUN="$B/ffsec-loadgen run --url http://127.0.0.1:$iport/video-detector/frame/ --token bench-token --cameras $(seq -s, ${CAMERAS:-10}) --gallery $gallery --match-ratio 0.2"
 $B/ffsec-loadgen broker --count 100000
 if [ "$mode" = p2 ]; then
   $B/ffsec-loadgen live --addr 127.0.0.1:$gport --clients 1 --seconds 30 &

@@ -1,14 +1,15 @@
 # Sourced by p1.sh and live.sh: one benchmark run's fresh database and bus prefix, seeded, with
 # the services started and their gallery loaded. Needs name, index, gallery, iport, gport and B.
 
-# Writes /tmp/bench/$name.toml, migrates a fresh database and seeds 10 cameras and $gallery faces.
+# Writes /tmp/bench/$name.toml, migrates a fresh database and seeds $CAMERAS cameras (default 10, ids
+# 1..N in the fresh database) and $gallery faces.
 prepare_run() {
   drop_bench_queues
   scripts/bench/mkconf.sh "$name" "$index" "$iport" "$gport" >/dev/null
   uptime
   $B/gateway-api --config /tmp/bench/$name.toml migrate
   $B/ffsec-loadgen seed --database-url postgres://postgres@127.0.0.1:5432/ffsec_bench_$name \
-    --cameras 10 --faces "$gallery"
+    --cameras "${CAMERAS:-10}" --faces "$gallery"
 }
 
 # Starts `$1` (a service binary) in the background, logging to /tmp/bench/$name.$2.log; its pid

@@ -4,8 +4,12 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// Bytes read from the socket at a time (see [`LiveClient::connect_with_events`]).
+const READ_BUFFER: usize = 8 * 1024;
 
 pub type Socket = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 
@@ -22,7 +26,13 @@ impl LiveClient {
 
     /// Like [`LiveClient::connect`], with `msg_groups.ws_events` as given.
     pub async fn connect_with_events(addr: &str, token: &str, query: &str, ws_events: bool) -> anyhow::Result<Self> {
-        let (mut socket, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/events/{query}")).await?;
+        // tungstenite zero-fills the free part of its read buffer before every read, the one that
+        // finds the socket empty included: at its default 128 KiB that memset was over half of the
+        // 1 000-client benchmark's CPU (P5, docs/benchmarks.md). Frames are a few KiB; a longer one
+        // takes several reads.
+        let config = WebSocketConfig::default().read_buffer_size(READ_BUFFER);
+        let url = format!("ws://{addr}/events/{query}");
+        let (mut socket, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), true).await?;
         let auth = json!({"type": "auth", "data": {"token": token, "msg_groups": {"ws_events": ws_events}}});
         socket.send(Message::text(auth.to_string())).await?;
         Ok(Self { socket })
