@@ -32,7 +32,9 @@ impl LiveClient {
         // takes several reads.
         let config = WebSocketConfig::default().read_buffer_size(READ_BUFFER);
         let url = format!("ws://{addr}/events/{query}");
-        let (mut socket, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), true).await?;
+        // Nagle off, as in a browser: a pong or filters message goes out at once.
+        let disable_nagle = true;
+        let (mut socket, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), disable_nagle).await?;
         let auth = json!({"type": "auth", "data": {"token": token, "msg_groups": {"ws_events": ws_events}}});
         socket.send(Message::text(auth.to_string())).await?;
         Ok(Self { socket })
